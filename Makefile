@@ -1,0 +1,45 @@
+# One line per target. `make run` and `make test` are the two commands of the README.
+SHELL := /bin/bash
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := .venv
+UV := .tools/bin/uv
+PY := .venv/bin/python
+
+.PHONY: run test install lint format migrate demo serve worker bench chaos clean
+
+run: install migrate demo serve  ## set everything up, then start web + worker (Ctrl-C stops both)
+
+test: install lint  ## the whole suite with coverage; PostgreSQL when DATABASE_URL is set
+	$(PY) manage.py makemigrations --check --dry-run && $(PY) manage.py spectacular --validate --fail-on-warn --file var/openapi.yaml && $(PY) -m pytest --cov --cov-report=term --cov-report=xml:var/coverage.xml $(PYTEST_ARGS)
+
+install: .venv/.synced
+
+.venv/.synced: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen && touch $@
+
+$(UV):
+	python3 -m venv .tools && .tools/bin/pip install --quiet "uv==0.13.8"
+
+lint: install
+	$(PY) -m ruff check . && $(PY) -m ruff format --check .
+
+format: install
+	$(PY) -m ruff check --fix . && $(PY) -m ruff format .
+
+migrate: install
+	$(PY) manage.py migrate --noinput
+
+demo: install
+	$(PY) manage.py load_demo
+
+serve: install
+	$(PY) manage.py serve
+
+worker: install
+	$(PY) manage.py qcluster
+
+bench: install
+	$(PY) bench/engine.py && $(PY) bench/traces.py
+
+clean:
+	rm -rf .venv .tools var .pytest_cache .ruff_cache .coverage

@@ -1,0 +1,318 @@
+"""Executions, their attempts and their event log, and the persisted queue switch.
+
+Status changes happen only through the django-fsm transitions below, called from
+executions.services (one service per change); the field is protected so nothing else can assign it.
+Transitions change `self` only: no I/O, no enqueue, no broadcast (those happen in the services).
+"""
+
+from django.conf import settings
+from django.db import models
+from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, transition
+
+from executions.models.catalog import Project, TestCase, TestSuite
+
+
+class ExecutionStatus(models.TextChoices):
+    PENDING = "pending", "Pending"  # waiting for its not-before time
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    AWAITING_INPUT = "awaiting_input", "Awaiting input"
+    CANCELLING = "cancelling", "Cancelling"
+    PASSED = "passed", "Passed"
+    FAILED = "failed", "Failed"
+    ERROR = "error", "Error"
+    CANCELLED = "cancelled", "Cancelled"
+    TIMED_OUT = "timed_out", "Timed out"
+
+
+S = ExecutionStatus
+TERMINAL = (S.PASSED, S.FAILED, S.ERROR, S.CANCELLED, S.TIMED_OUT)
+ACTIVE = (S.PENDING, S.QUEUED, S.RUNNING, S.AWAITING_INPUT, S.CANCELLING)
+# States in which a worker holds the execution and must keep its lease fresh.
+LEASED = (S.RUNNING, S.CANCELLING)
+OUTCOMES = (S.PASSED, S.FAILED, S.ERROR)
+
+
+class Priority(models.IntegerChoices):
+    """Higher runs first. Gaps leave room for levels in between (LAVA uses 0-100)."""
+
+    CRITICAL = 100, "Critical"
+    HIGH = 75, "High"
+    NORMAL = 50, "Normal"
+    LOW = 25, "Low"
+    BACKGROUND = 0, "Background"
+
+
+class Trigger(models.TextChoices):
+    USER = "user", "User"
+    API = "api", "API"
+    SCHEDULE = "schedule", "Schedule"
+    CI = "ci", "CI hook"
+    SUITE = "suite", "Suite run"
+    RERUN = "rerun", "Re-run"
+    IMPORT = "import", "Import"
+
+
+class Execution(ConcurrentTransitionMixin, models.Model):
+    """One run of a case, or of a suite (a parent with one child per case)."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="executions")
+    test_case = models.ForeignKey(
+        TestCase, null=True, blank=True, on_delete=models.PROTECT, related_name="executions"
+    )
+    test_suite = models.ForeignKey(
+        TestSuite, null=True, blank=True, on_delete=models.PROTECT, related_name="executions"
+    )
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="children"
+    )
+    status = FSMField(
+        max_length=20, choices=ExecutionStatus.choices, default=S.QUEUED, protected=True
+    )
+    priority = models.SmallIntegerField(choices=Priority.choices, default=Priority.NORMAL)
+    trigger = models.CharField(max_length=10, choices=Trigger.choices, default=Trigger.USER)
+    triggered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    parameters = models.JSONField(default=dict, blank=True)
+    environment = models.CharField(max_length=100, blank=True)
+    revision = models.CharField(max_length=100, blank=True)
+    branch = models.CharField(max_length=200, blank=True)
+    labels = models.JSONField(default=dict, blank=True)
+
+    not_before = models.DateTimeField(null=True, blank=True)
+    timeout_seconds = models.PositiveIntegerField()
+    step_timeout_seconds = models.PositiveIntegerField(null=True, blank=True)
+    max_retries = models.PositiveSmallIntegerField(default=0)
+    retry_backoff_seconds = models.PositiveIntegerField(default=5)
+    # Suite runs: options copied from the suite when triggered, so editing the suite later does not
+    # change a run that is under way.
+    max_parallel = models.PositiveSmallIntegerField(default=1)
+    fail_fast = models.BooleanField(default=False)
+    only_failed = models.BooleanField(default=False)  # a suite re-run of failed children only
+
+    # Lifecycle bookkeeping, written by services only.
+    created_at = models.DateTimeField(auto_now_add=True)
+    queued_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    deadline_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    worker = models.CharField(max_length=200, blank=True)
+    attempt_count = models.PositiveSmallIntegerField(default=0)
+    event_seq = models.PositiveIntegerField(default=0)
+    status_reason = models.TextField(blank=True)
+    summary = models.JSONField(default=dict, blank=True)  # step / child counts for progress bars
+    rolled_up = models.BooleanField(default=False)  # result processing done for the last finish
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            # the claim query: best queued first
+            models.Index(
+                fields=["-priority", "queued_at", "id"],
+                name="exec_claim_idx",
+                condition=models.Q(status="queued"),
+            ),
+            models.Index(fields=["project", "status", "created_at"], name="exec_project_status"),
+            models.Index(fields=["test_case", "created_at"], name="exec_case_created"),
+            models.Index(fields=["parent", "status"], name="exec_parent_status"),
+            models.Index(fields=["status", "heartbeat_at"], name="exec_status_heartbeat"),
+            models.Index(fields=["revision"], name="exec_revision"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    models.Q(test_case__isnull=False, test_suite__isnull=True)
+                    | models.Q(test_case__isnull=True, test_suite__isnull=False)
+                ),
+                name="execution_runs_case_xor_suite",
+            )
+        ]
+
+    def __str__(self) -> str:
+        target = self.test_suite or self.test_case
+        return f"#{self.pk} {target} ({self.status})"
+
+    @property
+    def is_suite_run(self) -> bool:
+        return self.test_suite_id is not None
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in TERMINAL
+
+    # --- transitions: change self only --------------------------------------------------------
+
+    @transition(field=status, source=S.PENDING, target=S.QUEUED)
+    def release(self, now) -> None:
+        """The not-before time has come."""
+        self.queued_at = now
+
+    @transition(field=status, source=S.QUEUED, target=S.RUNNING)
+    def start(self, *, worker: str, now, deadline) -> None:
+        self.worker = worker
+        self.started_at = self.started_at or now
+        self.heartbeat_at = now
+        self.deadline_at = deadline
+
+    @transition(field=status, source=S.RUNNING, target=S.AWAITING_INPUT)
+    def await_input(self, *, deadline) -> None:
+        """A manual run: the worker lets go and people record the steps."""
+        self.worker = ""
+        self.heartbeat_at = None
+        self.deadline_at = deadline
+
+    @transition(field=status, source=[S.RUNNING, S.AWAITING_INPUT], target=RETURN_VALUE(*OUTCOMES))
+    def finish(self, *, outcome: str, reason: str, now) -> str:
+        self._close(reason, now)
+        return outcome
+
+    @transition(field=status, source=[S.PENDING, S.QUEUED], target=S.CANCELLED)
+    def cancel(self, *, reason: str, now) -> None:
+        """Nobody is running it: cancelled at once."""
+        self._close(reason, now)
+
+    @transition(field=status, source=[S.RUNNING, S.AWAITING_INPUT], target=S.CANCELLING)
+    def request_cancel(self, *, reason: str) -> None:
+        """A worker (or a suite's children) must stop first; it confirms with `confirm_cancel`."""
+        self.status_reason = reason
+
+    @transition(field=status, source=S.CANCELLING, target=S.CANCELLED)
+    def confirm_cancel(self, *, now) -> None:
+        self._close(self.status_reason, now)
+
+    @transition(field=status, source=[*LEASED, S.AWAITING_INPUT], target=S.TIMED_OUT)
+    def time_out(self, *, reason: str, now) -> None:
+        self._close(reason, now)
+
+    @transition(field=status, source=[S.RUNNING], target=S.QUEUED)
+    def requeue(self, *, reason: str, now, not_before=None) -> None:
+        """Another attempt: an automatic retry, or the worker was lost."""
+        self.worker = ""
+        self.heartbeat_at = None
+        self.status_reason = reason
+        self.queued_at = now
+        self.not_before = not_before
+
+    @transition(field=status, source=[S.RUNNING, S.CANCELLING], target=S.ERROR)
+    def fail_lost(self, *, reason: str, now) -> None:
+        """The worker was lost and no retry is left."""
+        self._close(reason, now)
+
+    @transition(field=status, source=list(TERMINAL), target=S.QUEUED)
+    def rerun(self, *, now, only_failed: bool = False) -> None:
+        """A person asked for another attempt of a finished execution."""
+        self.only_failed = only_failed
+        self.status_reason = ""
+        self.queued_at = now
+        self.not_before = None
+        self.finished_at = None
+        self.deadline_at = None
+        self.rolled_up = False
+
+    def _close(self, reason: str, now) -> None:
+        self.status_reason = reason
+        self.finished_at = now
+        self.worker = ""
+        self.heartbeat_at = None
+
+
+class AttemptReason(models.TextChoices):
+    FIRST = "first", "First run"
+    RETRY = "retry", "Automatic retry"
+    RERUN = "rerun", "Manual re-run"
+    WORKER_LOST = "worker_lost", "Worker lost"
+
+
+class Attempt(models.Model):
+    """One try of an execution. Results belong to an attempt; nothing of an earlier one is lost."""
+
+    execution = models.ForeignKey(Execution, on_delete=models.CASCADE, related_name="attempts")
+    number = models.PositiveSmallIntegerField()
+    reason = models.CharField(max_length=12, choices=AttemptReason.choices)
+    outcome = models.CharField(max_length=20, choices=ExecutionStatus.choices, blank=True)
+    worker = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    error = models.JSONField(null=True, blank=True)
+    triggered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["execution", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["execution", "number"], name="attempt_number_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"execution #{self.execution_id} attempt {self.number} ({self.reason})"
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.started_at and self.finished_at:
+            return (self.finished_at - self.started_at).total_seconds()
+        return None
+
+
+class EventKind(models.TextChoices):
+    TRANSITION = "transition", "Transition"
+    STEP = "step", "Step result"
+    ATTEMPT = "attempt", "Attempt started"
+    LOG = "log", "Log"
+    ALERT = "alert", "Alert"
+
+
+class ExecutionEvent(models.Model):
+    """The audit trail and the live feed. `seq` is gap-free and ordered per execution (taken under
+    the execution's row lock), so a client that reconnects asks for `after=<seq>` and misses
+    nothing."""
+
+    execution = models.ForeignKey(Execution, on_delete=models.CASCADE, related_name="events")
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    seq = models.PositiveIntegerField()
+    kind = models.CharField(max_length=12, choices=EventKind.choices)
+    from_status = models.CharField(max_length=20, blank=True)
+    to_status = models.CharField(max_length=20, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor_label = models.CharField(max_length=200, blank=True)  # "worker host:123", "reaper"
+    attempt_number = models.PositiveSmallIntegerField(null=True, blank=True)
+    reason = models.TextField(blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["execution", "seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["execution", "seq"], name="event_seq_unique")
+        ]
+        indexes = [models.Index(fields=["project", "id"], name="event_project_feed")]
+
+    def __str__(self) -> str:
+        return f"#{self.execution_id}.{self.seq} {self.kind} {self.from_status}->{self.to_status}"
+
+
+class QueueState(models.Model):
+    """The persisted pause switch of the whole queue (a single row, id=1)."""
+
+    paused = models.BooleanField(default=False)
+    reason = models.TextField(blank=True)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    changed_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "queue state"
+
+    def __str__(self) -> str:
+        return "paused" if self.paused else "running"
+
+    @classmethod
+    def get(cls) -> "QueueState":
+        state, _ = cls.objects.get_or_create(pk=1)
+        return state

@@ -1,0 +1,3 @@
+"""Built-in step actions. Importing this package registers them (see registry.action)."""
+
+from executions.runners.actions import builtins  # noqa: F401

@@ -1,0 +1,62 @@
+"""Registries: one runner per case type, one action per step kind.
+
+An action is a callable `run(ctx, params) -> StepOutcome`, registered with `@action("name")`. Its
+optional `validate(params) -> str | None` is called when a case is saved, so a bad step is a 400 at
+authoring time, not a failure at run time. Third-party actions register the same way from a module
+listed in the IB_ACTION_MODULES setting.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import import_module
+
+from django.conf import settings
+
+
+@dataclass(frozen=True)
+class Action:
+    name: str
+    run: Callable
+    validate: Callable[[dict], str | None] | None = None
+    description: str = ""
+
+
+_ACTIONS: dict[str, Action] = {}
+_loaded = False
+
+
+def action(name: str, *, validate: Callable[[dict], str | None] | None = None):
+    """Decorator: register `func` as the step action `name`."""
+
+    def register(func: Callable) -> Callable:
+        _ACTIONS[name] = Action(name, func, validate, (func.__doc__ or "").strip().split("\n")[0])
+        return func
+
+    return register
+
+
+def _load() -> None:
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True
+    for module in ["executions.runners.actions", *getattr(settings, "IB_ACTION_MODULES", [])]:
+        import_module(module)
+
+
+def get_action(name: str) -> Action | None:
+    _load()
+    return _ACTIONS.get(name)
+
+
+def all_actions() -> dict[str, Action]:
+    _load()
+    return dict(_ACTIONS)
+
+
+def action_param_errors(name: str, params: dict) -> str | None:
+    found = get_action(name)
+    if found is None:
+        known = ", ".join(sorted(all_actions()))
+        return f"unknown action {name!r}; known actions: {known}."
+    return found.validate(params) if found.validate else None

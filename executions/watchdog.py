@@ -1,0 +1,5 @@
+"""placeholder, replaced below"""
+
+
+def connect_worker_signals() -> None:
+    pass

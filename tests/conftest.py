@@ -1,0 +1,79 @@
+"""Personas and clients shared by every test.
+
+owner (maintainer of `project`), member (tester), viewer, stranger (member of another project only),
+anonymous. API clients are DRF APIClients logged in as each persona.
+"""
+
+import pytest
+from rest_framework.test import APIClient
+
+from executions.models import Role
+from tests.factories import MembershipFactory, ProjectFactory, UserFactory
+
+
+@pytest.fixture
+def project(db):
+    return ProjectFactory()
+
+
+@pytest.fixture
+def other_project(db):
+    return ProjectFactory()
+
+
+@pytest.fixture
+def owner(project):
+    return MembershipFactory(project=project, role=Role.MAINTAINER).user
+
+
+@pytest.fixture
+def member(project):
+    return MembershipFactory(project=project, role=Role.TESTER).user
+
+
+@pytest.fixture
+def viewer(project):
+    return MembershipFactory(project=project, role=Role.VIEWER).user
+
+
+@pytest.fixture
+def stranger(other_project):
+    return MembershipFactory(project=other_project, role=Role.MAINTAINER).user
+
+
+def _client_for(user) -> APIClient:
+    client = APIClient()
+    if user is not None:
+        client.force_authenticate(user)
+    return client
+
+
+@pytest.fixture
+def api_for():
+    """api_for(user) -> an APIClient authenticated as user (None: anonymous)."""
+    return _client_for
+
+
+@pytest.fixture
+def owner_api(owner):
+    return _client_for(owner)
+
+
+@pytest.fixture
+def member_api(member):
+    return _client_for(member)
+
+
+@pytest.fixture
+def viewer_api(viewer):
+    return _client_for(viewer)
+
+
+@pytest.fixture
+def stranger_api(stranger):
+    return _client_for(stranger)
+
+
+@pytest.fixture
+def anon_api():
+    return _client_for(None)

@@ -1,0 +1,75 @@
+"""factory-boy factories shared by every test module. Add new ones at the end of the file."""
+
+import factory
+from django.contrib.auth import get_user_model
+
+from executions.models import (
+    CaseType,
+    Membership,
+    Project,
+    Role,
+    SuiteItem,
+    TestCase,
+    TestSuite,
+)
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        django_get_or_create = ("username",)
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    email = factory.LazyAttribute(lambda u: f"{u.username}@example.test")
+    password = factory.PostGenerationMethodCall("set_password", "pw-for-tests-123")
+
+
+class ProjectFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Project
+
+    name = factory.Sequence(lambda n: f"Project {n}")
+    slug = factory.Sequence(lambda n: f"project-{n}")
+    allowed_hosts = factory.LazyFunction(lambda: ["127.0.0.1", "localhost"])
+
+
+class MembershipFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Membership
+
+    project = factory.SubFactory(ProjectFactory)
+    user = factory.SubFactory(UserFactory)
+    role = Role.TESTER
+
+
+class TestCaseFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = TestCase
+
+    project = factory.SubFactory(ProjectFactory)
+    key = factory.Sequence(lambda n: f"case-{n}")
+    name = factory.Sequence(lambda n: f"Case {n}")
+    type = CaseType.GENERIC
+    steps = factory.LazyFunction(
+        lambda: [
+            {"name": "set x", "action": "set", "params": {"values": {"x": 1}}},
+            {"name": "x is 1", "action": "assert", "params": {"variable": "x", "equals": 1}},
+        ]
+    )
+
+
+class TestSuiteFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = TestSuite
+
+    project = factory.SubFactory(ProjectFactory)
+    name = factory.Sequence(lambda n: f"Suite {n}")
+
+
+class SuiteItemFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = SuiteItem
+
+    suite = factory.SubFactory(TestSuiteFactory)
+    case = factory.SubFactory(TestCaseFactory, project=factory.SelfAttribute("..suite.project"))
+    order = factory.Sequence(lambda n: n)
