@@ -8,7 +8,15 @@ from django.core.exceptions import ValidationError
 
 MAX_STEPS = 10_000
 _MANUAL_KEYS = {"name", "instruction", "expected", "data"}
-_GENERIC_KEYS = {"name", "action", "params", "expected", "capture", "timeout", "continue_on_failure"}
+_GENERIC_KEYS = {
+    "name",
+    "action",
+    "params",
+    "expected",
+    "capture",
+    "timeout",
+    "continue_on_failure",
+}
 
 
 def validate_case_content(case_type: str, steps: object, feature: str) -> None:
@@ -28,7 +36,9 @@ def validate_case_content(case_type: str, steps: object, feature: str) -> None:
         errors = [_manual_step_errors(s) for s in steps]
     elif case_type == CaseType.BDD:
         if steps:
-            raise ValidationError({"steps": "A BDD case's steps come from its feature; leave empty."})
+            raise ValidationError(
+                {"steps": "A BDD case's steps come from its feature; leave empty."}
+            )
         _validate_feature(feature)
         return
     else:

@@ -1,5 +1,176 @@
-"""placeholder, replaced below"""
+"""The watchdog: one thread in every worker process.
+
+- Heartbeats each execution this process runs, so a lease stays fresh while the worker lives.
+- Sees a cancel, a passed deadline or an overrunning step within IB_CANCEL_POLL_SECONDS and stops the
+  run (RunContext.request_stop kills the child process or browser the step started).
+- Reaps: re-queues work whose worker died (stale lease), times out what overran with no live owner,
+  releases delayed runs when their time comes, and re-rings the doorbell for claimable work the
+  broker lost. Every watchdog reaps; the services re-check under row locks, so two reapers never
+  act twice on one execution.
+
+Started on django-q2's post_spawn signal (each worker process); `manage.py reap` runs one pass.
+"""
+
+import logging
+import os
+import socket
+import threading
+import time
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import close_old_connections
+from django.utils import timezone
+
+from executions.runners.context import RunContext, StopKind
+
+log = logging.getLogger(__name__)
+
+_tracked: dict[int, tuple[RunContext, str]] = {}
+_tracked_lock = threading.Lock()
+_thread: threading.Thread | None = None
+
+
+def worker_id() -> str:
+    # pid is read each time: worker processes are forked after this module is imported.
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def track(execution_id: int, ctx: RunContext, worker: str) -> None:
+    with _tracked_lock:
+        _tracked[execution_id] = (ctx, worker)
+
+
+def untrack(execution_id: int) -> None:
+    with _tracked_lock:
+        _tracked.pop(execution_id, None)
+
+
+def check_tracked(*, heartbeat: bool) -> None:
+    """One pass over this process's running executions."""
+    from executions.models import ExecutionStatus
+    from executions.services.lifecycle import execution_heartbeat
+
+    with _tracked_lock:
+        runs = list(_tracked.items())
+    for execution_id, (ctx, worker) in runs:
+        if ctx.cancel.is_set():
+            continue
+        if ctx.remaining() is not None and ctx.remaining() <= 0:
+            ctx.request_stop("execution timeout reached", StopKind.TIMEOUT)
+            continue
+        step = ctx.current_step
+        if step and step[2] is not None and time.monotonic() - step[1] > step[2]:
+            ctx.request_stop(
+                f"step {step[0]!r} overran its {step[2]:g} s timeout", StopKind.STEP_TIMEOUT
+            )
+            continue
+        if heartbeat:
+            status = execution_heartbeat(execution_id, worker=worker)
+        else:
+            from executions.models import Execution
+
+            status = (
+                Execution.objects.filter(pk=execution_id).values_list("status", flat=True).first()
+            )
+        if status is None:
+            ctx.request_stop("the lease was lost", StopKind.LEASE_LOST)
+        elif status == ExecutionStatus.CANCELLING:
+            ctx.request_stop("cancelled", StopKind.CANCEL)
+
+
+def reap_once(now=None) -> dict:
+    """One reaper pass. Returns counts of what it did (for the command and the logs)."""
+    from executions.models import Execution, ExecutionStatus
+    from executions.selectors import queue_claimable
+    from executions.services import lifecycle
+    from executions.services.queue import ring_doorbell
+
+    S = ExecutionStatus
+    now = now or timezone.now()
+    lease = timedelta(seconds=settings.IB_LEASE_SECONDS)
+    done = {"recovered": 0, "timed_out": 0, "released": 0, "rung": 0}
+
+    stale = Execution.objects.filter(
+        status__in=(S.RUNNING, S.CANCELLING), test_case__isnull=False, heartbeat_at__lt=now - lease
+    ).exclude(worker="")
+    for execution_id in stale.values_list("id", flat=True)[:100]:
+        if lifecycle.execution_recover_lost(execution_id, now=now):
+            done["recovered"] += 1
+
+    # Past the deadline with nobody to stop it: awaiting input, a suite run, or an owner that is
+    # alive but did not stop (given one lease period of grace to do it itself).
+    overdue = Execution.objects.filter(
+        status__in=(S.RUNNING, S.CANCELLING, S.AWAITING_INPUT), deadline_at__lt=now
+    )
+    for execution in overdue.only("id", "worker", "deadline_at", "status")[:100]:
+        if execution.worker and execution.deadline_at > now - lease:
+            continue
+        lifecycle.execution_time_out(execution.pk, reason="execution timeout reached")
+        done["timed_out"] += 1
+
+    due = Execution.objects.filter(status=S.PENDING, not_before__lte=now)
+    for execution_id in due.values_list("id", flat=True)[:100]:
+        if lifecycle.execution_release_due(execution_id):
+            done["released"] += 1
+
+    waited = now - timedelta(seconds=settings.IB_REQUEUE_LOST_AFTER_SECONDS)
+    if queue_claimable(now).filter(queued_at__lt=waited).exists() and _broker_is_empty():
+        from django.db import transaction
+
+        with transaction.atomic():
+            ring_doorbell()
+        done["rung"] = 1
+    return done
+
+
+def _broker_is_empty() -> bool:
+    """Re-ring only when no doorbell is waiting in the broker: then nothing will come for the
+    queued work (the broker lost the task, or a claim that found no free slot used it up)."""
+    from django_q.brokers import get_broker
+
+    try:
+        return get_broker().queue_size() == 0
+    except Exception:
+        return True
+
+
+def _loop() -> None:
+    # Spread the reapers of many processes over the interval (0.8x to 1.2x, fixed per process).
+    _spread = 0.8 + (os.getpid() % 41) / 100
+    poll = settings.IB_CANCEL_POLL_SECONDS
+    next_heartbeat = next_reap = 0.0
+    while True:
+        time.sleep(poll)
+        now = time.monotonic()
+        try:
+            beat = now >= next_heartbeat
+            check_tracked(heartbeat=beat)
+            if beat:
+                next_heartbeat = now + settings.IB_HEARTBEAT_SECONDS
+            if now >= next_reap:
+                reap_once()
+                next_reap = now + settings.IB_REAP_SECONDS * _spread
+
+        except Exception:
+            log.exception("watchdog pass failed; retrying")
+            close_old_connections()
+
+
+def start() -> None:
+    """Start this process's watchdog thread (idempotent)."""
+    global _thread
+    if _thread is not None and _thread.is_alive():
+        return
+    _thread = threading.Thread(target=_loop, name="intellibrowse-watchdog", daemon=True)
+    _thread.start()
 
 
 def connect_worker_signals() -> None:
-    pass
+    from django_q.signals import post_spawn
+
+    post_spawn.connect(_on_worker_spawned, dispatch_uid="intellibrowse-watchdog")
+
+
+def _on_worker_spawned(sender, proc_name, **kwargs) -> None:
+    start()

@@ -140,7 +140,9 @@ else:
 # --- Engine ---------------------------------------------------------------------------------
 IB_HEARTBEAT_SECONDS = env_float("IB_HEARTBEAT_SECONDS", 2.0, minimum=0.1)
 IB_LEASE_SECONDS = env_float("IB_LEASE_SECONDS", 10.0, minimum=1.0)
-IB_REQUEUE_LOST_AFTER_SECONDS = env_float("IB_REQUEUE_LOST_AFTER_SECONDS", 30.0, minimum=1.0)
+IB_CANCEL_POLL_SECONDS = env_float("IB_CANCEL_POLL_SECONDS", 0.25, minimum=0.05)
+IB_REAP_SECONDS = env_float("IB_REAP_SECONDS", 2.0, minimum=0.5)
+IB_REQUEUE_LOST_AFTER_SECONDS = env_float("IB_REQUEUE_LOST_AFTER_SECONDS", 5.0, minimum=1.0)
 IB_DEFAULT_TIMEOUT_SECONDS = env_int("IB_DEFAULT_TIMEOUT_SECONDS", 1800, minimum=1)
 IB_MANUAL_TIMEOUT_SECONDS = env_int("IB_MANUAL_TIMEOUT_SECONDS", 7 * 24 * 3600, minimum=60)
 IB_TRACE_INLINE_MAX_STEPS = env_int("IB_TRACE_INLINE_MAX_STEPS", 50, minimum=1)

@@ -83,7 +83,7 @@ def trace_step_page(trace: Trace, *, after: int = 0, limit: int = 500) -> list[d
     if trace.storage == TraceStorage.INLINE:
         return [s for s in trace.steps if s["order"] > after][:limit]
     return list(
-        trace.records.filter(order__gt=after).order_by("order").values_list("data", flat=True)[
-            :limit
-        ]
+        trace.records.filter(order__gt=after)
+        .order_by("order")
+        .values_list("data", flat=True)[:limit]
     )

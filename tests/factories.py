@@ -43,6 +43,8 @@ class MembershipFactory(factory.django.DjangoModelFactory):
 
 
 class TestCaseFactory(factory.django.DjangoModelFactory):
+    __test__ = False  # not a pytest class
+
     class Meta:
         model = TestCase
 
@@ -59,6 +61,8 @@ class TestCaseFactory(factory.django.DjangoModelFactory):
 
 
 class TestSuiteFactory(factory.django.DjangoModelFactory):
+    __test__ = False
+
     class Meta:
         model = TestSuite
 

@@ -8,7 +8,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -17,261 +16,653 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Execution',
+            name="Execution",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('status', django_fsm.FSMField(choices=[('pending', 'Pending'), ('queued', 'Queued'), ('running', 'Running'), ('awaiting_input', 'Awaiting input'), ('cancelling', 'Cancelling'), ('passed', 'Passed'), ('failed', 'Failed'), ('error', 'Error'), ('cancelled', 'Cancelled'), ('timed_out', 'Timed out')], default='queued', max_length=20, protected=True)),
-                ('priority', models.SmallIntegerField(choices=[(100, 'Critical'), (75, 'High'), (50, 'Normal'), (25, 'Low'), (0, 'Background')], default=50)),
-                ('trigger', models.CharField(choices=[('user', 'User'), ('api', 'API'), ('schedule', 'Schedule'), ('ci', 'CI hook'), ('suite', 'Suite run'), ('rerun', 'Re-run'), ('import', 'Import')], default='user', max_length=10)),
-                ('parameters', models.JSONField(blank=True, default=dict)),
-                ('environment', models.CharField(blank=True, max_length=100)),
-                ('revision', models.CharField(blank=True, max_length=100)),
-                ('branch', models.CharField(blank=True, max_length=200)),
-                ('labels', models.JSONField(blank=True, default=dict)),
-                ('not_before', models.DateTimeField(blank=True, null=True)),
-                ('timeout_seconds', models.PositiveIntegerField()),
-                ('step_timeout_seconds', models.PositiveIntegerField(blank=True, null=True)),
-                ('max_retries', models.PositiveSmallIntegerField(default=0)),
-                ('retry_backoff_seconds', models.PositiveIntegerField(default=5)),
-                ('max_parallel', models.PositiveSmallIntegerField(default=1)),
-                ('fail_fast', models.BooleanField(default=False)),
-                ('only_failed', models.BooleanField(default=False)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('queued_at', models.DateTimeField(blank=True, null=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('deadline_at', models.DateTimeField(blank=True, null=True)),
-                ('heartbeat_at', models.DateTimeField(blank=True, null=True)),
-                ('worker', models.CharField(blank=True, max_length=200)),
-                ('attempt_count', models.PositiveSmallIntegerField(default=0)),
-                ('event_seq', models.PositiveIntegerField(default=0)),
-                ('status_reason', models.TextField(blank=True)),
-                ('summary', models.JSONField(blank=True, default=dict)),
-                ('rolled_up', models.BooleanField(default=False)),
-                ('parent', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='children', to='executions.execution')),
-                ('triggered_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "status",
+                    django_fsm.FSMField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("queued", "Queued"),
+                            ("running", "Running"),
+                            ("awaiting_input", "Awaiting input"),
+                            ("cancelling", "Cancelling"),
+                            ("passed", "Passed"),
+                            ("failed", "Failed"),
+                            ("error", "Error"),
+                            ("cancelled", "Cancelled"),
+                            ("timed_out", "Timed out"),
+                        ],
+                        default="queued",
+                        max_length=20,
+                        protected=True,
+                    ),
+                ),
+                (
+                    "priority",
+                    models.SmallIntegerField(
+                        choices=[
+                            (100, "Critical"),
+                            (75, "High"),
+                            (50, "Normal"),
+                            (25, "Low"),
+                            (0, "Background"),
+                        ],
+                        default=50,
+                    ),
+                ),
+                (
+                    "trigger",
+                    models.CharField(
+                        choices=[
+                            ("user", "User"),
+                            ("api", "API"),
+                            ("schedule", "Schedule"),
+                            ("ci", "CI hook"),
+                            ("suite", "Suite run"),
+                            ("rerun", "Re-run"),
+                            ("import", "Import"),
+                        ],
+                        default="user",
+                        max_length=10,
+                    ),
+                ),
+                ("parameters", models.JSONField(blank=True, default=dict)),
+                ("environment", models.CharField(blank=True, max_length=100)),
+                ("revision", models.CharField(blank=True, max_length=100)),
+                ("branch", models.CharField(blank=True, max_length=200)),
+                ("labels", models.JSONField(blank=True, default=dict)),
+                ("not_before", models.DateTimeField(blank=True, null=True)),
+                ("timeout_seconds", models.PositiveIntegerField()),
+                ("step_timeout_seconds", models.PositiveIntegerField(blank=True, null=True)),
+                ("max_retries", models.PositiveSmallIntegerField(default=0)),
+                ("retry_backoff_seconds", models.PositiveIntegerField(default=5)),
+                ("max_parallel", models.PositiveSmallIntegerField(default=1)),
+                ("fail_fast", models.BooleanField(default=False)),
+                ("only_failed", models.BooleanField(default=False)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("queued_at", models.DateTimeField(blank=True, null=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("deadline_at", models.DateTimeField(blank=True, null=True)),
+                ("heartbeat_at", models.DateTimeField(blank=True, null=True)),
+                ("worker", models.CharField(blank=True, max_length=200)),
+                ("attempt_count", models.PositiveSmallIntegerField(default=0)),
+                ("event_seq", models.PositiveIntegerField(default=0)),
+                ("status_reason", models.TextField(blank=True)),
+                ("summary", models.JSONField(blank=True, default=dict)),
+                ("rolled_up", models.BooleanField(default=False)),
+                (
+                    "parent",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="children",
+                        to="executions.execution",
+                    ),
+                ),
+                (
+                    "triggered_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
             bases=(django_fsm.ConcurrentTransitionMixin, models.Model),
         ),
         migrations.CreateModel(
-            name='Membership',
+            name="Membership",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('role', models.CharField(choices=[('viewer', 'Viewer'), ('tester', 'Tester'), ('maintainer', 'Maintainer')], default='viewer', max_length=20)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='memberships', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "role",
+                    models.CharField(
+                        choices=[
+                            ("viewer", "Viewer"),
+                            ("tester", "Tester"),
+                            ("maintainer", "Maintainer"),
+                        ],
+                        default="viewer",
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="memberships",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Project',
+            name="Project",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200)),
-                ('slug', models.SlugField(max_length=100, unique=True)),
-                ('description', models.TextField(blank=True)),
-                ('allowed_hosts', models.JSONField(blank=True, default=list, help_text="Hosts HTTP and browser steps may reach (e.g. 'api.example.com', '*.example.com', '127.0.0.1:8000'). Loopback is always allowed.")),
-                ('max_concurrency', models.PositiveIntegerField(blank=True, help_text='At most this many executions of the project run at once.', null=True)),
-                ('retention_days', models.PositiveIntegerField(default=90, help_text='Traces and events of finished executions older than this are pruned.')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('members', models.ManyToManyField(related_name='projects', through='executions.Membership', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=200)),
+                ("slug", models.SlugField(max_length=100, unique=True)),
+                ("description", models.TextField(blank=True)),
+                (
+                    "allowed_hosts",
+                    models.JSONField(
+                        blank=True,
+                        default=list,
+                        help_text="Hosts HTTP and browser steps may reach (e.g. 'api.example.com', '*.example.com', '127.0.0.1:8000'). Loopback is always allowed.",
+                    ),
+                ),
+                (
+                    "max_concurrency",
+                    models.PositiveIntegerField(
+                        blank=True,
+                        help_text="At most this many executions of the project run at once.",
+                        null=True,
+                    ),
+                ),
+                (
+                    "retention_days",
+                    models.PositiveIntegerField(
+                        default=90,
+                        help_text="Traces and events of finished executions older than this are pruned.",
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "members",
+                    models.ManyToManyField(
+                        related_name="projects",
+                        through="executions.Membership",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.AddField(
-            model_name='membership',
-            name='project',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='memberships', to='executions.project'),
+            model_name="membership",
+            name="project",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="memberships",
+                to="executions.project",
+            ),
         ),
         migrations.CreateModel(
-            name='ExecutionEvent',
+            name="ExecutionEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('seq', models.PositiveIntegerField()),
-                ('kind', models.CharField(choices=[('transition', 'Transition'), ('step', 'Step result'), ('attempt', 'Attempt started'), ('log', 'Log'), ('alert', 'Alert')], max_length=12)),
-                ('from_status', models.CharField(blank=True, max_length=20)),
-                ('to_status', models.CharField(blank=True, max_length=20)),
-                ('actor_label', models.CharField(blank=True, max_length=200)),
-                ('attempt_number', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('reason', models.TextField(blank=True)),
-                ('data', models.JSONField(blank=True, default=dict)),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('actor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('execution', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='events', to='executions.execution')),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='executions.project')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("seq", models.PositiveIntegerField()),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("transition", "Transition"),
+                            ("step", "Step result"),
+                            ("attempt", "Attempt started"),
+                            ("log", "Log"),
+                            ("alert", "Alert"),
+                        ],
+                        max_length=12,
+                    ),
+                ),
+                ("from_status", models.CharField(blank=True, max_length=20)),
+                ("to_status", models.CharField(blank=True, max_length=20)),
+                ("actor_label", models.CharField(blank=True, max_length=200)),
+                ("attempt_number", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("reason", models.TextField(blank=True)),
+                ("data", models.JSONField(blank=True, default=dict)),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "execution",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="events",
+                        to="executions.execution",
+                    ),
+                ),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="executions.project",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['execution', 'seq'],
+                "ordering": ["execution", "seq"],
             },
         ),
         migrations.AddField(
-            model_name='execution',
-            name='project',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='executions', to='executions.project'),
+            model_name="execution",
+            name="project",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="executions",
+                to="executions.project",
+            ),
         ),
         migrations.CreateModel(
-            name='QueueState',
+            name="QueueState",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('paused', models.BooleanField(default=False)),
-                ('reason', models.TextField(blank=True)),
-                ('changed_at', models.DateTimeField(auto_now=True)),
-                ('changed_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("paused", models.BooleanField(default=False)),
+                ("reason", models.TextField(blank=True)),
+                ("changed_at", models.DateTimeField(auto_now=True)),
+                (
+                    "changed_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'queue state',
+                "verbose_name": "queue state",
             },
         ),
         migrations.CreateModel(
-            name='TestCase',
+            name="TestCase",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key', models.CharField(max_length=255, validators=[django.core.validators.RegexValidator('^[A-Za-z0-9][A-Za-z0-9_.:/\\-\\[\\] ]*$', 'A key starts with a letter or digit and holds letters, digits, spaces and _ . : / - [ ].')])),
-                ('name', models.CharField(max_length=255)),
-                ('description', models.TextField(blank=True)),
-                ('type', models.CharField(choices=[('generic', 'Generic (automated actions)'), ('bdd', 'BDD (Gherkin)'), ('manual', 'Manual')], default='generic', max_length=10)),
-                ('steps', models.JSONField(blank=True, default=list)),
-                ('feature', models.TextField(blank=True, help_text='Gherkin source, for BDD cases.')),
-                ('preconditions', models.TextField(blank=True)),
-                ('priority', models.PositiveSmallIntegerField(choices=[(1, 'Critical'), (2, 'High'), (3, 'Medium'), (4, 'Low')], default=3)),
-                ('tags', models.JSONField(blank=True, default=list)),
-                ('status', models.CharField(choices=[('draft', 'Draft'), ('active', 'Active'), ('deprecated', 'Deprecated')], default='active', max_length=12)),
-                ('quarantined', models.BooleanField(default=False, help_text='A quarantined case still runs and is recorded, but does not fail its suite.')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='test_cases', to='executions.project')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "key",
+                    models.CharField(
+                        max_length=255,
+                        validators=[
+                            django.core.validators.RegexValidator(
+                                "^[A-Za-z0-9][A-Za-z0-9_.:/\\-\\[\\] ]*$",
+                                "A key starts with a letter or digit and holds letters, digits, spaces and _ . : / - [ ].",
+                            )
+                        ],
+                    ),
+                ),
+                ("name", models.CharField(max_length=255)),
+                ("description", models.TextField(blank=True)),
+                (
+                    "type",
+                    models.CharField(
+                        choices=[
+                            ("generic", "Generic (automated actions)"),
+                            ("bdd", "BDD (Gherkin)"),
+                            ("manual", "Manual"),
+                        ],
+                        default="generic",
+                        max_length=10,
+                    ),
+                ),
+                ("steps", models.JSONField(blank=True, default=list)),
+                (
+                    "feature",
+                    models.TextField(blank=True, help_text="Gherkin source, for BDD cases."),
+                ),
+                ("preconditions", models.TextField(blank=True)),
+                (
+                    "priority",
+                    models.PositiveSmallIntegerField(
+                        choices=[(1, "Critical"), (2, "High"), (3, "Medium"), (4, "Low")], default=3
+                    ),
+                ),
+                ("tags", models.JSONField(blank=True, default=list)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("draft", "Draft"),
+                            ("active", "Active"),
+                            ("deprecated", "Deprecated"),
+                        ],
+                        default="active",
+                        max_length=12,
+                    ),
+                ),
+                (
+                    "quarantined",
+                    models.BooleanField(
+                        default=False,
+                        help_text="A quarantined case still runs and is recorded, but does not fail its suite.",
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="test_cases",
+                        to="executions.project",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['project', 'key'],
+                "ordering": ["project", "key"],
             },
         ),
         migrations.CreateModel(
-            name='SuiteItem',
+            name="SuiteItem",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('order', models.PositiveIntegerField(default=0)),
-                ('skip', models.BooleanField(default=False)),
-                ('case', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='suite_items', to='executions.testcase')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("order", models.PositiveIntegerField(default=0)),
+                ("skip", models.BooleanField(default=False)),
+                (
+                    "case",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="suite_items",
+                        to="executions.testcase",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['suite', 'order', 'id'],
+                "ordering": ["suite", "order", "id"],
             },
         ),
         migrations.AddField(
-            model_name='execution',
-            name='test_case',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='executions', to='executions.testcase'),
+            model_name="execution",
+            name="test_case",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="executions",
+                to="executions.testcase",
+            ),
         ),
         migrations.CreateModel(
-            name='TestSuite',
+            name="TestSuite",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=255)),
-                ('description', models.TextField(blank=True)),
-                ('tags', models.JSONField(blank=True, default=list)),
-                ('max_parallel', models.PositiveSmallIntegerField(default=1, help_text='How many of its cases may run at the same time.')),
-                ('fail_fast', models.BooleanField(default=False, help_text='Cancel the remaining cases as soon as one fails.')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('cases', models.ManyToManyField(related_name='suites', through='executions.SuiteItem', to='executions.testcase')),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='test_suites', to='executions.project')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=255)),
+                ("description", models.TextField(blank=True)),
+                ("tags", models.JSONField(blank=True, default=list)),
+                (
+                    "max_parallel",
+                    models.PositiveSmallIntegerField(
+                        default=1, help_text="How many of its cases may run at the same time."
+                    ),
+                ),
+                (
+                    "fail_fast",
+                    models.BooleanField(
+                        default=False, help_text="Cancel the remaining cases as soon as one fails."
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "cases",
+                    models.ManyToManyField(
+                        related_name="suites",
+                        through="executions.SuiteItem",
+                        to="executions.testcase",
+                    ),
+                ),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="test_suites",
+                        to="executions.project",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['project', 'name'],
+                "ordering": ["project", "name"],
             },
         ),
         migrations.AddField(
-            model_name='suiteitem',
-            name='suite',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='items', to='executions.testsuite'),
+            model_name="suiteitem",
+            name="suite",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="items",
+                to="executions.testsuite",
+            ),
         ),
         migrations.AddField(
-            model_name='execution',
-            name='test_suite',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='executions', to='executions.testsuite'),
+            model_name="execution",
+            name="test_suite",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="executions",
+                to="executions.testsuite",
+            ),
         ),
         migrations.CreateModel(
-            name='Attempt',
+            name="Attempt",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.PositiveSmallIntegerField()),
-                ('reason', models.CharField(choices=[('first', 'First run'), ('retry', 'Automatic retry'), ('rerun', 'Manual re-run'), ('worker_lost', 'Worker lost')], max_length=12)),
-                ('outcome', models.CharField(blank=True, choices=[('pending', 'Pending'), ('queued', 'Queued'), ('running', 'Running'), ('awaiting_input', 'Awaiting input'), ('cancelling', 'Cancelling'), ('passed', 'Passed'), ('failed', 'Failed'), ('error', 'Error'), ('cancelled', 'Cancelled'), ('timed_out', 'Timed out')], max_length=20)),
-                ('worker', models.CharField(blank=True, max_length=200)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('error', models.JSONField(blank=True, null=True)),
-                ('triggered_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('execution', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='attempts', to='executions.execution')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("number", models.PositiveSmallIntegerField()),
+                (
+                    "reason",
+                    models.CharField(
+                        choices=[
+                            ("first", "First run"),
+                            ("retry", "Automatic retry"),
+                            ("rerun", "Manual re-run"),
+                            ("worker_lost", "Worker lost"),
+                        ],
+                        max_length=12,
+                    ),
+                ),
+                (
+                    "outcome",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("pending", "Pending"),
+                            ("queued", "Queued"),
+                            ("running", "Running"),
+                            ("awaiting_input", "Awaiting input"),
+                            ("cancelling", "Cancelling"),
+                            ("passed", "Passed"),
+                            ("failed", "Failed"),
+                            ("error", "Error"),
+                            ("cancelled", "Cancelled"),
+                            ("timed_out", "Timed out"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("worker", models.CharField(blank=True, max_length=200)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("error", models.JSONField(blank=True, null=True)),
+                (
+                    "triggered_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "execution",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="attempts",
+                        to="executions.execution",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['execution', 'number'],
-                'constraints': [models.UniqueConstraint(fields=('execution', 'number'), name='attempt_number_unique')],
+                "ordering": ["execution", "number"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("execution", "number"), name="attempt_number_unique"
+                    )
+                ],
             },
         ),
         migrations.AddConstraint(
-            model_name='membership',
-            constraint=models.UniqueConstraint(fields=('project', 'user'), name='one_membership_per_user'),
+            model_name="membership",
+            constraint=models.UniqueConstraint(
+                fields=("project", "user"), name="one_membership_per_user"
+            ),
         ),
         migrations.AddIndex(
-            model_name='executionevent',
-            index=models.Index(fields=['project', 'id'], name='event_project_feed'),
+            model_name="executionevent",
+            index=models.Index(fields=["project", "id"], name="event_project_feed"),
         ),
         migrations.AddConstraint(
-            model_name='executionevent',
-            constraint=models.UniqueConstraint(fields=('execution', 'seq'), name='event_seq_unique'),
+            model_name="executionevent",
+            constraint=models.UniqueConstraint(
+                fields=("execution", "seq"), name="event_seq_unique"
+            ),
         ),
         migrations.AddIndex(
-            model_name='testcase',
-            index=models.Index(fields=['project', 'status', 'type'], name='executions__project_df0c4b_idx'),
+            model_name="testcase",
+            index=models.Index(
+                fields=["project", "status", "type"], name="executions__project_df0c4b_idx"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='testcase',
-            constraint=models.UniqueConstraint(fields=('project', 'key'), name='case_key_unique_per_project'),
+            model_name="testcase",
+            constraint=models.UniqueConstraint(
+                fields=("project", "key"), name="case_key_unique_per_project"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='testsuite',
-            constraint=models.UniqueConstraint(fields=('project', 'name'), name='suite_name_unique_per_project'),
+            model_name="testsuite",
+            constraint=models.UniqueConstraint(
+                fields=("project", "name"), name="suite_name_unique_per_project"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='testsuite',
-            constraint=models.CheckConstraint(condition=models.Q(('max_parallel__gte', 1)), name='suite_max_parallel_positive'),
+            model_name="testsuite",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("max_parallel__gte", 1)), name="suite_max_parallel_positive"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='suiteitem',
-            constraint=models.UniqueConstraint(fields=('suite', 'case'), name='case_once_per_suite'),
+            model_name="suiteitem",
+            constraint=models.UniqueConstraint(
+                fields=("suite", "case"), name="case_once_per_suite"
+            ),
         ),
         migrations.AddIndex(
-            model_name='execution',
-            index=models.Index(condition=models.Q(('status', 'queued')), fields=['-priority', 'queued_at', 'id'], name='exec_claim_idx'),
+            model_name="execution",
+            index=models.Index(
+                condition=models.Q(("status", "queued")),
+                fields=["-priority", "queued_at", "id"],
+                name="exec_claim_idx",
+            ),
         ),
         migrations.AddIndex(
-            model_name='execution',
-            index=models.Index(fields=['project', 'status', 'created_at'], name='exec_project_status'),
+            model_name="execution",
+            index=models.Index(
+                fields=["project", "status", "created_at"], name="exec_project_status"
+            ),
         ),
         migrations.AddIndex(
-            model_name='execution',
-            index=models.Index(fields=['test_case', 'created_at'], name='exec_case_created'),
+            model_name="execution",
+            index=models.Index(fields=["test_case", "created_at"], name="exec_case_created"),
         ),
         migrations.AddIndex(
-            model_name='execution',
-            index=models.Index(fields=['parent', 'status'], name='exec_parent_status'),
+            model_name="execution",
+            index=models.Index(fields=["parent", "status"], name="exec_parent_status"),
         ),
         migrations.AddIndex(
-            model_name='execution',
-            index=models.Index(fields=['status', 'heartbeat_at'], name='exec_status_heartbeat'),
+            model_name="execution",
+            index=models.Index(fields=["status", "heartbeat_at"], name="exec_status_heartbeat"),
         ),
         migrations.AddIndex(
-            model_name='execution',
-            index=models.Index(fields=['revision'], name='exec_revision'),
+            model_name="execution",
+            index=models.Index(fields=["revision"], name="exec_revision"),
         ),
         migrations.AddConstraint(
-            model_name='execution',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('test_case__isnull', False), ('test_suite__isnull', True)), models.Q(('test_case__isnull', True), ('test_suite__isnull', False)), _connector='OR'), name='execution_runs_case_xor_suite'),
+            model_name="execution",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("test_case__isnull", False), ("test_suite__isnull", True)),
+                    models.Q(("test_case__isnull", True), ("test_suite__isnull", False)),
+                    _connector="OR",
+                ),
+                name="execution_runs_case_xor_suite",
+            ),
         ),
     ]

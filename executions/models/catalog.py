@@ -161,7 +161,9 @@ class TestSuite(models.Model):
     class Meta:
         ordering = ["project", "name"]
         constraints = [
-            models.UniqueConstraint(fields=["project", "name"], name="suite_name_unique_per_project"),
+            models.UniqueConstraint(
+                fields=["project", "name"], name="suite_name_unique_per_project"
+            ),
             models.CheckConstraint(
                 condition=models.Q(max_parallel__gte=1), name="suite_max_parallel_positive"
             ),

@@ -5,6 +5,7 @@ deadline passes; actions check it at step boundaries (and long waits wake up on 
 clean-ups registered here kill whatever a step started (a child process, a browser).
 """
 
+import contextlib
 import re
 import threading
 import time
@@ -14,19 +15,20 @@ from dataclasses import dataclass, field
 _VARIABLE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_.]*)\s*\}\}")
 
 
-class Cancelled(Exception):  # noqa: N818 - a signal, not an error
-    """Raised inside a runner when the execution must stop (cancel or timeout)."""
+class StopKind:
+    CANCEL = "cancel"  # a person (or fail-fast) cancelled it
+    TIMEOUT = "timeout"  # the execution's deadline passed
+    STEP_TIMEOUT = "step_timeout"  # one step overran its own timeout
+    LEASE_LOST = "lease_lost"  # the reaper gave the execution to another attempt
 
-    def __init__(self, reason: str) -> None:
+
+class Cancelled(Exception):
+    """Raised inside a runner when the execution must stop (see StopKind)."""
+
+    def __init__(self, reason: str, kind: str = StopKind.CANCEL) -> None:
         super().__init__(reason)
         self.reason = reason
-
-
-class StepTimedOut(Exception):  # noqa: N818
-    def __init__(self, step_name: str, seconds: float) -> None:
-        super().__init__(f"step {step_name!r} overran its {seconds:g} s timeout")
-        self.step_name = step_name
-        self.seconds = seconds
+        self.kind = kind
 
 
 @dataclass
@@ -40,6 +42,8 @@ class RunContext:
     step_timeout: float | None = None
     cancel: threading.Event = field(default_factory=threading.Event)
     cancel_reason: str = ""
+    stop_kind: str = ""
+    current_step: tuple[str, float, float | None] | None = None  # name, started, timeout
     variables: dict = field(default_factory=dict)
     cleanups: list[Callable[[], None]] = field(default_factory=list)
     resources: dict = field(default_factory=dict)  # e.g. the execution's browser context
@@ -47,19 +51,28 @@ class RunContext:
     def __post_init__(self) -> None:
         self.variables = {**self.parameters, **self.variables}
 
-    def request_stop(self, reason: str) -> None:
-        self.cancel_reason = reason
+    def request_stop(self, reason: str, kind: str = StopKind.CANCEL) -> None:
+        """Called from the watchdog thread: flag the stop, then kill what the step started so a
+        blocking call returns now rather than at its own timeout."""
+        if self.cancel.is_set():
+            return
+        self.cancel_reason, self.stop_kind = reason, kind
         self.cancel.set()
         self.run_cleanups()
 
     def check_cancel(self) -> None:
         if self.cancel.is_set():
-            raise Cancelled(self.cancel_reason or "cancelled")
+            raise Cancelled(self.cancel_reason or "cancelled", self.stop_kind or StopKind.CANCEL)
 
     def sleep(self, seconds: float) -> None:
         """A wait that wakes up at once on cancel."""
-        if self.cancel.wait(timeout=max(0.0, seconds)):
-            raise Cancelled(self.cancel_reason or "cancelled")
+        self.cancel.wait(timeout=max(0.0, seconds))
+        self.check_cancel()
+
+    def step_timeout_for(self, step_timeout: float | None) -> float | None:
+        """The time a step may take: its own timeout, the run's default, and what is left."""
+        candidates = [t for t in (step_timeout, self.step_timeout, self.remaining()) if t]
+        return max(0.001, min(candidates)) if candidates else None
 
     def remaining(self) -> float | None:
         return None if self.deadline is None else self.deadline - time.monotonic()
@@ -70,10 +83,8 @@ class RunContext:
     def run_cleanups(self) -> None:
         while self.cleanups:
             func = self.cleanups.pop()
-            try:
+            with contextlib.suppress(Exception):  # best effort: it may already be gone
                 func()
-            except Exception:  # noqa: S110 - best effort: the thing may already be gone
-                pass
 
     def render(self, value: object) -> object:
         """Substitute {{ name }} (and {{ a.b }} into dicts) in strings, lists and dicts."""

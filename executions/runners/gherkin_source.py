@@ -19,7 +19,9 @@ def parse_feature(source: str) -> dict:
     try:
         document = Parser().parse(TokenScanner(source))
     except ParserError as exc:
-        raise GherkinSyntaxError(f"Invalid Gherkin: {exc}".replace("Parser errors:\n", "")) from None
+        raise GherkinSyntaxError(
+            f"Invalid Gherkin: {exc}".replace("Parser errors:\n", "")
+        ) from None
     if not document.get("feature"):
         raise GherkinSyntaxError("Invalid Gherkin: no 'Feature:' found.")
     return document

@@ -60,3 +60,21 @@ def action_param_errors(name: str, params: dict) -> str | None:
         known = ", ".join(sorted(all_actions()))
         return f"unknown action {name!r}; known actions: {known}."
     return found.validate(params) if found.validate else None
+
+
+# --- runners, one per case type -------------------------------------------------------------
+
+_RUNNERS = {
+    "generic": "executions.runners.generic.GenericRunner",
+    "bdd": "executions.runners.bdd.BddRunner",
+    "manual": "executions.runners.manual.ManualRunner",
+}
+
+
+def runner_for(case_type: str):
+    """An instance of the runner for a case type (overridable with the IB_RUNNERS setting)."""
+    path = {**_RUNNERS, **getattr(settings, "IB_RUNNERS", {})}.get(case_type)
+    if path is None:
+        raise LookupError(f"no runner for case type {case_type!r}")
+    module, _, name = path.rpartition(".")
+    return getattr(import_module(module), name)()

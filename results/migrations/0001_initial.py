@@ -5,46 +5,88 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('executions', '0001_initial'),
+        ("executions", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Trace',
+            name="Trace",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('storage', models.CharField(choices=[('inline', 'Inline (JSON on the trace row)'), ('rows', 'Step rows')], default='inline', max_length=6)),
-                ('steps', models.JSONField(blank=True, default=list)),
-                ('step_count', models.PositiveIntegerField(default=0)),
-                ('counts', models.JSONField(blank=True, default=dict)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('attempt', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='trace', to='executions.attempt')),
-                ('execution', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='traces', to='executions.execution')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "storage",
+                    models.CharField(
+                        choices=[
+                            ("inline", "Inline (JSON on the trace row)"),
+                            ("rows", "Step rows"),
+                        ],
+                        default="inline",
+                        max_length=6,
+                    ),
+                ),
+                ("steps", models.JSONField(blank=True, default=list)),
+                ("step_count", models.PositiveIntegerField(default=0)),
+                ("counts", models.JSONField(blank=True, default=dict)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "attempt",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="trace",
+                        to="executions.attempt",
+                    ),
+                ),
+                (
+                    "execution",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="traces",
+                        to="executions.execution",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='StepRecord',
+            name="StepRecord",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('order', models.PositiveIntegerField()),
-                ('status', models.CharField(max_length=12)),
-                ('data', models.JSONField()),
-                ('trace', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='records', to='results.trace')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("order", models.PositiveIntegerField()),
+                ("status", models.CharField(max_length=12)),
+                ("data", models.JSONField()),
+                (
+                    "trace",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="records",
+                        to="results.trace",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['trace', 'order'],
+                "ordering": ["trace", "order"],
             },
         ),
         migrations.AddIndex(
-            model_name='trace',
-            index=models.Index(fields=['execution'], name='trace_execution'),
+            model_name="trace",
+            index=models.Index(fields=["execution"], name="trace_execution"),
         ),
         migrations.AddConstraint(
-            model_name='steprecord',
-            constraint=models.UniqueConstraint(fields=('trace', 'order'), name='step_order_unique_per_trace'),
+            model_name="steprecord",
+            constraint=models.UniqueConstraint(
+                fields=("trace", "order"), name="step_order_unique_per_trace"
+            ),
         ),
     ]

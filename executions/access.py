@@ -1,0 +1,49 @@
+"""Who may do what in which project. Used by the API, the dashboard, the admin and the consumers.
+
+Roles are ranked: viewer < tester < maintainer. Superusers may do anything. A user who is not a member
+of a project cannot see that it exists (the API answers 404, never 403, for its objects).
+"""
+
+from django.db.models import QuerySet
+
+from executions.models import ROLE_RANK, Membership, Project, Role
+
+READ = Role.VIEWER
+RUN = Role.TESTER  # start, cancel, re-run executions; record manual steps
+WRITE = Role.MAINTAINER  # edit the catalog, runner profiles, project settings
+
+
+def role_in(user, project_id: int) -> str | None:
+    if not user or not user.is_authenticated:
+        return None
+    if user.is_superuser:
+        return Role.MAINTAINER
+    cache = user.__dict__.setdefault("_ib_roles", {})
+    if project_id not in cache:
+        cache[project_id] = (
+            Membership.objects.filter(user=user, project_id=project_id)
+            .values_list("role", flat=True)
+            .first()
+        )
+    return cache[project_id]
+
+
+def has_role(user, project_id: int, needed: str) -> bool:
+    role = role_in(user, project_id)
+    return role is not None and ROLE_RANK[role] >= ROLE_RANK[needed]
+
+
+def visible_projects(user) -> QuerySet[Project]:
+    if not user or not user.is_authenticated:
+        return Project.objects.none()
+    if user.is_superuser:
+        return Project.objects.all()
+    return Project.objects.filter(memberships__user=user)
+
+
+def visible_project_ids(user, needed: str = READ) -> QuerySet:
+    """Ids of the projects where the user has at least `needed` (a subquery, not a list)."""
+    if user.is_superuser:
+        return Project.objects.values("id")
+    roles = [r for r, rank in ROLE_RANK.items() if rank >= ROLE_RANK[needed]]
+    return Membership.objects.filter(user=user, role__in=roles).values("project_id")

@@ -1,0 +1,91 @@
+"""Running one claimed execution inside a worker process.
+
+The worker task claims (executions.services.lifecycle.execution_claim_next), then this module hands
+the case to the runner for its type, tracks the run with the watchdog (heartbeat, cancel, timeouts),
+and reports the end through the lifecycle services. It never changes a status itself.
+"""
+
+import logging
+import time
+
+from django.utils import timezone
+
+from executions import watchdog
+from executions.errors import InvalidTransition
+from executions.models import Execution, ExecutionStatus
+from executions.runners.base import RunResult, StepRecorder, error_from_exception
+from executions.runners.context import Cancelled, RunContext, StopKind
+from executions.runners.registry import runner_for
+from executions.services import lifecycle
+
+log = logging.getLogger(__name__)
+
+
+def run_next(*, worker: str) -> int | None:
+    execution = lifecycle.execution_claim_next(worker=worker)
+    if execution is None:
+        return None
+    run_claimed(execution, worker=worker)
+    return execution.pk
+
+
+def context_for(execution: Execution) -> RunContext:
+    remaining = (execution.deadline_at - timezone.now()).total_seconds()
+    return RunContext(
+        execution_id=execution.pk,
+        attempt_id=execution.attempts.order_by("-number").values_list("id", flat=True)[0],
+        project_id=execution.project_id,
+        parameters=dict(execution.parameters),
+        allowed_hosts=list(execution.project.allowed_hosts),
+        deadline=time.monotonic() + remaining,
+        step_timeout=execution.step_timeout_seconds,
+    )
+
+
+def run_claimed(execution: Execution, *, worker: str) -> None:
+    ctx = context_for(execution)
+    watchdog.track(execution.pk, ctx, worker)
+    try:
+        result = _run(ctx, execution, worker)
+        _report(execution.pk, ctx, result, worker)
+    except InvalidTransition as exc:
+        # Someone else changed the execution meanwhile (a reaper took it over): not ours to end.
+        log.warning("execution %s: %s", execution.pk, exc)
+    finally:
+        watchdog.untrack(execution.pk)
+        ctx.run_cleanups()
+
+
+def _run(ctx: RunContext, execution: Execution, worker: str) -> RunResult | Cancelled | Exception:
+    try:
+        runner = runner_for(execution.test_case.type)
+        return runner.run(ctx, execution.test_case, StepRecorder(ctx, worker))
+    except Cancelled as stop:
+        return stop
+    except Exception as exc:  # a bug in a runner must end the run as "error", never hang it
+        log.exception("runner failed on execution %s", execution.pk)
+        return exc
+
+
+def _report(execution_id: int, ctx: RunContext, result, worker: str) -> None:
+    if isinstance(result, Cancelled):
+        if result.kind in (StopKind.TIMEOUT, StopKind.STEP_TIMEOUT):
+            lifecycle.execution_time_out(execution_id, reason=result.reason, worker=worker)
+        elif result.kind == StopKind.CANCEL:
+            lifecycle.execution_confirm_cancel(execution_id, worker=worker)
+        return  # lease lost: the new owner reports
+    if isinstance(result, Exception):
+        error = error_from_exception(result)
+        lifecycle.execution_complete(
+            execution_id,
+            outcome=ExecutionStatus.ERROR,
+            reason=f"{error['type']}: {error['message']}",
+            worker=worker,
+            error=error,
+        )
+    elif result.awaiting_input:
+        lifecycle.execution_await_input(execution_id, worker=worker)
+    else:
+        lifecycle.execution_complete(
+            execution_id, outcome=result.outcome, reason=result.reason, worker=worker
+        )

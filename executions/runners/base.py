@@ -1,0 +1,118 @@
+"""What every runner shares: the result type, the step recorder, and running one step."""
+
+import time
+import traceback
+from dataclasses import dataclass
+
+from django.utils import timezone
+
+from executions.runners.context import Cancelled, RunContext, StopKind
+from executions.runners.outcome import StepOutcome, StepStatus
+
+MAX_TRACEBACK_CHARS = 4000
+MAX_VALUE_CHARS = 20_000
+
+
+@dataclass
+class RunResult:
+    outcome: str  # an ExecutionStatus outcome: passed / failed / error
+    reason: str = ""
+    awaiting_input: bool = False
+
+
+class StepRecorder:
+    """Sends each step result to the engine (executions.services.lifecycle.execution_record_step).
+    A recorder that is refused (the lease was lost) stops the run."""
+
+    def __init__(self, ctx: RunContext, worker: str) -> None:
+        self.ctx = ctx
+        self.worker = worker
+
+    def total(self, count: int) -> None:
+        from executions.services.lifecycle import execution_set_total_steps
+
+        execution_set_total_steps(self.ctx.execution_id, count)
+
+    def record(self, step: dict) -> dict:
+        from executions.errors import InvalidTransition
+        from executions.services.lifecycle import execution_record_step
+
+        try:
+            return execution_record_step(self.ctx.execution_id, step, worker=self.worker)
+        except InvalidTransition as exc:
+            self.ctx.request_stop(str(exc), StopKind.LEASE_LOST)
+            raise Cancelled(str(exc), StopKind.LEASE_LOST) from None
+
+
+def trimmed(value: object, limit: int = MAX_VALUE_CHARS) -> object:
+    """Keep traces readable and rows small: long text is cut, with a note of how much."""
+    if isinstance(value, str) and len(value) > limit:
+        return value[:limit] + f"... [{len(value) - limit} more characters]"
+    if isinstance(value, dict):
+        return {k: trimmed(v, limit) for k, v in value.items()}
+    if isinstance(value, list):
+        return [trimmed(v, limit) for v in value[:1000]]
+    return value
+
+
+def error_from_exception(exc: BaseException, suggestion: str = "") -> dict:
+    tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    error = {
+        "type": type(exc).__name__,
+        "message": str(exc) or type(exc).__name__,
+        "traceback": tb[-MAX_TRACEBACK_CHARS:],
+    }
+    if suggestion:
+        error["suggestion"] = suggestion
+    return error
+
+
+def step_record(
+    *,
+    order: int,
+    name: str,
+    kind: str,
+    outcome: StepOutcome,
+    started_at,
+    elapsed: float,
+    input: object = None,
+    expected: object = None,
+) -> dict:
+    """The trace entry of one step: the shape every runner writes and every reader expects."""
+    return {
+        "order": order,
+        "name": name,
+        "kind": kind,
+        "status": outcome.status,
+        "started_at": started_at.isoformat(),
+        "finished_at": timezone.now().isoformat(),
+        "duration_ms": round(elapsed * 1000),
+        "input": trimmed(input),
+        "expected": trimmed(expected),
+        "actual": trimmed(outcome.actual),
+        "error": outcome.error,
+        "attachments": outcome.attachments,
+        **({"children": outcome.children} if outcome.children else {}),
+    }
+
+
+def call_action(ctx: RunContext, run, params: dict, *, name: str, timeout: float | None):
+    """Run one action with its timeout watched by the watchdog. Returns (outcome, elapsed).
+
+    A stop requested while the action ran wins over whatever the action returned or raised:
+    killing a process or a browser to cancel makes the action fail, and that failure is not the
+    step's fault."""
+    ctx.check_cancel()
+    started = time.monotonic()
+    ctx.current_step = (name, started, timeout)
+    try:
+        outcome = run(ctx, params)
+    except Cancelled:
+        raise
+    except Exception as exc:
+        ctx.check_cancel()
+        outcome = StepOutcome(status=StepStatus.ERROR, error=error_from_exception(exc))
+    finally:
+        ctx.current_step = None
+    ctx.check_cancel()
+    return outcome, time.monotonic() - started

@@ -1,0 +1,1 @@
+"""Writes and state changes: one service function per change (see STYLE.md)."""

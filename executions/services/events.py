@@ -1,0 +1,80 @@
+"""Recording events: every transition and step result is a row, published after commit."""
+
+from django.db import transaction
+from django.utils import timezone
+
+from executions.models import EventKind, Execution, ExecutionEvent
+from monitoring.events import ExecutionEventPayload, StepSummary
+from monitoring.publish import publish_execution_event
+
+
+def event_record(
+    execution: Execution,
+    *,
+    kind: str,
+    from_status: str = "",
+    to_status: str = "",
+    actor=None,
+    actor_label: str = "",
+    reason: str = "",
+    data: dict | None = None,
+    attempt_number: int | None = None,
+) -> ExecutionEvent:
+    """Append an event to the execution's log and publish it on commit.
+
+    The caller holds the execution row locked (select_for_update) inside transaction.atomic(), which
+    is what makes `seq` gap-free and ordered. The caller saves `event_seq` with its own save().
+    """
+    execution.event_seq += 1
+    Execution.objects.filter(pk=execution.pk).update(event_seq=execution.event_seq)
+    event = ExecutionEvent.objects.create(
+        execution=execution,
+        project_id=execution.project_id,
+        seq=execution.event_seq,
+        kind=kind,
+        from_status=from_status,
+        to_status=to_status,
+        actor=actor if actor is not None and actor.is_authenticated else None,
+        actor_label=actor_label or (actor.get_username() if actor is not None else ""),
+        attempt_number=attempt_number or execution.attempt_count or None,
+        reason=reason,
+        data=data or {},
+    )
+    payload = event_payload(event, execution)
+    transaction.on_commit(lambda: publish_execution_event(payload))
+    return event
+
+
+def event_transition(
+    execution: Execution, from_status: str, *, actor=None, actor_label="", reason=""
+):
+    return event_record(
+        execution,
+        kind=EventKind.TRANSITION,
+        from_status=from_status,
+        to_status=execution.status,
+        actor=actor,
+        actor_label=actor_label,
+        reason=reason,
+    )
+
+
+def event_payload(event: ExecutionEvent, execution: Execution) -> ExecutionEventPayload:
+    step = event.data.get("step") if event.kind == EventKind.STEP else None
+    return ExecutionEventPayload(
+        type="execution.event",
+        event_id=event.pk,
+        execution=execution.pk,
+        project=execution.project_id,
+        parent=execution.parent_id,
+        seq=event.seq,
+        kind=event.kind,
+        status=execution.status,
+        from_status=event.from_status,
+        to_status=event.to_status,
+        attempt=event.attempt_number,
+        reason=event.reason,
+        step=StepSummary(**step) if step else None,
+        summary=execution.summary,
+        at=(event.created_at or timezone.now()).isoformat(),
+    )

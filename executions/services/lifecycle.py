@@ -1,0 +1,664 @@
+"""The execution lifecycle: one service per state change.
+
+Every function here runs in one transaction: lock (or compare-and-swap), check the transition is
+allowed, transition (django-fsm), save, record the event, and on commit ring the queue's doorbell.
+The API, the admin, the dashboard, the management commands and the worker tasks all call these.
+
+Lock order, to stay free of deadlocks: a suite run (parent) before its children; the project row
+only inside the claim.
+"""
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from django_fsm import can_proceed
+
+from executions.errors import InvalidTransition, NotRunnable
+from executions.models import (
+    ACTIVE,
+    TERMINAL,
+    Attempt,
+    AttemptReason,
+    CaseStatus,
+    EventKind,
+    Execution,
+    ExecutionStatus,
+    Priority,
+    Project,
+    QueueState,
+    TestCase,
+    TestSuite,
+    Trigger,
+)
+from executions.services.events import event_record, event_transition
+from executions.services.queue import ring_doorbell
+
+log = logging.getLogger(__name__)
+S = ExecutionStatus
+
+# A worker lost this many times is not re-queued again: the case itself probably kills workers.
+MAX_WORKER_LOST_REQUEUES = 3
+# Failing outcomes that end a fail-fast suite and that count against a suite's result.
+FAILING = (S.FAILED, S.ERROR, S.TIMED_OUT)
+
+
+def locked(execution_id: int) -> Execution:
+    """The execution, row-locked until the end of the current transaction."""
+    return Execution.objects.select_for_update(of=("self",)).get(pk=execution_id)
+
+
+def _current_attempt(execution: Execution) -> Attempt | None:
+    return execution.attempts.order_by("-number").first()
+
+
+def _new_attempt(execution: Execution, reason: str, actor=None) -> Attempt:
+    execution.attempt_count += 1
+    attempt = Attempt.objects.create(
+        execution=execution,
+        number=execution.attempt_count,
+        reason=reason,
+        triggered_by=actor if actor is not None and actor.is_authenticated else None,
+    )
+    event_record(
+        execution,
+        kind=EventKind.ATTEMPT,
+        actor=actor,
+        reason=AttemptReason(reason).label,
+        data={"attempt": attempt.number, "reason": reason},
+        attempt_number=attempt.number,
+    )
+    return attempt
+
+
+def _close_attempt(execution: Execution, outcome: str, error: dict | None = None) -> None:
+    Attempt.objects.filter(execution=execution, number=execution.attempt_count).update(
+        outcome=outcome, finished_at=timezone.now(), error=error
+    )
+
+
+# --- creating ------------------------------------------------------------------------------
+
+
+def execution_create(
+    *,
+    project: Project,
+    test_case: TestCase | None = None,
+    test_suite: TestSuite | None = None,
+    actor=None,
+    trigger: str = Trigger.USER,
+    priority: int = Priority.NORMAL,
+    parameters: dict | None = None,
+    environment: str = "",
+    revision: str = "",
+    branch: str = "",
+    labels: dict | None = None,
+    not_before=None,
+    timeout_seconds: int | None = None,
+    step_timeout_seconds: int | None = None,
+    max_retries: int = 0,
+    retry_backoff_seconds: int = 5,
+) -> Execution:
+    """Create a run of a case or a suite, queued (or pending until `not_before`).
+
+    A suite run is a parent with one child per active, non-skipped item; children are queued at
+    once and the workers honour the suite's max_parallel. Raises NotRunnable when the target is in
+    another project, deprecated, or a suite with nothing to run.
+    """
+    if (test_case is None) == (test_suite is None):
+        raise NotRunnable("Give exactly one of a test case or a test suite.")
+    target = test_case or test_suite
+    if target.project_id != project.pk:
+        raise NotRunnable("That test belongs to another project.", "wrong_project")
+    if test_case is not None and test_case.status == CaseStatus.DEPRECATED:
+        raise NotRunnable(f"Test case {test_case.key!r} is deprecated.", "case_deprecated")
+    now = timezone.now()
+    with transaction.atomic():
+        execution = Execution(
+            project=project,
+            test_case=test_case,
+            test_suite=test_suite,
+            status=S.PENDING if not_before and not_before > now else S.QUEUED,
+            priority=priority,
+            trigger=trigger,
+            triggered_by=actor if actor is not None and actor.is_authenticated else None,
+            parameters=parameters or {},
+            environment=environment,
+            revision=revision,
+            branch=branch,
+            labels=labels or {},
+            not_before=not_before,
+            queued_at=now,
+            timeout_seconds=timeout_seconds or settings.IB_DEFAULT_TIMEOUT_SECONDS,
+            step_timeout_seconds=step_timeout_seconds,
+            max_retries=max_retries,
+            retry_backoff_seconds=retry_backoff_seconds,
+            max_parallel=test_suite.max_parallel if test_suite else 1,
+            fail_fast=test_suite.fail_fast if test_suite else False,
+        )
+        execution.save()
+        _new_attempt(execution, AttemptReason.FIRST, actor)
+        event_transition(execution, "", actor=actor, reason=f"triggered by {trigger}")
+        if test_suite is not None and execution.status == S.QUEUED:
+            _suite_fan_out(execution, actor=actor)
+        execution.save()
+        if execution.status == S.QUEUED:
+            ring_doorbell()
+    return execution
+
+
+def _suite_items(suite: TestSuite):
+    return (
+        suite.items.filter(skip=False)
+        .exclude(case__status=CaseStatus.DEPRECATED)
+        .select_related("case")
+        .order_by("order", "id")
+    )
+
+
+def _suite_fan_out(parent: Execution, *, actor=None) -> None:
+    """queued -> running for a suite run: one queued child per runnable item (or, for a re-run of
+    failed children only, a new attempt for each child that did not pass)."""
+    now = timezone.now()
+    deadline = now + timedelta(seconds=parent.timeout_seconds)
+    children = list(parent.children.all())
+    if parent.only_failed and children:
+        for child in children:
+            if child.status in FAILING or child.status == S.CANCELLED:
+                _rerun(locked(child.pk), actor=actor, only_failed=False, label="suite re-run")
+    elif children:
+        for child in children:
+            _rerun(locked(child.pk), actor=actor, only_failed=False, label="suite re-run")
+    else:
+        items = list(_suite_items(parent.test_suite))
+        if not items:
+            raise NotRunnable("The suite has no runnable items.", "suite_empty")
+        for item in items:
+            child = Execution(
+                project_id=parent.project_id,
+                test_case=item.case,
+                parent=parent,
+                status=S.QUEUED,
+                priority=parent.priority,
+                trigger=Trigger.SUITE,
+                triggered_by=parent.triggered_by,
+                parameters=parent.parameters,
+                environment=parent.environment,
+                revision=parent.revision,
+                branch=parent.branch,
+                labels=parent.labels,
+                queued_at=now,
+                timeout_seconds=parent.timeout_seconds,
+                step_timeout_seconds=parent.step_timeout_seconds,
+                max_retries=parent.max_retries,
+                retry_backoff_seconds=parent.retry_backoff_seconds,
+            )
+            child.save()
+            _new_attempt(child, AttemptReason.FIRST, actor)
+            event_transition(child, "", actor=actor, reason=f"part of suite run #{parent.pk}")
+            ring_doorbell()
+    before = parent.status
+    parent.start(worker="", now=now, deadline=deadline)
+    parent.summary = {"children": parent.children.count()}
+    parent.save()
+    Attempt.objects.filter(execution=parent, number=parent.attempt_count).update(started_at=now)
+    event_transition(parent, before, actor=actor, reason="children queued")
+
+
+# --- claiming (the only compare-and-swap on status) -----------------------------------------
+
+
+def execution_claim_next(*, worker: str) -> Execution | None:
+    """Claim the best queued execution (highest priority, then oldest) for `worker`.
+
+    PostgreSQL: candidates are locked with SKIP LOCKED, so concurrent workers never wait on or
+    take the same row. SQLite: transactions are serialized, and the FSM save is a compare-and-swap
+    (UPDATE ... WHERE status='queued') either way, so a duplicate delivery can never start anything
+    twice. Honours the queue pause, project concurrency limits and suites' max_parallel.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        if QueueState.objects.filter(pk=1, paused=True).exists():
+            return None
+        candidates = (
+            Execution.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(status=S.QUEUED, test_case__isnull=False)
+            .filter(Q(not_before__isnull=True) | Q(not_before__lte=now))
+            .select_related("project")
+            .order_by("-priority", "queued_at", "id")[:20]
+        )
+        for execution in candidates:
+            if not _may_start(execution):
+                continue
+            before = execution.status
+            execution.start(
+                worker=worker,
+                now=now,
+                deadline=now + timedelta(seconds=execution.timeout_seconds),
+            )
+            execution.save()
+            Attempt.objects.filter(execution=execution, number=execution.attempt_count).update(
+                started_at=now, worker=worker
+            )
+            event_transition(execution, before, actor_label=f"worker {worker}")
+            return execution
+    return None
+
+
+def _may_start(execution: Execution) -> bool:
+    if execution.project.max_concurrency is not None:
+        # Serialize claims within a limited project so two workers cannot both take the last slot.
+        project = Project.objects.select_for_update().get(pk=execution.project_id)
+        running = Execution.objects.filter(
+            project_id=project.pk, status__in=(S.RUNNING, S.CANCELLING), test_case__isnull=False
+        ).count()
+        if running >= project.max_concurrency:
+            return False
+    if execution.parent_id is None:
+        return True
+    # Never block on a suite run's row (its finishing child may hold it): skip and retry later.
+    parent = (
+        Execution.objects.select_for_update(skip_locked=True, of=("self",))
+        .filter(pk=execution.parent_id)
+        .first()
+    )
+    if parent is None or parent.status != S.RUNNING:
+        return False
+    busy = parent.children.filter(status__in=(S.RUNNING, S.CANCELLING)).count()
+    return busy < parent.max_parallel
+
+
+# --- while running --------------------------------------------------------------------------
+
+
+def execution_heartbeat(execution_id: int, *, worker: str) -> str | None:
+    """Refresh the lease. Returns the current status, or None if the worker no longer owns it
+    (the reaper gave it to someone else): the worker must then stop."""
+    now = timezone.now()
+    owned = Execution.objects.filter(
+        pk=execution_id, worker=worker, status__in=(S.RUNNING, S.CANCELLING)
+    ).update(heartbeat_at=now)
+    if not owned:
+        return None
+    return Execution.objects.filter(pk=execution_id).values_list("status", flat=True).first()
+
+
+def execution_record_step(execution_id: int, step: dict, *, worker: str = "", actor=None) -> dict:
+    """Store one step result in the current attempt's trace, count it, and publish it.
+
+    Raises InvalidTransition if the execution is no longer active (a worker that lost its lease
+    must not write into an attempt someone else now owns)."""
+    from results.traces import trace_record_step
+
+    with transaction.atomic():
+        execution = locked(execution_id)
+        if execution.status not in (S.RUNNING, S.CANCELLING, S.AWAITING_INPUT):
+            raise InvalidTransition(f"Execution #{execution_id} is {execution.status}.")
+        if worker and execution.worker != worker:
+            raise InvalidTransition(f"Execution #{execution_id} belongs to another worker now.")
+        attempt = _current_attempt(execution)
+        step = {**step, "attempt": attempt.number}
+        trace = trace_record_step(attempt, step)
+        execution.summary = {
+            **execution.summary,
+            "steps_total": execution.summary.get("steps_total", trace.step_count),
+            "steps_done": trace.step_count,
+            "counts": trace.counts,
+        }
+        execution.save(update_fields=["summary"])
+        event_record(
+            execution,
+            kind=EventKind.STEP,
+            actor=actor,
+            actor_label=f"worker {worker}" if worker else "",
+            reason=(step.get("error") or {}).get("message", ""),
+            data={
+                "step": {
+                    "order": step["order"],
+                    "name": step.get("name", ""),
+                    "kind": step.get("kind", ""),
+                    "status": step["status"],
+                    "duration_ms": step.get("duration_ms"),
+                }
+            },
+            attempt_number=attempt.number,
+        )
+    return step
+
+
+def execution_set_total_steps(execution_id: int, total: int) -> None:
+    """Tell progress bars how many steps to expect (known once the runner has parsed the case)."""
+    with transaction.atomic():
+        execution = locked(execution_id)
+        execution.summary = {**execution.summary, "steps_total": total}
+        execution.save(update_fields=["summary"])
+
+
+def execution_await_input(execution_id: int, *, worker: str) -> Execution:
+    """running -> awaiting_input: a manual run waits for people; the worker lets go."""
+    with transaction.atomic():
+        execution = locked(execution_id)
+        before = execution.status
+        execution.await_input(
+            deadline=timezone.now() + timedelta(seconds=settings.IB_MANUAL_TIMEOUT_SECONDS)
+        )
+        execution.save()
+        event_transition(execution, before, actor_label=f"worker {worker}", reason="manual steps")
+    return execution
+
+
+# --- finishing ------------------------------------------------------------------------------
+
+
+def execution_complete(
+    execution_id: int,
+    *,
+    outcome: str,
+    reason: str = "",
+    worker: str = "",
+    actor=None,
+    error: dict | None = None,
+) -> Execution:
+    """A run ended with an outcome (passed / failed / error).
+
+    With retries left, a failed or errored attempt is re-queued as a new attempt after the backoff
+    instead. A cancel requested meanwhile wins: the execution becomes cancelled. Rolls the suite
+    run up when this was its last active child."""
+    with transaction.atomic():
+        execution = _lock_with_parent(execution_id)
+        if worker and execution.worker != worker:
+            raise InvalidTransition(f"Execution #{execution_id} belongs to another worker now.")
+        before = execution.status
+        now = timezone.now()
+        _close_attempt(execution, outcome if before != S.CANCELLING else S.CANCELLED, error)
+        if before == S.CANCELLING:
+            execution.confirm_cancel(now=now)
+        elif (
+            outcome != S.PASSED
+            and before == S.RUNNING
+            and execution.attempt_count <= execution.max_retries
+        ):
+            backoff = execution.retry_backoff_seconds * 2 ** (execution.attempt_count - 1)
+            execution.requeue(
+                reason=f"{outcome}: {reason}; retrying",
+                now=now,
+                not_before=now + timedelta(seconds=backoff) if backoff else None,
+            )
+            _new_attempt(execution, AttemptReason.RETRY)
+        else:
+            execution.finish(outcome=outcome, reason=reason, now=now)
+        execution.save()
+        event_transition(execution, before, actor=actor, actor_label=_label(worker), reason=reason)
+        _after_change(execution)
+    return execution
+
+
+def execution_time_out(execution_id: int, *, reason: str, worker: str = "") -> Execution:
+    with transaction.atomic():
+        execution = _lock_with_parent(execution_id)
+        if execution.is_terminal:
+            return execution
+        before = execution.status
+        _close_attempt(execution, S.TIMED_OUT, {"type": "Timeout", "message": reason})
+        execution.time_out(reason=reason, now=timezone.now())
+        execution.save()
+        event_transition(execution, before, actor_label=_label(worker) or "reaper", reason=reason)
+        _after_change(execution)
+        if execution.is_suite_run:
+            _cancel_children(execution, reason=f"suite run timed out: {reason}", actor=None)
+    return execution
+
+
+def execution_cancel(execution_id: int, *, actor=None, reason: str = "") -> Execution:
+    """Cancel: queued or pending -> cancelled at once; running -> cancelling, and the worker stops
+    at the next step boundary (killing what it started) and confirms. A suite run cancels its
+    active children and becomes cancelled when the last one has stopped.
+
+    Raises InvalidTransition for a finished execution."""
+    reason = reason or (f"cancelled by {actor.get_username()}" if actor else "cancelled")
+    with transaction.atomic():
+        execution = _lock_with_parent(execution_id)
+        before = execution.status
+        if execution.status == S.CANCELLING:
+            return execution  # asked twice: already on its way
+        if can_proceed(execution.cancel):
+            _close_attempt(execution, S.CANCELLED)
+            execution.cancel(reason=reason, now=timezone.now())
+        elif can_proceed(execution.request_cancel):
+            execution.request_cancel(reason=reason)
+        else:
+            raise InvalidTransition(
+                f"Execution #{execution_id} is {execution.status}; nothing to cancel."
+            )
+        execution.save()
+        event_transition(execution, before, actor=actor, reason=reason)
+        if execution.is_suite_run:
+            # Stops the children; the suite becomes cancelled when the last one has stopped.
+            _cancel_children(execution, reason=f"suite run cancelled: {reason}", actor=actor)
+        elif execution.status == S.CANCELLING and not execution.worker:
+            _confirm_cancel(execution, label="")  # awaiting input: no worker to confirm
+        _after_change(execution)
+    return execution
+
+
+def _confirm_cancel(execution: Execution, *, label: str) -> None:
+    _close_attempt(execution, S.CANCELLED)
+    execution.confirm_cancel(now=timezone.now())
+    execution.save()
+    event_transition(execution, S.CANCELLING, actor_label=label, reason=execution.status_reason)
+
+
+def execution_confirm_cancel(execution_id: int, *, worker: str = "") -> Execution:
+    """The worker stopped a cancelling execution: cancelling -> cancelled."""
+    with transaction.atomic():
+        execution = _lock_with_parent(execution_id)
+        if execution.status != S.CANCELLING:
+            return execution
+        _confirm_cancel(execution, label=_label(worker))
+        _after_change(execution)
+    return execution
+
+
+def execution_rerun(execution_id: int, *, actor=None, only_failed: bool = False) -> Execution:
+    """A new attempt of a finished execution. For a suite run, `only_failed` re-runs only the
+    children that did not pass; the others keep their results. Raises InvalidTransition while the
+    execution is still active."""
+    with transaction.atomic():
+        execution = _lock_with_parent(execution_id)
+        if execution.parent_id and execution.parent.status not in TERMINAL:
+            raise InvalidTransition("Its suite run is still active; re-run the suite run instead.")
+        _rerun(execution, actor=actor, only_failed=only_failed, label="re-run")
+    return execution
+
+
+def _rerun(execution: Execution, *, actor, only_failed: bool, label: str) -> None:
+    if execution.status not in TERMINAL:
+        raise InvalidTransition(
+            f"Execution #{execution.pk} is {execution.status}; it is not finished."
+        )
+    if only_failed and not execution.is_suite_run and execution.status == S.PASSED:
+        raise InvalidTransition(f"Execution #{execution.pk} passed; nothing failed to re-run.")
+    if (
+        only_failed
+        and execution.is_suite_run
+        and not execution.children.filter(status__in=(*FAILING, S.CANCELLED)).exists()
+    ):
+        raise InvalidTransition(f"Suite run #{execution.pk} has no failed children to re-run.")
+    before = execution.status
+    execution.rerun(now=timezone.now(), only_failed=only_failed)
+    _new_attempt(execution, AttemptReason.RERUN, actor)
+    event_transition(execution, before, actor=actor, reason=label)
+    if execution.is_suite_run:
+        _suite_fan_out(execution, actor=actor)
+    execution.save()
+    if execution.status == S.QUEUED:
+        ring_doorbell()
+
+
+# --- recovery (the reaper) ------------------------------------------------------------------
+
+
+def execution_recover_lost(execution_id: int, *, now=None) -> Execution | None:
+    """The worker of a running execution stopped heartbeating: re-queue it as a new attempt
+    (reason "worker lost"), or fail it when it has been lost too often. Re-checks the lease under
+    the lock, so two reapers (or a worker that comes back) cannot both act."""
+    now = now or timezone.now()
+    stale_before = now - timedelta(seconds=settings.IB_LEASE_SECONDS)
+    with transaction.atomic():
+        execution = _lock_with_parent(execution_id)
+        if execution.status not in (S.RUNNING, S.CANCELLING) or not execution.worker:
+            return None
+        if execution.heartbeat_at and execution.heartbeat_at >= stale_before:
+            return None
+        lost_worker, before = execution.worker, execution.status
+        reason = f"worker {lost_worker} stopped heartbeating"
+        lost = execution.attempts.filter(reason=AttemptReason.WORKER_LOST).count()
+        if before == S.CANCELLING:
+            _close_attempt(execution, S.CANCELLED, {"type": "WorkerLost", "message": reason})
+            execution.confirm_cancel(now=now)
+        elif lost < MAX_WORKER_LOST_REQUEUES:
+            _close_attempt(execution, S.ERROR, {"type": "WorkerLost", "message": reason})
+            execution.requeue(reason=reason, now=now)
+            _new_attempt(execution, AttemptReason.WORKER_LOST)
+        else:
+            _close_attempt(execution, S.ERROR, {"type": "WorkerLost", "message": reason})
+            execution.fail_lost(reason=f"{reason}; lost {lost + 1} times, giving up", now=now)
+        execution.save()
+        event_transition(execution, before, actor_label="reaper", reason=reason)
+        _after_change(execution)
+    log.warning("recovered execution %s from lost worker %s", execution_id, lost_worker)
+    return execution
+
+
+def execution_release_due(execution_id: int) -> Execution | None:
+    """pending -> queued once the not-before time has come (suite runs fan out then)."""
+    with transaction.atomic():
+        execution = locked(execution_id)
+        if execution.status != S.PENDING:
+            return None
+        execution.release(timezone.now())
+        event_transition(execution, S.PENDING, actor_label="scheduler", reason="not-before reached")
+        if execution.is_suite_run:
+            _suite_fan_out(execution)
+        execution.save()
+        ring_doorbell()
+    return execution
+
+
+# --- shared helpers -------------------------------------------------------------------------
+
+
+def _lock_with_parent(execution_id: int) -> Execution:
+    """Lock the parent (if any) first, then the execution: the one lock order."""
+    parent_id = Execution.objects.filter(pk=execution_id).values_list("parent_id", flat=True).get()
+    if parent_id:
+        locked(parent_id)
+    return locked(execution_id)
+
+
+def _label(worker: str) -> str:
+    return f"worker {worker}" if worker else ""
+
+
+def _after_change(execution: Execution) -> None:
+    """What follows any change of an execution, in the same transaction."""
+    if execution.status in (S.QUEUED,):
+        ring_doorbell()
+    if execution.is_terminal:
+        transaction.on_commit(lambda: _on_finished(execution.pk))
+        if not execution.is_suite_run and _has_queued_work():
+            ring_doorbell()  # a slot freed up (project limit, max_parallel): wake a worker
+    if execution.parent_id and execution.is_terminal:
+        _child_finished(execution)
+
+
+def _has_queued_work() -> bool:
+    return Execution.objects.filter(status=S.QUEUED, test_case__isnull=False).exists()
+
+
+def _child_finished(child: Execution) -> None:
+    """Fail-fast and the suite rollup. The parent row is locked (see _lock_with_parent), so two
+    children finishing at the same instant are serialized here: exactly one sees no sibling still
+    active and rolls the suite up."""
+    parent = Execution.objects.get(pk=child.parent_id)  # already locked by this transaction
+    if parent.is_terminal:
+        return
+    quarantined = child.test_case.quarantined if child.test_case_id else False
+    if (
+        parent.fail_fast
+        and child.status in FAILING
+        and not quarantined
+        and parent.status == S.RUNNING
+    ):
+        _cancel_children(parent, reason=f"fail-fast: child #{child.pk} {child.status}", actor=None)
+    if parent.children.filter(status__in=ACTIVE).exists():
+        return
+    _suite_roll_up(parent)
+
+
+def _suite_roll_up(parent: Execution) -> None:
+    before = parent.status
+    now = timezone.now()
+    children = list(parent.children.select_related("test_case"))
+    counted = [c for c in children if not (c.test_case and c.test_case.quarantined)]
+    counts: dict[str, int] = {}
+    for c in children:
+        counts[c.status] = counts.get(c.status, 0) + 1
+    parent.summary = {**parent.summary, "children": len(children), "counts": counts}
+    if before == S.CANCELLING:
+        _close_attempt(parent, S.CANCELLED)
+        parent.confirm_cancel(now=now)
+    else:
+        failed = [c for c in counted if c.status in (S.FAILED, S.TIMED_OUT)]
+        broken = [c for c in counted if c.status in (S.ERROR, S.CANCELLED)]
+        if failed:
+            outcome, reason = S.FAILED, f"{len(failed)} of {len(children)} cases failed"
+        elif broken:
+            outcome, reason = (
+                S.ERROR,
+                f"{len(broken)} of {len(children)} cases errored or were cancelled",
+            )
+        else:
+            outcome, reason = S.PASSED, f"{len(children)} cases passed"
+        _close_attempt(parent, outcome)
+        parent.finish(outcome=outcome, reason=reason, now=now)
+    parent.save()
+    event_transition(parent, before, actor_label="suite rollup", reason=parent.status_reason)
+    transaction.on_commit(lambda: _on_finished(parent.pk))
+
+
+def _cancel_children(parent: Execution, *, reason: str, actor) -> None:
+    for child_id in (
+        parent.children.filter(status__in=ACTIVE).order_by("id").values_list("id", flat=True)
+    ):
+        child = locked(child_id)
+        before = child.status
+        if can_proceed(child.cancel):
+            _close_attempt(child, S.CANCELLED)
+            child.cancel(reason=reason, now=timezone.now())
+        elif can_proceed(child.request_cancel):
+            child.request_cancel(reason=reason)
+        else:
+            continue
+        child.save()
+        event_transition(child, before, actor=actor, reason=reason)
+        if child.status == S.CANCELLING and not child.worker:
+            _confirm_cancel(child, label="")  # awaiting input: no worker to confirm
+    if parent.status == S.CANCELLING and not parent.children.filter(status__in=ACTIVE).exists():
+        _suite_roll_up(parent)
+
+
+def _on_finished(execution_id: int) -> None:
+    """After commit: hand the finished execution to result processing (statistics, history,
+    flaky scores). Failures here never undo the finish."""
+    try:
+        from results.processing import process_finished_execution
+    except ImportError:
+        return
+    try:
+        process_finished_execution(execution_id)
+    except Exception:
+        log.exception("result processing failed for execution %s", execution_id)

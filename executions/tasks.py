@@ -1,0 +1,14 @@
+"""django-q2 entry points. Thin and idempotent: the broker may deliver a task twice or lose it;
+the claim (a compare-and-swap in the database) decides what actually runs."""
+
+from executions import engine, watchdog
+
+
+def run_next() -> int | None:
+    """Doorbell: claim the best queued execution and run it. Returns its id, or None."""
+    return engine.run_next(worker=watchdog.worker_id())
+
+
+def reap() -> dict:
+    """Backstop schedule for the watchdog threads (see executions.watchdog)."""
+    return watchdog.reap_once()
