@@ -19,7 +19,7 @@ import time
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import close_old_connections, connection
 from django.utils import timezone
 
 from executions.runners.context import RunContext, StopKind
@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 _tracked: dict[int, tuple[RunContext, str]] = {}
 _tracked_lock = threading.Lock()
 _thread: threading.Thread | None = None
+_stop = threading.Event()
 
 
 def worker_id() -> str:
@@ -140,8 +141,7 @@ def _loop() -> None:
     _spread = 0.8 + (os.getpid() % 41) / 100
     poll = settings.IB_CANCEL_POLL_SECONDS
     next_heartbeat = next_reap = 0.0
-    while True:
-        time.sleep(poll)
+    while not _stop.wait(poll):
         now = time.monotonic()
         try:
             beat = now >= next_heartbeat
@@ -155,15 +155,27 @@ def _loop() -> None:
         except Exception:
             log.exception("watchdog pass failed; retrying")
             close_old_connections()
+    connection.close()  # this thread's own connection
 
 
-def start() -> None:
-    """Start this process's watchdog thread (idempotent)."""
+def start() -> bool:
+    """Start this process's watchdog thread. Returns False if it was already running."""
     global _thread
     if _thread is not None and _thread.is_alive():
-        return
+        return False
+    _stop.clear()
     _thread = threading.Thread(target=_loop, name="intellibrowse-watchdog", daemon=True)
     _thread.start()
+    return True
+
+
+def stop() -> None:
+    """Stop the thread (a command that worked the queue itself is done)."""
+    global _thread
+    _stop.set()
+    if _thread is not None:
+        _thread.join(timeout=10)
+    _thread = None
 
 
 def connect_worker_signals() -> None:

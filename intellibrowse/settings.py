@@ -4,6 +4,7 @@ Defaults are for a developer's laptop: SQLite under var/, in-process channel lay
 ORM broker. Production switches on PostgreSQL and Redis with DATABASE_URL and REDIS_URL.
 """
 
+import os
 from pathlib import Path
 
 import dj_database_url
@@ -90,6 +91,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
+    # The test database is a file, not :memory:, so live tests can point a real server and worker
+    # process at it; one file per test process, so concurrent test runs do not share it.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}
 IS_POSTGRES = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -147,6 +151,22 @@ IB_DEFAULT_TIMEOUT_SECONDS = env_int("IB_DEFAULT_TIMEOUT_SECONDS", 1800, minimum
 IB_MANUAL_TIMEOUT_SECONDS = env_int("IB_MANUAL_TIMEOUT_SECONDS", 7 * 24 * 3600, minimum=60)
 IB_TRACE_INLINE_MAX_STEPS = env_int("IB_TRACE_INLINE_MAX_STEPS", 50, minimum=1)
 
+# --- Monitoring (live feed, metrics, health, alerts) ---------------------------------------------
+# How often the web process's relay reads new events from the log (only without REDIS_URL).
+IB_RELAY_POLL_SECONDS = env_float("IB_RELAY_POLL_SECONDS", 0.1, minimum=0.01)
+# How often an open socket re-checks the event log for what the channel layer may have lost
+# (a Redis restart); the catch-up sends only what the client has not seen.
+IB_WS_SWEEP_SECONDS = env_float("IB_WS_SWEEP_SECONDS", 5.0, minimum=0.5)
+# A worker whose watchdog has not reported for this long counts as gone.
+IB_WORKER_ALIVE_SECONDS = env_float("IB_WORKER_ALIVE_SECONDS", 30.0, minimum=1.0)
+# Bearer token for /metrics; empty leaves it open (scrapers on a private network).
+IB_METRICS_TOKEN = env_str("IB_METRICS_TOKEN", "")
+# Alerts: evaluated by each web process this often (0 turns the loop off), "queue stuck" after
+# claimable work has waited this long, and POSTed as JSON to the webhook when one is set.
+IB_ALERT_EVALUATE_SECONDS = env_float("IB_ALERT_EVALUATE_SECONDS", 30.0, minimum=0)
+IB_ALERT_QUEUE_STUCK_MINUTES = env_float("IB_ALERT_QUEUE_STUCK_MINUTES", 10.0, minimum=0.1)
+IB_ALERT_WEBHOOK_URL = env_url("IB_ALERT_WEBHOOK_URL", ("http", "https"))
+
 # --- Auth, API --------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -157,9 +177,11 @@ LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
 
 REST_FRAMEWORK = {
+    # Token first: DRF takes the WWW-Authenticate header from the first class, so an anonymous
+    # client gets 401 (with "Token") instead of the 403 that SessionAuthentication implies.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "intellibrowse.pagination.StandardPagination",
@@ -180,6 +202,13 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
+    # Several models have a `status` / `priority`; name each choice set once.
+    "ENUM_NAME_OVERRIDES": {
+        "ExecutionStatusEnum": "executions.models.runs.ExecutionStatus",
+        "ExecutionPriorityEnum": "executions.models.runs.Priority",
+        "CaseStatusEnum": "executions.models.catalog.CaseStatus",
+        "CasePriorityEnum": "executions.models.catalog.CasePriority",
+    },
 }
 
 # --- I18N, static -----------------------------------------------------------------------------
@@ -189,6 +218,7 @@ USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)  # whitenoise warns on every request when it is missing
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_ROOT = VAR_DIR / "media"
 MEDIA_URL = "media/"

@@ -18,10 +18,11 @@ class UserFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = get_user_model()
         django_get_or_create = ("username",)
+        skip_postgeneration_save = True
 
     username = factory.Sequence(lambda n: f"user{n}")
     email = factory.LazyAttribute(lambda u: f"{u.username}@example.test")
-    password = factory.PostGenerationMethodCall("set_password", "pw-for-tests-123")
+    password = factory.django.Password("pw-for-tests-123")
 
 
 class ProjectFactory(factory.django.DjangoModelFactory):
@@ -77,3 +78,11 @@ class SuiteItemFactory(factory.django.DjangoModelFactory):
     suite = factory.SubFactory(TestSuiteFactory)
     case = factory.SubFactory(TestCaseFactory, project=factory.SelfAttribute("..suite.project"))
     order = factory.Sequence(lambda n: n)
+
+
+def execution_for(case=None, *, suite=None, project=None, **kwargs):
+    """A real execution created through the service (queued, with its first attempt and events)."""
+    from executions.services.lifecycle import execution_create
+
+    target_project = project or (case or suite).project
+    return execution_create(project=target_project, test_case=case, test_suite=suite, **kwargs)

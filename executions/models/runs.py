@@ -51,6 +51,7 @@ class Trigger(models.TextChoices):
     SUITE = "suite", "Suite run"
     RERUN = "rerun", "Re-run"
     IMPORT = "import", "Import"
+    COMMAND = "command", "Management command"
 
 
 class Execution(ConcurrentTransitionMixin, models.Model):

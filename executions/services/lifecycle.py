@@ -199,6 +199,7 @@ def _suite_fan_out(parent: Execution, *, actor=None) -> None:
             child.save()
             _new_attempt(child, AttemptReason.FIRST, actor)
             event_transition(child, "", actor=actor, reason=f"part of suite run #{parent.pk}")
+            child.save(update_fields=["attempt_count"])
             ring_doorbell()
     before = parent.status
     parent.start(worker="", now=now, deadline=deadline)

@@ -1,0 +1,39 @@
+"""Run a finished execution again: `manage.py rerun 42 --failed-only --wait`."""
+
+from django.core.management.base import BaseCommand, CommandError
+
+from executions.management.progress import EXIT_CODES, wait_for
+from executions.models import Execution
+from executions.services import lifecycle
+from intellibrowse.errors import DomainError
+
+
+class Command(BaseCommand):
+    help = (
+        "Re-run a finished execution as a new attempt (suite runs: optionally failed cases only)."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("execution_id", type=int)
+        parser.add_argument("--failed-only", action="store_true")
+        parser.add_argument("--wait", action="store_true")
+        parser.add_argument("--here", action="store_true", help="with --wait: run in this process")
+
+    def handle(self, *args, **options):
+        if not Execution.objects.filter(pk=options["execution_id"]).exists():
+            raise CommandError(f"No execution #{options['execution_id']}.")
+        try:
+            execution = lifecycle.execution_rerun(
+                options["execution_id"], only_failed=options["failed_only"]
+            )
+        except DomainError as exc:
+            raise CommandError(exc.message) from None
+        self.stdout.write(
+            f"execution #{execution.pk} {execution.status} (attempt {execution.attempt_count})"
+        )
+        if options["wait"]:
+            finished = wait_for(execution.pk, run_here=options["here"], out=self.stderr)
+            self.stdout.write(
+                f"execution #{finished.pk} {finished.status}: {finished.status_reason}"
+            )
+            raise SystemExit(EXIT_CODES.get(finished.status, 2))

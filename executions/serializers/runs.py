@@ -1,0 +1,267 @@
+"""Serializers for executions, attempts, events and the queue.
+
+Input and output shapes differ: a client says what to run (ExecutionCreateSerializer); it reads the
+execution back with its lifecycle fields (ExecutionSerializer). `status` is never writable.
+"""
+
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from executions.access import visible_project_ids
+from executions.models import (
+    Attempt,
+    CaseStatus,
+    Execution,
+    ExecutionEvent,
+    Priority,
+    TestCase,
+    TestSuite,
+)
+
+PRIORITY_BY_NAME = {p.label.lower(): p.value for p in Priority}
+
+
+@extend_schema_field(
+    {"oneOf": [{"type": "integer"}, {"type": "string", "enum": list(PRIORITY_BY_NAME)}]}
+)
+class PriorityField(serializers.Field):
+    """Accepts a level name ("high") or a number 0-100; answers with the number."""
+
+    default_error_messages = {
+        "invalid": "Give one of {names} or a number from 0 to 100.",
+    }
+
+    def to_internal_value(self, data):
+        if isinstance(data, str) and data.lower() in PRIORITY_BY_NAME:
+            return PRIORITY_BY_NAME[data.lower()]
+        if isinstance(data, int) and not isinstance(data, bool) and 0 <= data <= 100:
+            return data
+        self.fail("invalid", names=", ".join(PRIORITY_BY_NAME))
+
+    def to_representation(self, value):
+        return value
+
+
+class LabelsField(serializers.DictField):
+    child = serializers.CharField(max_length=200, allow_blank=True)
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        if len(value) > 50:
+            raise serializers.ValidationError("At most 50 labels.")
+        return value
+
+
+class ExecutionCreateSerializer(serializers.Serializer):
+    test_case = serializers.PrimaryKeyRelatedField(
+        queryset=TestCase.objects.none(), required=False, allow_null=True
+    )
+    test_suite = serializers.PrimaryKeyRelatedField(
+        queryset=TestSuite.objects.none(), required=False, allow_null=True
+    )
+    priority = PriorityField(required=False, default=Priority.NORMAL)
+    parameters = serializers.DictField(required=False, default=dict)
+    environment = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    revision = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    branch = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    labels = LabelsField(required=False, default=dict)
+    not_before = serializers.DateTimeField(required=False, allow_null=True)
+    timeout_seconds = serializers.IntegerField(required=False, min_value=1, max_value=7 * 86400)
+    step_timeout_seconds = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, max_value=86400
+    )
+    max_retries = serializers.IntegerField(required=False, default=0, min_value=0, max_value=10)
+    retry_backoff_seconds = serializers.IntegerField(
+        required=False, default=5, min_value=0, max_value=3600
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        request = self.context.get("request")
+        if request is not None and request.user.is_authenticated:
+            # Another project's case is "does not exist", never "forbidden".
+            visible = visible_project_ids(request.user)
+            self.fields["test_case"].queryset = TestCase.objects.filter(project__in=visible)
+            self.fields["test_suite"].queryset = TestSuite.objects.filter(project__in=visible)
+
+    def validate_parameters(self, value):
+        if len(str(value)) > 64 * 1024:
+            raise serializers.ValidationError("Parameters may hold at most 64 KiB.")
+        return value
+
+    def validate(self, attrs):
+        case, suite = attrs.get("test_case"), attrs.get("test_suite")
+        if (case is None) == (suite is None):
+            raise serializers.ValidationError("Give exactly one of test_case or test_suite.")
+        if case is not None and case.status == CaseStatus.DEPRECATED:
+            raise serializers.ValidationError({"test_case": "This test case is deprecated."})
+        attrs["project"] = (case or suite).project
+        return attrs
+
+
+class AttemptSerializer(serializers.ModelSerializer):
+    duration_seconds = serializers.FloatField(read_only=True, allow_null=True)
+    triggered_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = Attempt
+        fields = [
+            "number",
+            "reason",
+            "outcome",
+            "worker",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "duration_seconds",
+            "error",
+            "triggered_by",
+        ]
+
+
+class ExecutionSerializer(serializers.ModelSerializer):
+    test_case_key = serializers.CharField(source="test_case.key", read_only=True, default=None)
+    test_suite_name = serializers.CharField(source="test_suite.name", read_only=True, default=None)
+    priority_label = serializers.CharField(source="get_priority_display", read_only=True)
+    triggered_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    duration_seconds = serializers.SerializerMethodField()
+    links = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Execution
+        fields = [
+            "id",
+            "project",
+            "test_case",
+            "test_case_key",
+            "test_suite",
+            "test_suite_name",
+            "parent",
+            "status",
+            "status_reason",
+            "priority",
+            "priority_label",
+            "trigger",
+            "triggered_by",
+            "parameters",
+            "environment",
+            "revision",
+            "branch",
+            "labels",
+            "not_before",
+            "timeout_seconds",
+            "step_timeout_seconds",
+            "max_retries",
+            "retry_backoff_seconds",
+            "max_parallel",
+            "fail_fast",
+            "created_at",
+            "queued_at",
+            "started_at",
+            "finished_at",
+            "duration_seconds",
+            "worker",
+            "attempt_count",
+            "event_seq",
+            "summary",
+            "links",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(OpenApiTypes.FLOAT)
+    def get_duration_seconds(self, execution) -> float | None:
+        if execution.started_at and execution.finished_at:
+            return round((execution.finished_at - execution.started_at).total_seconds(), 3)
+        return None
+
+    @extend_schema_field(
+        {"type": "object", "additionalProperties": {"type": "string", "format": "uri"}}
+    )
+    def get_links(self, execution) -> dict:
+        request = self.context.get("request")
+
+        def url(path: str) -> str:
+            return request.build_absolute_uri(path) if request else path
+
+        detail = reverse("execution-detail", args=[execution.pk])
+        return {
+            "self": url(detail),
+            "events": url(f"{detail}events/"),
+            "dashboard": url(f"/executions/{execution.pk}/"),
+        }
+
+
+class ExecutionDetailSerializer(ExecutionSerializer):
+    attempts = AttemptSerializer(many=True, read_only=True)
+    children = serializers.SerializerMethodField()
+
+    class Meta(ExecutionSerializer.Meta):
+        fields = [*ExecutionSerializer.Meta.fields, "attempts", "children"]
+        read_only_fields = fields
+
+    @extend_schema_field(
+        {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "id": {"type": "integer"},
+                    "test_case": {"type": "integer"},
+                    "status": {"type": "string"},
+                },
+            },
+        }
+    )
+    def get_children(self, execution) -> list[dict]:
+        if not execution.is_suite_run:
+            return []
+        return list(execution.children.order_by("id").values("id", "test_case", "status"))
+
+
+class RerunSerializer(serializers.Serializer):
+    only_failed = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Suite runs: re-run only the children that did not pass.",
+    )
+
+
+class CancelSerializer(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=500)
+
+
+class ExecutionEventSerializer(serializers.ModelSerializer):
+    actor = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = ExecutionEvent
+        fields = [
+            "seq",
+            "kind",
+            "from_status",
+            "to_status",
+            "actor",
+            "actor_label",
+            "attempt_number",
+            "reason",
+            "data",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class QueueStatusSerializer(serializers.Serializer):
+    paused = serializers.BooleanField()
+    paused_reason = serializers.CharField()
+    queued = serializers.IntegerField()
+    queued_by_priority = serializers.DictField(child=serializers.IntegerField())
+    delayed = serializers.IntegerField()
+    running = serializers.IntegerField()
+    awaiting_input = serializers.IntegerField()
+    oldest_queued_seconds = serializers.FloatField(allow_null=True)
+
+
+class QueuePauseSerializer(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=500)
