@@ -17,25 +17,53 @@ from executions.runners.base import RunResult, StepRecorder, error_from_exceptio
 from executions.runners.context import Cancelled, RunContext, StopKind
 from executions.runners.registry import runner_for
 from executions.services import lifecycle
+from executions.services.queue import ring_doorbell_now
 
 log = logging.getLogger(__name__)
 
 
-def run_next(*, worker: str) -> int | None:
-    execution = lifecycle.execution_claim_next(worker=worker)
-    if execution is None:
-        return None
-    run_claimed(execution, worker=worker)
-    return execution.pk
+# A doorbell drains the queue for this long before handing over to a fresh task, so a worker
+# does not go back to the broker between executions, yet django-q2 still sees tasks end.
+DRAIN_SECONDS = 30
+
+
+def run_next(*, worker: str, drain: bool = False) -> int | None:
+    """Claim and run the best queued execution; with `drain`, keep claiming until the queue has
+    nothing claimable (or DRAIN_SECONDS passed: then ring again and let another task go on).
+    Returns the id of the last execution run, or None if there was nothing to claim."""
+    last = None
+    began = time.monotonic()
+    while True:
+        execution = lifecycle.execution_claim_next(worker=worker)
+        if execution is None:
+            return last
+        run_claimed(execution, worker=worker)
+        last = execution.pk
+        if not drain:
+            return last
+        if time.monotonic() - began > DRAIN_SECONDS:
+            ring_doorbell_now()
+            return last
 
 
 def context_for(execution: Execution) -> RunContext:
     remaining = (execution.deadline_at - timezone.now()).total_seconds()
+    attempt_id, attempt_number = execution.attempts.order_by("-number").values_list("id", "number")[
+        0
+    ]
     return RunContext(
         execution_id=execution.pk,
-        attempt_id=execution.attempts.order_by("-number").values_list("id", flat=True)[0],
+        attempt_id=attempt_id,
         project_id=execution.project_id,
         parameters=dict(execution.parameters),
+        # Built-in variables steps can use, e.g. to tag what they create with the run's identity.
+        variables={
+            "execution_id": execution.pk,
+            "attempt_number": attempt_number,
+            "environment": execution.environment,
+            "revision": execution.revision,
+            "branch": execution.branch,
+        },
         allowed_hosts=list(execution.project.allowed_hosts),
         deadline=time.monotonic() + remaining,
         step_timeout=execution.step_timeout_seconds,

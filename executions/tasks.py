@@ -5,8 +5,8 @@ from executions import engine, watchdog
 
 
 def run_next() -> int | None:
-    """Doorbell: claim the best queued execution and run it. Returns its id, or None."""
-    return engine.run_next(worker=watchdog.worker_id())
+    """Doorbell: claim and run the best queued executions until none is claimable."""
+    return engine.run_next(worker=watchdog.worker_id(), drain=True)
 
 
 def reap() -> dict:

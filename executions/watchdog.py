@@ -136,6 +136,15 @@ def _broker_is_empty() -> bool:
         return True
 
 
+def _report_alive() -> None:
+    """Tell the dashboard and the readiness check this worker process is up (never raises)."""
+    from monitoring.workers import worker_seen
+
+    with _tracked_lock:
+        running = list(_tracked)
+    worker_seen(worker_id(), running)
+
+
 def _loop() -> None:
     # Spread the reapers of many processes over the interval (0.8x to 1.2x, fixed per process).
     _spread = 0.8 + (os.getpid() % 41) / 100
@@ -148,6 +157,7 @@ def _loop() -> None:
             check_tracked(heartbeat=beat)
             if beat:
                 next_heartbeat = now + settings.IB_HEARTBEAT_SECONDS
+                _report_alive()
             if now >= next_reap:
                 reap_once()
                 next_reap = now + settings.IB_REAP_SECONDS * _spread

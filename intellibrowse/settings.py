@@ -95,6 +95,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # process at it; one file per test process, so concurrent test runs do not share it.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}
 IS_POSTGRES = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+if IS_POSTGRES:
+    # One test database per test process, so two test runs on one server never drop each other's.
+    DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_{os.getpid()}"}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis, channel layer, task queue ---------------------------------------------------------
@@ -131,7 +134,7 @@ Q_CLUSTER = {
     "max_attempts": 1,
     "ack_failures": True,
     "catch_up": False,
-    "save_limit": 500,
+    "save_limit": -1,  # a doorbell's result is worthless: keep failures only
     "poll": env_float("Q_POLL_SECONDS", 0.05, minimum=0.01),
     "sync": env_bool("Q_SYNC", False),
     "label": "Task queue",
@@ -150,6 +153,11 @@ IB_REQUEUE_LOST_AFTER_SECONDS = env_float("IB_REQUEUE_LOST_AFTER_SECONDS", 5.0, 
 IB_DEFAULT_TIMEOUT_SECONDS = env_int("IB_DEFAULT_TIMEOUT_SECONDS", 1800, minimum=1)
 IB_MANUAL_TIMEOUT_SECONDS = env_int("IB_MANUAL_TIMEOUT_SECONDS", 7 * 24 * 3600, minimum=60)
 IB_TRACE_INLINE_MAX_STEPS = env_int("IB_TRACE_INLINE_MAX_STEPS", 50, minimum=1)
+# Results: the largest JUnit XML upload accepted (413 above it); flaky detection looks at a case's
+# last IB_FLAKY_WINDOW results and calls it flaky from IB_FLAKY_MIN_FLIPS pass<->fail changes.
+IB_JUNIT_MAX_BYTES = env_int("IB_JUNIT_MAX_BYTES", 256 * 1024 * 1024, minimum=1024)
+IB_FLAKY_WINDOW = env_int("IB_FLAKY_WINDOW", 20, minimum=3)
+IB_FLAKY_MIN_FLIPS = env_int("IB_FLAKY_MIN_FLIPS", 2, minimum=1)
 
 # --- Monitoring (live feed, metrics, health, alerts) ---------------------------------------------
 # How often the web process's relay reads new events from the log (only without REDIS_URL).

@@ -58,6 +58,6 @@ def _poll(execution_id: int, *, run_here: bool, poll: float, out) -> Execution:
             return execution
         if execution.status == S.AWAITING_INPUT:
             out.write("\nwaiting for a person to record the manual steps on the dashboard...\n")
-        if run_here and engine.run_next(worker=watchdog.worker_id()):
+        if run_here and engine.run_next(worker=watchdog.worker_id(), drain=True):
             continue
         time.sleep(poll)

@@ -189,11 +189,11 @@ class Execution(ConcurrentTransitionMixin, models.Model):
 
     @transition(field=status, source=[S.RUNNING], target=S.QUEUED)
     def requeue(self, *, reason: str, now, not_before=None) -> None:
-        """Another attempt: an automatic retry, or the worker was lost."""
+        """Another attempt: an automatic retry, or the worker was lost. `queued_at` stays: the
+        execution keeps its place in the queue instead of waiting behind everything queued since."""
         self.worker = ""
         self.heartbeat_at = None
         self.status_reason = reason
-        self.queued_at = now
         self.not_before = not_before
 
     @transition(field=status, source=[S.RUNNING, S.CANCELLING], target=S.ERROR)

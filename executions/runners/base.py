@@ -38,7 +38,9 @@ class StepRecorder:
         from executions.services.lifecycle import execution_record_step
 
         try:
-            return execution_record_step(self.ctx.execution_id, step, worker=self.worker)
+            return execution_record_step(
+                self.ctx.execution_id, step, worker=self.worker, attempt_id=self.ctx.attempt_id
+            )
         except InvalidTransition as exc:
             self.ctx.request_stop(str(exc), StopKind.LEASE_LOST)
             raise Cancelled(str(exc), StopKind.LEASE_LOST) from None

@@ -49,7 +49,8 @@ class RunContext:
     resources: dict = field(default_factory=dict)  # e.g. the execution's browser context
 
     def __post_init__(self) -> None:
-        self.variables = {**self.parameters, **self.variables}
+        # Run parameters win over built-in variables of the same name: the user said so.
+        self.variables = {**self.variables, **self.parameters}
 
     def request_stop(self, reason: str, kind: str = StopKind.CANCEL) -> None:
         """Called from the watchdog thread: flag the stop, then kill what the step started so a

@@ -83,8 +83,10 @@ class ExecutionCreateSerializer(serializers.Serializer):
         if request is not None and request.user.is_authenticated:
             # Another project's case is "does not exist", never "forbidden".
             visible = visible_project_ids(request.user)
-            self.fields["test_case"].queryset = TestCase.objects.filter(project__in=visible)
-            self.fields["test_suite"].queryset = TestSuite.objects.filter(project__in=visible)
+            cases = TestCase.objects.filter(project__in=visible).select_related("project")
+            suites = TestSuite.objects.filter(project__in=visible).select_related("project")
+            self.fields["test_case"].queryset = cases
+            self.fields["test_suite"].queryset = suites
 
     def validate_parameters(self, value):
         if len(str(value)) > 64 * 1024:

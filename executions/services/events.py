@@ -23,10 +23,11 @@ def event_record(
     """Append an event to the execution's log and publish it on commit.
 
     The caller holds the execution row locked (select_for_update) inside transaction.atomic(), which
-    is what makes `seq` gap-free and ordered. The caller saves `event_seq` with its own save().
+    is what makes `seq` gap-free and ordered, and saves the execution (with `event_seq`) after
+    recording: one write of the execution row per change instead of two. A caller that forgot
+    would hit the unique (execution, seq) constraint on its next event, never lose one silently.
     """
     execution.event_seq += 1
-    Execution.objects.filter(pk=execution.pk).update(event_seq=execution.event_seq)
     event = ExecutionEvent.objects.create(
         execution=execution,
         project_id=execution.project_id,

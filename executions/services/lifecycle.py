@@ -48,7 +48,11 @@ FAILING = (S.FAILED, S.ERROR, S.TIMED_OUT)
 
 def locked(execution_id: int) -> Execution:
     """The execution, row-locked until the end of the current transaction."""
-    return Execution.objects.select_for_update(of=("self",)).get(pk=execution_id)
+    return (
+        Execution.objects.select_for_update(of=("self",))
+        .select_related("project")
+        .get(pk=execution_id)
+    )
 
 
 def _current_attempt(execution: Execution) -> Attempt | None:
@@ -139,9 +143,9 @@ def execution_create(
             max_parallel=test_suite.max_parallel if test_suite else 1,
             fail_fast=test_suite.fail_fast if test_suite else False,
         )
-        execution.save()
-        _new_attempt(execution, AttemptReason.FIRST, actor)
+        execution.save()  # the insert: attempts and events need its id
         event_transition(execution, "", actor=actor, reason=f"triggered by {trigger}")
+        _new_attempt(execution, AttemptReason.FIRST, actor)
         if test_suite is not None and execution.status == S.QUEUED:
             _suite_fan_out(execution, actor=actor)
         execution.save()
@@ -197,16 +201,16 @@ def _suite_fan_out(parent: Execution, *, actor=None) -> None:
                 retry_backoff_seconds=parent.retry_backoff_seconds,
             )
             child.save()
-            _new_attempt(child, AttemptReason.FIRST, actor)
             event_transition(child, "", actor=actor, reason=f"part of suite run #{parent.pk}")
-            child.save(update_fields=["attempt_count"])
+            _new_attempt(child, AttemptReason.FIRST, actor)
+            child.save(update_fields=["attempt_count", "event_seq"])
             ring_doorbell()
     before = parent.status
     parent.start(worker="", now=now, deadline=deadline)
     parent.summary = {"children": parent.children.count()}
+    event_transition(parent, before, actor=actor, reason="children queued")
     parent.save()
     Attempt.objects.filter(execution=parent, number=parent.attempt_count).update(started_at=now)
-    event_transition(parent, before, actor=actor, reason="children queued")
 
 
 # --- claiming (the only compare-and-swap on status) -----------------------------------------
@@ -228,7 +232,7 @@ def execution_claim_next(*, worker: str) -> Execution | None:
             Execution.objects.select_for_update(skip_locked=True, of=("self",))
             .filter(status=S.QUEUED, test_case__isnull=False)
             .filter(Q(not_before__isnull=True) | Q(not_before__lte=now))
-            .select_related("project")
+            .select_related("project", "test_case")
             .order_by("-priority", "queued_at", "id")[:20]
         )
         for execution in candidates:
@@ -240,11 +244,14 @@ def execution_claim_next(*, worker: str) -> Execution | None:
                 now=now,
                 deadline=now + timedelta(seconds=execution.timeout_seconds),
             )
+            # Progress bars know the size of a case from its steps (a BDD runner tells it later,
+            # once the feature is compiled).
+            execution.summary = {"steps_total": len(execution.test_case.steps)}
+            event_transition(execution, before, actor_label=f"worker {worker}")
             execution.save()
             Attempt.objects.filter(execution=execution, number=execution.attempt_count).update(
                 started_at=now, worker=worker
             )
-            event_transition(execution, before, actor_label=f"worker {worker}")
             return execution
     return None
 
@@ -287,7 +294,9 @@ def execution_heartbeat(execution_id: int, *, worker: str) -> str | None:
     return Execution.objects.filter(pk=execution_id).values_list("status", flat=True).first()
 
 
-def execution_record_step(execution_id: int, step: dict, *, worker: str = "", actor=None) -> dict:
+def execution_record_step(
+    execution_id: int, step: dict, *, worker: str = "", actor=None, attempt_id: int | None = None
+) -> dict:
     """Store one step result in the current attempt's trace, count it, and publish it.
 
     Raises InvalidTransition if the execution is no longer active (a worker that lost its lease
@@ -300,7 +309,10 @@ def execution_record_step(execution_id: int, step: dict, *, worker: str = "", ac
             raise InvalidTransition(f"Execution #{execution_id} is {execution.status}.")
         if worker and execution.worker != worker:
             raise InvalidTransition(f"Execution #{execution_id} belongs to another worker now.")
-        attempt = _current_attempt(execution)
+        if attempt_id is not None:  # the worker knows its attempt: save a query per step
+            attempt = Attempt(pk=attempt_id, execution=execution, number=execution.attempt_count)
+        else:
+            attempt = _current_attempt(execution)
         step = {**step, "attempt": attempt.number}
         trace = trace_record_step(attempt, step)
         execution.summary = {
@@ -309,7 +321,6 @@ def execution_record_step(execution_id: int, step: dict, *, worker: str = "", ac
             "steps_done": trace.step_count,
             "counts": trace.counts,
         }
-        execution.save(update_fields=["summary"])
         event_record(
             execution,
             kind=EventKind.STEP,
@@ -327,6 +338,7 @@ def execution_record_step(execution_id: int, step: dict, *, worker: str = "", ac
             },
             attempt_number=attempt.number,
         )
+        execution.save(update_fields=["summary", "event_seq"])
     return step
 
 
@@ -346,8 +358,8 @@ def execution_await_input(execution_id: int, *, worker: str) -> Execution:
         execution.await_input(
             deadline=timezone.now() + timedelta(seconds=settings.IB_MANUAL_TIMEOUT_SECONDS)
         )
-        execution.save()
         event_transition(execution, before, actor_label=f"worker {worker}", reason="manual steps")
+        execution.save()
     return execution
 
 
@@ -375,24 +387,26 @@ def execution_complete(
         before = execution.status
         now = timezone.now()
         _close_attempt(execution, outcome if before != S.CANCELLING else S.CANCELLED, error)
-        if before == S.CANCELLING:
-            execution.confirm_cancel(now=now)
-        elif (
+        retry = (
             outcome != S.PASSED
             and before == S.RUNNING
             and execution.attempt_count <= execution.max_retries
-        ):
+        )
+        if before == S.CANCELLING:
+            execution.confirm_cancel(now=now)
+        elif retry:
             backoff = execution.retry_backoff_seconds * 2 ** (execution.attempt_count - 1)
             execution.requeue(
                 reason=f"{outcome}: {reason}; retrying",
                 now=now,
                 not_before=now + timedelta(seconds=backoff) if backoff else None,
             )
-            _new_attempt(execution, AttemptReason.RETRY)
         else:
             execution.finish(outcome=outcome, reason=reason, now=now)
-        execution.save()
         event_transition(execution, before, actor=actor, actor_label=_label(worker), reason=reason)
+        if retry:
+            _new_attempt(execution, AttemptReason.RETRY)
+        execution.save()
         _after_change(execution)
     return execution
 
@@ -405,8 +419,8 @@ def execution_time_out(execution_id: int, *, reason: str, worker: str = "") -> E
         before = execution.status
         _close_attempt(execution, S.TIMED_OUT, {"type": "Timeout", "message": reason})
         execution.time_out(reason=reason, now=timezone.now())
-        execution.save()
         event_transition(execution, before, actor_label=_label(worker) or "reaper", reason=reason)
+        execution.save()
         _after_change(execution)
         if execution.is_suite_run:
             _cancel_children(execution, reason=f"suite run timed out: {reason}", actor=None)
@@ -434,8 +448,8 @@ def execution_cancel(execution_id: int, *, actor=None, reason: str = "") -> Exec
             raise InvalidTransition(
                 f"Execution #{execution_id} is {execution.status}; nothing to cancel."
             )
-        execution.save()
         event_transition(execution, before, actor=actor, reason=reason)
+        execution.save()
         if execution.is_suite_run:
             # Stops the children; the suite becomes cancelled when the last one has stopped.
             _cancel_children(execution, reason=f"suite run cancelled: {reason}", actor=actor)
@@ -448,8 +462,8 @@ def execution_cancel(execution_id: int, *, actor=None, reason: str = "") -> Exec
 def _confirm_cancel(execution: Execution, *, label: str) -> None:
     _close_attempt(execution, S.CANCELLED)
     execution.confirm_cancel(now=timezone.now())
-    execution.save()
     event_transition(execution, S.CANCELLING, actor_label=label, reason=execution.status_reason)
+    execution.save()
 
 
 def execution_confirm_cancel(execution_id: int, *, worker: str = "") -> Execution:
@@ -490,8 +504,8 @@ def _rerun(execution: Execution, *, actor, only_failed: bool, label: str) -> Non
         raise InvalidTransition(f"Suite run #{execution.pk} has no failed children to re-run.")
     before = execution.status
     execution.rerun(now=timezone.now(), only_failed=only_failed)
-    _new_attempt(execution, AttemptReason.RERUN, actor)
     event_transition(execution, before, actor=actor, reason=label)
+    _new_attempt(execution, AttemptReason.RERUN, actor)
     if execution.is_suite_run:
         _suite_fan_out(execution, actor=actor)
     execution.save()
@@ -523,12 +537,13 @@ def execution_recover_lost(execution_id: int, *, now=None) -> Execution | None:
         elif lost < MAX_WORKER_LOST_REQUEUES:
             _close_attempt(execution, S.ERROR, {"type": "WorkerLost", "message": reason})
             execution.requeue(reason=reason, now=now)
-            _new_attempt(execution, AttemptReason.WORKER_LOST)
         else:
             _close_attempt(execution, S.ERROR, {"type": "WorkerLost", "message": reason})
             execution.fail_lost(reason=f"{reason}; lost {lost + 1} times, giving up", now=now)
-        execution.save()
         event_transition(execution, before, actor_label="reaper", reason=reason)
+        if execution.status == S.QUEUED:
+            _new_attempt(execution, AttemptReason.WORKER_LOST)
+        execution.save()
         _after_change(execution)
     log.warning("recovered execution %s from lost worker %s", execution_id, lost_worker)
     return execution
@@ -570,8 +585,11 @@ def _after_change(execution: Execution) -> None:
         ring_doorbell()
     if execution.is_terminal:
         transaction.on_commit(lambda: _on_finished(execution.pk))
-        if not execution.is_suite_run and _has_queued_work():
-            ring_doorbell()  # a slot freed up (project limit, max_parallel): wake a worker
+        # A slot freed up. Workers drain the queue, so only a claim that was refused for want of
+        # a slot (a suite's max_parallel, a project's limit) may have left work without a doorbell.
+        limited = execution.parent_id or execution.project.max_concurrency is not None
+        if limited and _has_queued_work():
+            ring_doorbell()
     if execution.parent_id and execution.is_terminal:
         _child_finished(execution)
 
@@ -626,8 +644,8 @@ def _suite_roll_up(parent: Execution) -> None:
             outcome, reason = S.PASSED, f"{len(children)} cases passed"
         _close_attempt(parent, outcome)
         parent.finish(outcome=outcome, reason=reason, now=now)
-    parent.save()
     event_transition(parent, before, actor_label="suite rollup", reason=parent.status_reason)
+    parent.save()
     transaction.on_commit(lambda: _on_finished(parent.pk))
 
 
@@ -644,8 +662,8 @@ def _cancel_children(parent: Execution, *, reason: str, actor) -> None:
             child.request_cancel(reason=reason)
         else:
             continue
-        child.save()
         event_transition(child, before, actor=actor, reason=reason)
+        child.save()
         if child.status == S.CANCELLING and not child.worker:
             _confirm_cancel(child, label="")  # awaiting input: no worker to confirm
     if parent.status == S.CANCELLING and not parent.children.filter(status__in=ACTIVE).exists():

@@ -16,12 +16,12 @@ DOORBELL = "executions.tasks.run_next"
 
 def ring_doorbell(count: int = 1) -> None:
     """Enqueue `count` doorbell tasks once the current transaction commits."""
+    transaction.on_commit(lambda: ring_doorbell_now(count))
 
-    def ring() -> None:
-        for _ in range(count):
-            async_task(DOORBELL, q_options={"task_name": "run next execution"})
 
-    transaction.on_commit(ring)
+def ring_doorbell_now(count: int = 1) -> None:
+    for _ in range(count):
+        async_task(DOORBELL, q_options={"task_name": "run next execution"})
 
 
 def queue_pause(*, actor=None, reason: str = "") -> QueueState:

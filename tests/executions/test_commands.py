@@ -23,7 +23,9 @@ def run_command(*args):
 
 
 def test_run_wait_here_exits_zero_when_passed(case):
-    code, out, err = run_command("run", "--project", case.project.slug, "--case", case.key, "--wait", "--here")
+    code, out, err = run_command(
+        "run", "--project", case.project.slug, "--case", case.key, "--wait", "--here"
+    )
 
     assert code == 0
     execution = Execution.objects.get()
@@ -34,7 +36,13 @@ def test_run_wait_here_exits_zero_when_passed(case):
 
 def test_run_wait_here_exits_one_when_failed(failing_case):
     code, out, _ = run_command(
-        "run", "--project", failing_case.project.slug, "--case", failing_case.key, "--wait", "--here"
+        "run",
+        "--project",
+        failing_case.project.slug,
+        "--case",
+        failing_case.key,
+        "--wait",
+        "--here",
     )
 
     assert code == 1
@@ -45,8 +53,17 @@ def test_run_suite_with_labels_and_params(make_suite, case, failing_case):
     suite = make_suite(case, failing_case)
 
     code, _, err = run_command(
-        "run", "--project", case.project.slug, "--suite", suite.name, "--label", "env=ci",
-        "--param", "base_url=http://127.0.0.1:9", "--wait", "--here",
+        "run",
+        "--project",
+        case.project.slug,
+        "--suite",
+        suite.name,
+        "--label",
+        "env=ci",
+        "--param",
+        "base_url=http://127.0.0.1:9",
+        "--wait",
+        "--here",
     )
 
     parent = Execution.objects.get(parent__isnull=True)
@@ -63,7 +80,9 @@ def test_run_unknown_case_is_an_error(project):
 
 def test_run_bad_param_is_an_error(case):
     with pytest.raises(CommandError, match="key=value"):
-        call_command("run", "--project", case.project.slug, "--case", case.key, "--param", "novalue")
+        call_command(
+            "run", "--project", case.project.slug, "--case", case.key, "--param", "novalue"
+        )
 
 
 def test_cancel_command_cancels_queued(case):

@@ -319,7 +319,9 @@ def test_heartbeat_of_a_worker_that_lost_the_lease_is_refused(case, settings):
 
     assert lifecycle.execution_heartbeat(execution.pk, worker="old:1") is None
     with pytest.raises(InvalidTransition):
-        lifecycle.execution_record_step(execution.pk, {"order": 1, "status": "passed"}, worker="old:1")
+        lifecycle.execution_record_step(
+            execution.pk, {"order": 1, "status": "passed"}, worker="old:1"
+        )
 
 
 # --- re-run ---------------------------------------------------------------------------------

@@ -149,7 +149,9 @@ def test_rerun_failed_only_finishes_with_new_rollup(project, make_suite, failing
 
 
 def test_child_rerun_is_refused_while_suite_is_active(project, make_suite):
-    parent = execution_for(suite=make_suite(TestCaseFactory(project=project), TestCaseFactory(project=project)))
+    parent = execution_for(
+        suite=make_suite(TestCaseFactory(project=project), TestCaseFactory(project=project))
+    )
     child = lifecycle.execution_claim_next(worker="w")
     engine.run_claimed(child, worker="w")
     child.refresh_from_db()
