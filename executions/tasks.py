@@ -12,3 +12,11 @@ def run_next() -> int | None:
 def reap() -> dict:
     """Backstop schedule for the watchdog threads (see executions.watchdog)."""
     return watchdog.reap_once()
+
+
+def run_schedule(schedule_id: int) -> int | None:
+    """A RunSchedule's cron tick: start its run. Returns the execution id."""
+    from executions.services.schedules import schedule_fire
+
+    execution = schedule_fire(schedule_id)
+    return execution.pk if execution else None

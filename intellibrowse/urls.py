@@ -6,16 +6,47 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from executions import api as executions_api
+from executions.api.manual import ManualStepResultView
+from monitoring.views import operations as monitoring_ops
+from results import api as results_api
 
 router = DefaultRouter()
 router.register("projects", executions_api.ProjectViewSet, basename="project")
 router.register("test-cases", executions_api.TestCaseViewSet, basename="testcase")
 router.register("test-suites", executions_api.TestSuiteViewSet, basename="testsuite")
+router.register("executions", executions_api.ExecutionViewSet, basename="execution")
+router.register("queue", executions_api.QueueViewSet, basename="queue")
+router.register("schedules", executions_api.RunScheduleViewSet, basename="schedule")
+router.register("imports", results_api.ImportBatchViewSet, basename="import")
+router.register("analytics/cases", results_api.CaseHealthViewSet, basename="case-health")
+router.register("analytics", results_api.AnalyticsViewSet, basename="analytics")
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("api/v1/metrics/", monitoring_ops.MetricsView.as_view(), name="api-metrics"),
+    path(
+        "api/v1/executions/<int:pk>/steps/<int:order>/result/",
+        ManualStepResultView.as_view(),
+        name="execution-manual-step-result",
+    ),
+    # results: steps, reports, imports, CI hooks, badges (before the router: plain views)
+    path("api/v1/executions/<int:pk>/steps/", results_api.ExecutionStepsView.as_view()),
+    path(
+        "api/v1/executions/<int:pk>/steps/stream/", results_api.ExecutionStepsStreamView.as_view()
+    ),
+    path("api/v1/executions/<int:pk>/report/", results_api.ExecutionReportView.as_view()),
+    path("api/v1/imports/junit/", results_api.JUnitImportView.as_view(), name="import-junit"),
+    path("api/v1/hooks/suites/<int:suite_id>/", results_api.SuiteHookView.as_view()),
+    path("api/v1/hooks/suites/<int:suite_id>/run/", results_api.SuiteHookRunView.as_view()),
+    path("api/v1/suites/<int:suite_id>/badge.svg", results_api.SuiteBadgeView.as_view()),
     path("api/v1/", include(router.urls)),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/v1/auth/", include("rest_framework.urls")),
+    path("metrics", monitoring_ops.prometheus_metrics, name="prometheus-metrics"),
+    path("health/live", monitoring_ops.health_live, name="health-live"),
+    path("health/ready", monitoring_ops.health_ready, name="health-ready"),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("demo/", include("executions.demo")),  # demo target pages (manage.py load_demo)
+    path("", include("monitoring.urls")),  # the dashboard
 ]

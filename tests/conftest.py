@@ -8,7 +8,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from executions.models import Role
-from tests.factories import MembershipFactory, ProjectFactory, UserFactory
+from tests.factories import MembershipFactory, ProjectFactory
 
 
 @pytest.fixture
@@ -39,6 +39,12 @@ def viewer(project):
 @pytest.fixture
 def stranger(other_project):
     return MembershipFactory(project=other_project, role=Role.MAINTAINER).user
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # The user factory hashes a password per user (~0.2 s with PBKDF2); the tests make many users.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 def _client_for(user) -> APIClient:

@@ -4,15 +4,27 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('executions', '0001_initial'),
+        ("executions", "0001_initial"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='execution',
-            name='trigger',
-            field=models.CharField(choices=[('user', 'User'), ('api', 'API'), ('schedule', 'Schedule'), ('ci', 'CI hook'), ('suite', 'Suite run'), ('rerun', 'Re-run'), ('import', 'Import'), ('command', 'Management command')], default='user', max_length=10),
+            model_name="execution",
+            name="trigger",
+            field=models.CharField(
+                choices=[
+                    ("user", "User"),
+                    ("api", "API"),
+                    ("schedule", "Schedule"),
+                    ("ci", "CI hook"),
+                    ("suite", "Suite run"),
+                    ("rerun", "Re-run"),
+                    ("import", "Import"),
+                    ("command", "Management command"),
+                ],
+                default="user",
+                max_length=10,
+            ),
         ),
     ]

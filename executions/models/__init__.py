@@ -10,6 +10,7 @@ from executions.models.catalog import (
     TestCase,
     TestSuite,
 )
+from executions.models.profiles import RunnerProfile
 from executions.models.runs import (
     ACTIVE,
     LEASED,
@@ -25,6 +26,7 @@ from executions.models.runs import (
     QueueState,
     Trigger,
 )
+from executions.models.schedules import RunSchedule
 
 __all__ = [
     "ACTIVE",
@@ -46,6 +48,8 @@ __all__ = [
     "Project",
     "QueueState",
     "Role",
+    "RunSchedule",
+    "RunnerProfile",
     "SuiteItem",
     "TestCase",
     "TestSuite",

@@ -29,7 +29,7 @@ class SuiteItemInput(TypedDict, total=False):
 def project_create(*, creator=None, **fields) -> Project:
     """Create a project; `creator` (if given) becomes its maintainer.
 
-    Operators in the admin pass no creator: they are superusers and add members inline.
+    Operators in the admin pass no creator: they are staff, and add the members inline.
     Raises ValidationError (slug taken, bad allowed_hosts).
     """
     project = Project(**fields)

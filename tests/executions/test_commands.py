@@ -23,7 +23,7 @@ def run_command(*args):
 
 
 def test_run_wait_here_exits_zero_when_passed(case):
-    code, out, err = run_command(
+    code, _out, err = run_command(
         "run", "--project", case.project.slug, "--case", case.key, "--wait", "--here"
     )
 
@@ -88,7 +88,7 @@ def test_run_bad_param_is_an_error(case):
 def test_cancel_command_cancels_queued(case):
     execution = execution_for(case)
 
-    code, out, _ = run_command("cancel", str(execution.pk))
+    code, _out, _ = run_command("cancel", str(execution.pk))
 
     execution.refresh_from_db()
     assert code == 0

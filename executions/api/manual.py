@@ -1,0 +1,97 @@
+"""POST /api/v1/executions/{id}/steps/{order}/result/: a tester records one manual step.
+
+JSON or multipart (for an attachment). The view checks visibility (a stranger gets 404) and shapes;
+executions.services.manual.execution_record_manual_step does the rest (403 / 400 / 409 / 413).
+"""
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers
+from rest_framework.exceptions import NotFound
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from executions import selectors
+from executions.models import ExecutionStatus
+from executions.services.manual import MANUAL_STATUSES, MAX_TEXT_CHARS, execution_record_manual_step
+
+
+class ManualStepInputSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=[(s, s) for s in MANUAL_STATUSES])
+    actual = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=MAX_TEXT_CHARS
+    )
+    note = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=MAX_TEXT_CHARS
+    )
+    attachment = serializers.FileField(required=False, allow_empty_file=True)
+
+
+class StepAttachmentSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    content_type = serializers.CharField()
+    size = serializers.IntegerField()
+    url = serializers.CharField()
+
+
+class ManualStepSerializer(serializers.Serializer):
+    order = serializers.IntegerField()
+    name = serializers.CharField()
+    status = serializers.CharField()
+    expected = serializers.CharField(allow_blank=True, allow_null=True)
+    actual = serializers.CharField(allow_blank=True, allow_null=True)
+    note = serializers.CharField(allow_blank=True)
+    recorded_by = serializers.CharField()
+    started_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField()
+    duration_ms = serializers.IntegerField()
+    attachments = StepAttachmentSerializer(many=True)
+
+
+class ManualStepResultSerializer(serializers.Serializer):
+    step = ManualStepSerializer()
+    execution_id = serializers.IntegerField()
+    execution_status = serializers.ChoiceField(choices=ExecutionStatus.choices)
+    status_reason = serializers.CharField(allow_blank=True)
+
+
+class ManualStepResultView(APIView):
+    permission_classes = [IsAuthenticated]
+    parser_classes = [JSONParser, MultiPartParser, FormParser]
+
+    @extend_schema(
+        summary="Record the result of one manual step",
+        description="Testers and above. Recording the last missing step completes the execution "
+        "(failed if a step failed, error if one is blocked, else passed). Send multipart/form-data "
+        "to attach a file.",
+        request={
+            "application/json": ManualStepInputSerializer,
+            "multipart/form-data": ManualStepInputSerializer,
+        },
+        responses={
+            200: ManualStepResultSerializer,
+            400: OpenApiResponse(description="Bad status or step order, or not a manual run."),
+            403: OpenApiResponse(description="Viewers may not record steps."),
+            404: OpenApiResponse(description="No such execution in your projects."),
+            409: OpenApiResponse(description="The execution is not awaiting input."),
+            413: OpenApiResponse(description="The attachment is too large."),
+        },
+    )
+    def post(self, request, pk: int, order: int):
+        execution = selectors.executions_visible_to(request.user).filter(pk=pk).first()
+        if execution is None:
+            raise NotFound("Execution not found.")
+        serializer = ManualStepInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        step = execution_record_manual_step(
+            execution.pk, order, **serializer.validated_data, actor=request.user
+        )
+        execution.refresh_from_db()
+        body = {
+            "step": step,
+            "execution_id": execution.pk,
+            "execution_status": execution.status,
+            "status_reason": execution.status_reason,
+        }
+        return Response(ManualStepResultSerializer(body).data)

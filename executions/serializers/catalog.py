@@ -1,0 +1,188 @@
+"""Serializers of the catalog API. They check shapes and types; the rules (valid steps, a key
+free in the project, items of the same project) live in executions.services.catalog, which the
+views call, so the admin and the API answer the same."""
+
+from django.contrib.auth import get_user_model
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from executions.access import role_in, visible_project_ids, visible_projects
+from executions.models import Membership, Project, Role, SuiteItem, TestCase, TestSuite
+
+
+@extend_schema_field(
+    {
+        "type": "array",
+        "items": {"type": "object", "additionalProperties": True},
+        "description": "GENERIC: [{action, params, name?, expected?, capture?, timeout?, "
+        "continue_on_failure?}]; MANUAL: [{instruction, expected?, name?, data?}]; BDD: [].",
+    }
+)
+class StepsField(serializers.JSONField):
+    """Any JSON on the way in, so that executions.steps words the errors (step 2: unknown
+    action 'clik'), not DRF's generic type messages."""
+
+
+class VisibleProjectField(serializers.PrimaryKeyRelatedField):
+    """A project the requesting user can see (ProjectRoleOnCreate has already answered 404 for
+    the others; this keeps the serializer safe on its own)."""
+
+    def get_queryset(self):
+        return visible_projects(self.context["request"].user)
+
+
+class VisibleCaseField(serializers.PrimaryKeyRelatedField):
+    def get_queryset(self):
+        user = self.context["request"].user
+        return TestCase.objects.filter(project__in=visible_project_ids(user))
+
+
+# --- Projects ---------------------------------------------------------------------------------
+
+
+class ProjectSerializer(serializers.ModelSerializer):
+    allowed_hosts = serializers.ListField(
+        child=serializers.CharField(max_length=255), required=False
+    )
+    # Named `role` (not my_role) so the schema shares one RoleEnum with memberships.
+    role = serializers.SerializerMethodField(help_text="Your role in this project.")
+
+    class Meta:
+        model = Project
+        fields = [
+            "id",
+            "name",
+            "slug",
+            "description",
+            "allowed_hosts",
+            "max_concurrency",
+            "retention_days",
+            "role",
+            "created_at",
+        ]
+        read_only_fields = ["created_at"]
+        # A taken slug is the service's to report (catalog_validate), as for the admin; the
+        # SlugField keeps its own pattern check.
+        extra_kwargs = {"slug": {"validators": []}}
+
+    @extend_schema_field(serializers.ChoiceField(choices=Role.choices, allow_null=True))
+    def get_role(self, project: Project) -> str | None:
+        """The requesting user's role in the project (maintainer for superusers)."""
+        user = self.context["request"].user
+        if hasattr(project, "member_role") and not user.is_superuser:
+            return project.member_role  # annotated by ProjectViewSet: no query per row
+        return role_in(user, project.pk)
+
+
+class MembershipSerializer(serializers.ModelSerializer):
+    username = serializers.CharField(source="user.get_username", read_only=True)
+
+    class Meta:
+        model = Membership
+        fields = ["user", "username", "role"]
+        read_only_fields = ["user"]
+
+
+class MembershipSetSerializer(serializers.Serializer):
+    """Add a member, or change a member's role."""
+
+    user = serializers.PrimaryKeyRelatedField(
+        queryset=get_user_model().objects.filter(is_active=True)
+    )
+    role = serializers.ChoiceField(choices=Role.choices)
+
+
+# --- Test cases -------------------------------------------------------------------------------
+
+_CASE_FIELDS = [
+    "id",
+    "project",
+    "key",
+    "name",
+    "description",
+    "type",
+    "steps",
+    "feature",
+    "preconditions",
+    "priority",
+    "tags",
+    "status",
+    "quarantined",
+    "created_by",
+    "created_at",
+    "updated_at",
+]
+
+
+class TestCaseSerializer(serializers.ModelSerializer):
+    """A test case. `project` is given on create and cannot change afterwards."""
+
+    project = VisibleProjectField()
+    steps = StepsField(required=False)
+    tags = serializers.ListField(child=serializers.CharField(max_length=100), required=False)
+
+    class Meta:
+        model = TestCase
+        fields = _CASE_FIELDS
+        read_only_fields = ["created_by", "created_at", "updated_at"]
+        # Gherkin is indentation-sensitive text; store it exactly as written.
+        extra_kwargs = {"feature": {"trim_whitespace": False}}
+        # DRF would check (project, key) itself and word it as a non-field error; the service
+        # reports a taken key on `key`, for the API and the admin alike.
+        validators = []
+
+
+class TestCaseUpdateSerializer(TestCaseSerializer):
+    project = serializers.PrimaryKeyRelatedField(read_only=True)
+
+    class Meta(TestCaseSerializer.Meta):
+        pass
+
+
+# --- Test suites ------------------------------------------------------------------------------
+
+
+class SuiteItemSerializer(serializers.ModelSerializer):
+    case = VisibleCaseField(queryset=TestCase.objects.all())
+    case_key = serializers.CharField(source="case.key", read_only=True)
+    order = serializers.IntegerField(
+        min_value=0, required=False, help_text="Defaults to the item's position in the list."
+    )
+
+    class Meta:
+        model = SuiteItem
+        fields = ["case", "case_key", "order", "skip"]
+
+
+class TestSuiteSerializer(serializers.ModelSerializer):
+    """A suite with its ordered items. Writing `items` replaces all of them in one transaction;
+    leaving it out of an update keeps them."""
+
+    project = VisibleProjectField()
+    items = SuiteItemSerializer(many=True, required=False)
+    tags = serializers.ListField(child=serializers.CharField(max_length=100), required=False)
+    max_parallel = serializers.IntegerField(min_value=1, max_value=1000, required=False)
+
+    class Meta:
+        model = TestSuite
+        fields = [
+            "id",
+            "project",
+            "name",
+            "description",
+            "tags",
+            "max_parallel",
+            "fail_fast",
+            "items",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["created_at", "updated_at"]
+        validators = []  # (project, name) is checked by the service, reported on `name`
+
+
+class TestSuiteUpdateSerializer(TestSuiteSerializer):
+    project = serializers.PrimaryKeyRelatedField(read_only=True)
+
+    class Meta(TestSuiteSerializer.Meta):
+        pass

@@ -1,0 +1,279 @@
+"""The catalog admin: pages render, saves go through the services, invalid input is an error on
+the page instead of a saved object."""
+
+import json
+
+import pytest
+from django.test import Client
+
+from executions.models import CaseType, Membership, Project, Role, TestCase, TestSuite
+from tests.factories import (
+    MembershipFactory,
+    ProjectFactory,
+    SuiteItemFactory,
+    TestCaseFactory,
+    TestSuiteFactory,
+    UserFactory,
+)
+
+MODELS = ["project", "membership", "testcase", "testsuite"]
+
+
+@pytest.fixture
+def operator(db):
+    return UserFactory(is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def admin_client(operator) -> Client:
+    client = Client()
+    client.force_login(operator)
+    return client
+
+
+@pytest.fixture
+def catalog(project, owner):
+    case = TestCaseFactory(project=project, tags=["smoke"])
+    suite = TestSuiteFactory(project=project)
+    SuiteItemFactory(suite=suite, case=case)
+    membership = Membership.objects.get(project=project, user=owner)
+    return {"project": project, "membership": membership, "testcase": case, "testsuite": suite}
+
+
+def _case_form(case: TestCase, **overrides) -> dict:
+    data = {
+        "key": case.key,
+        "name": case.name,
+        "type": case.type,
+        "status": case.status,
+        "priority": case.priority,
+        "tags": json.dumps(case.tags),
+        "description": case.description,
+        "preconditions": case.preconditions,
+        "steps": json.dumps(case.steps),
+        "feature": case.feature,
+    }
+    return data | overrides
+
+
+def _inline(prefix: str, rows: list[dict], initial: int = 0) -> dict:
+    """POST data of an inline formset: the management form plus one dict per row."""
+    data = {
+        f"{prefix}-TOTAL_FORMS": len(rows),
+        f"{prefix}-INITIAL_FORMS": initial,
+        f"{prefix}-MIN_NUM_FORMS": 0,
+        f"{prefix}-MAX_NUM_FORMS": 1000,
+    }
+    for i, row in enumerate(rows):
+        data |= {f"{prefix}-{i}-{name}": value for name, value in row.items()}
+    return data
+
+
+# --- Pages render -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_changelist_renders(admin_client, catalog, model):
+    response = admin_client.get(f"/admin/executions/{model}/")
+
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_add_page_renders(admin_client, db, model):
+    response = admin_client.get(f"/admin/executions/{model}/add/")
+
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_change_page_renders(admin_client, catalog, model):
+    response = admin_client.get(f"/admin/executions/{model}/{catalog[model].pk}/change/")
+
+    assert response.status_code == 200
+
+
+def test_changelist_search_finds_cases_by_tag(admin_client, catalog):
+    response = admin_client.get("/admin/executions/testcase/", {"q": "smoke"})
+
+    assert list(response.context["cl"].result_list) == [catalog["testcase"]]
+
+
+def test_project_changelist_counts_members_cases_and_suites(admin_client, catalog):
+    response = admin_client.get("/admin/executions/project/")
+
+    row = response.context["cl"].result_list[0]
+    assert (row.member_count, row.case_count, row.suite_count) == (1, 1, 1)
+
+
+def test_case_change_page_shows_steps_as_indented_json(admin_client, catalog):
+    case = catalog["testcase"]
+
+    response = admin_client.get(f"/admin/executions/testcase/{case.pk}/change/")
+
+    shown = response.context["adminform"].form["steps"].value()
+    assert shown.startswith('[\n  {\n    "')  # jsonb (PostgreSQL) may reorder the keys
+    assert json.loads(shown) == case.steps
+
+
+# --- Saves ------------------------------------------------------------------------------------
+
+
+def test_adding_a_case_records_the_operator_as_its_author(admin_client, operator, project):
+    draft = TestCase(
+        key="new-case", name="New", steps=[{"action": "wait", "params": {"seconds": 0}}]
+    )
+    data = _case_form(draft, project=project.pk, type=CaseType.GENERIC, status="active", priority=3)
+
+    response = admin_client.post("/admin/executions/testcase/add/", data)
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    case = TestCase.objects.get(key="new-case")
+    assert (case.project, case.created_by) == (project, operator)
+
+
+def test_invalid_steps_are_shown_as_an_error_and_not_saved(admin_client, catalog):
+    case = catalog["testcase"]
+    data = _case_form(case, name="Renamed", steps=json.dumps([{"action": "clik"}]))
+
+    response = admin_client.post(f"/admin/executions/testcase/{case.pk}/change/", data)
+
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert "unknown action 'clik'" in errors["steps"][0]
+    case.refresh_from_db()
+    assert case.name != "Renamed"
+
+
+def test_invalid_gherkin_is_shown_as_an_error_and_not_saved(admin_client, catalog):
+    case = catalog["testcase"]
+    data = _case_form(case, type=CaseType.BDD, steps="[]", feature="Scenario: s\n  Given x\n")
+
+    response = admin_client.post(f"/admin/executions/testcase/{case.pk}/change/", data)
+
+    assert "Invalid Gherkin" in response.context["adminform"].form.errors["feature"][0]
+    case.refresh_from_db()
+    assert case.type == CaseType.GENERIC
+
+
+def test_a_taken_key_is_shown_as_an_error_and_not_saved(admin_client, catalog):
+    case = catalog["testcase"]
+    TestCaseFactory(project=case.project, key="taken")
+
+    response = admin_client.post(
+        f"/admin/executions/testcase/{case.pk}/change/", _case_form(case, key="taken")
+    )
+
+    assert response.context["adminform"].form.errors == {
+        "key": ["A test case with key 'taken' already exists in this project."]
+    }
+    case.refresh_from_db()
+    assert case.key != "taken"
+
+
+def test_adding_a_suite_saves_its_items(admin_client, project):
+    case = TestCaseFactory(project=project)
+    data = {"project": project.pk, "name": "Smoke", "tags": "[]", "max_parallel": 1}
+    data |= _inline("items", [{"case": case.pk, "order": 0}])
+
+    response = admin_client.post("/admin/executions/testsuite/add/", data)
+
+    assert response.status_code == 302
+    suite = TestSuite.objects.get(name="Smoke")
+    assert list(suite.items.values_list("case_id", flat=True)) == [case.pk]
+
+
+def test_a_suite_item_from_another_project_is_an_error(admin_client, project):
+    foreign = TestCaseFactory(project=ProjectFactory())
+    data = {"project": project.pk, "name": "Smoke", "tags": "[]", "max_parallel": 1}
+    data |= _inline("items", [{"case": foreign.pk, "order": 0}])
+
+    response = admin_client.post("/admin/executions/testsuite/add/", data)
+
+    assert response.status_code == 200
+    assert not TestSuite.objects.filter(name="Smoke").exists()
+
+
+def test_adding_a_project_saves_its_members(admin_client, db):
+    user = UserFactory()
+    data = {"name": "Shop", "slug": "shop", "allowed_hosts": "[]", "retention_days": 90}
+    data |= _inline("memberships", [{"user": user.pk, "role": Role.MAINTAINER}])
+
+    response = admin_client.post("/admin/executions/project/add/", data)
+
+    assert response.status_code == 302
+    project = Project.objects.get(slug="shop")
+    assert list(project.memberships.values_list("user_id", "role")) == [(user.pk, "maintainer")]
+
+
+def test_demoting_the_last_maintainer_inline_is_an_error(admin_client, catalog, owner):
+    project, membership = catalog["project"], catalog["membership"]
+    data = {"name": project.name, "slug": project.slug, "allowed_hosts": "[]"}
+    data |= {"retention_days": project.retention_days}
+    row = {"id": membership.pk, "project": project.pk, "user": owner.pk, "role": Role.VIEWER}
+    data |= _inline("memberships", [row], initial=1)
+
+    response = admin_client.post(f"/admin/executions/project/{project.pk}/change/", data)
+
+    assert response.status_code == 200
+    membership.refresh_from_db()
+    assert membership.role == Role.MAINTAINER
+
+
+def test_demoting_the_last_maintainer_is_an_error(admin_client, catalog):
+    membership = catalog["membership"]
+
+    response = admin_client.post(
+        f"/admin/executions/membership/{membership.pk}/change/", {"role": Role.VIEWER}
+    )
+
+    assert response.status_code == 200
+    assert "at least one maintainer" in str(response.context["adminform"].form.errors)
+    membership.refresh_from_db()
+    assert membership.role == Role.MAINTAINER
+
+
+def test_changing_a_role_goes_through(admin_client, project):
+    MembershipFactory(project=project, role=Role.MAINTAINER)
+    membership = MembershipFactory(project=project, role=Role.VIEWER)
+
+    response = admin_client.post(
+        f"/admin/executions/membership/{membership.pk}/change/", {"role": Role.TESTER}
+    )
+
+    assert response.status_code == 302
+    membership.refresh_from_db()
+    assert membership.role == Role.TESTER
+
+
+def test_the_last_maintainer_cannot_be_deleted(admin_client, catalog):
+    membership = catalog["membership"]
+
+    response = admin_client.post(
+        f"/admin/executions/membership/{membership.pk}/delete/", {"post": "yes"}
+    )
+
+    assert response.status_code == 302
+    assert Membership.objects.filter(pk=membership.pk).exists()
+
+
+def test_deleting_a_project_through_the_admin_removes_it(admin_client, catalog):
+    project = catalog["project"]
+
+    response = admin_client.post(f"/admin/executions/project/{project.pk}/delete/", {"post": "yes"})
+
+    assert response.status_code == 302
+    assert not Project.objects.filter(pk=project.pk).exists()
+
+
+def test_a_taken_key_on_the_add_page_is_shown_on_the_key_field(admin_client, catalog):
+    taken = catalog["testcase"]
+    data = _case_form(taken, project=taken.project_id)
+
+    response = admin_client.post("/admin/executions/testcase/add/", data)
+
+    errors = response.context["adminform"].form.errors
+    assert errors == {
+        "key": [f"A test case with key {taken.key!r} already exists in this project."]
+    }
+    assert TestCase.objects.filter(key=taken.key).count() == 1
