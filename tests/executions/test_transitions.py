@@ -35,7 +35,7 @@ def test_transition_allowed_exactly_from_its_sources(name, status):
     if status in sources:
         assert can_proceed(method)
         method(**kwargs)
-        assert execution.status != status or name == "rerun" and status == S.QUEUED
+        assert execution.status != status or (name == "rerun" and status == S.QUEUED)
     else:
         assert not can_proceed(method)
         with pytest.raises(TransitionNotAllowed):
