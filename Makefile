@@ -41,5 +41,8 @@ worker: install
 bench: install
 	$(PY) bench/engine.py && $(PY) bench/traces.py
 
+chaos: install  ## 1,000 executions, workers SIGKILLed, PostgreSQL and Redis restarted
+	$(PY) bench/chaos.py
+
 clean:
 	rm -rf .venv .tools var .pytest_cache .ruff_cache .coverage

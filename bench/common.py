@@ -9,8 +9,11 @@ import signal
 import statistics
 import subprocess
 import sys
+import threading
 import time
+from collections import Counter
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -87,3 +90,31 @@ def wait_until(predicate, timeout: float, interval: float = 0.02):
             return value
         time.sleep(interval)
     return None
+
+
+class Hits:
+    """Side effects counted by a local HTTP server: a step calls /hit/<execution>/<attempt>[/<step>]
+    and each path's count says how often that side effect really happened."""
+
+    def __init__(self) -> None:
+        self.counts: Counter = Counter()
+        self.lock = threading.Lock()
+        hits = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                parts = self.path.strip("/").split("/")
+                if len(parts) >= 3 and parts[0] == "hit":
+                    with hits.lock:
+                        hits.counts[tuple(int(p) for p in parts[1:])] += 1
+                self.send_response(200)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()

@@ -16,14 +16,12 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.common import child, scratch_database, setup_django, summary_ms, wait_until
+from bench.common import Hits, child, scratch_database, setup_django, summary_ms, wait_until
 
 FAST_LEASES = {
     "IB_HEARTBEAT_SECONDS": "1",
@@ -203,33 +201,6 @@ def throughput(fixtures: dict, count: int) -> None:
         f"throughput, 2 workers: {count} executions ({passed} passed) in {run_seconds:.2f} s of "
         f"running = {count / run_seconds:.0f} executions/s (wall from resume {wall:.2f} s)"
     )
-
-
-class Hits:
-    """Side effects counted per (execution, attempt): the step calls /hit/<execution>/<attempt>."""
-
-    def __init__(self) -> None:
-        self.counts: Counter = Counter()
-        self.lock = threading.Lock()
-        hits = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):
-                parts = self.path.strip("/").split("/")
-                if len(parts) == 3 and parts[0] == "hit":
-                    with hits.lock:
-                        hits.counts[(int(parts[1]), int(parts[2]))] += 1
-                self.send_response(200)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
 
 def kill_test(fixtures: dict, cluster, count: int) -> None:

@@ -8,6 +8,7 @@ and reports the end through the lifecycle services. It never changes a status it
 import logging
 import time
 
+from django.db import InterfaceError, OperationalError, close_old_connections
 from django.utils import timezone
 
 from executions import watchdog
@@ -79,6 +80,12 @@ def run_claimed(execution: Execution, *, worker: str) -> None:
     except InvalidTransition as exc:
         # Someone else changed the execution meanwhile (a reaper took it over): not ours to end.
         log.warning("execution %s: %s", execution.pk, exc)
+    except (OperationalError, InterfaceError):
+        # The database went away under us (a restart, a failover). That is not the test's fault:
+        # we stop heartbeating, the lease runs out and the reaper gives the run a new attempt
+        # ("worker lost") once the database is back.
+        log.exception("execution %s: database unavailable; leaving it to the reaper", execution.pk)
+        close_old_connections()
     finally:
         watchdog.untrack(execution.pk)
         ctx.run_cleanups()
@@ -90,6 +97,8 @@ def _run(ctx: RunContext, execution: Execution, worker: str) -> RunResult | Canc
         return runner.run(ctx, execution.test_case, StepRecorder(ctx, worker))
     except Cancelled as stop:
         return stop
+    except (OperationalError, InterfaceError):
+        raise  # infrastructure, see run_claimed
     except Exception as exc:  # a bug in a runner must end the run as "error", never hang it
         log.exception("runner failed on execution %s", execution.pk)
         return exc

@@ -146,7 +146,8 @@ else:
 
 # --- Engine ---------------------------------------------------------------------------------
 IB_HEARTBEAT_SECONDS = env_float("IB_HEARTBEAT_SECONDS", 2.0, minimum=0.1)
-IB_LEASE_SECONDS = env_float("IB_LEASE_SECONDS", 10.0, minimum=1.0)
+# A worker that missed four heartbeats is presumed dead: recovery within ~10 s of a crash.
+IB_LEASE_SECONDS = env_float("IB_LEASE_SECONDS", 8.0, minimum=1.0)
 IB_CANCEL_POLL_SECONDS = env_float("IB_CANCEL_POLL_SECONDS", 0.25, minimum=0.05)
 IB_REAP_SECONDS = env_float("IB_REAP_SECONDS", 2.0, minimum=0.5)
 IB_REQUEUE_LOST_AFTER_SECONDS = env_float("IB_REQUEUE_LOST_AFTER_SECONDS", 5.0, minimum=1.0)
@@ -216,6 +217,7 @@ SPECTACULAR_SETTINGS = {
         "ExecutionPriorityEnum": "executions.models.runs.Priority",
         "CaseStatusEnum": "executions.models.catalog.CaseStatus",
         "CasePriorityEnum": "executions.models.catalog.CasePriority",
+        "CaseOutcomeEnum": "results.models.CaseOutcome",
     },
 }
 

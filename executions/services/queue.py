@@ -5,11 +5,15 @@ claim that finds nothing returns), so every place that makes work claimable ring
 watchdog re-rings for claimable work that has waited too long (a task the broker lost).
 """
 
+import logging
+
 from django.db import transaction
 from django.utils import timezone
 from django_q.tasks import async_task
 
 from executions.models import QueueState
+
+log = logging.getLogger(__name__)
 
 DOORBELL = "executions.tasks.run_next"
 
@@ -20,8 +24,13 @@ def ring_doorbell(count: int = 1) -> None:
 
 
 def ring_doorbell_now(count: int = 1) -> None:
-    for _ in range(count):
-        async_task(DOORBELL, q_options={"task_name": "run next execution"})
+    """Enqueue doorbells now. A broker that is down (Redis restarting) must not fail the caller:
+    the execution is committed, and the watchdog re-rings for claimable work nobody came for."""
+    try:
+        for _ in range(count):
+            async_task(DOORBELL, q_options={"task_name": "run next execution"})
+    except Exception:
+        log.warning("could not ring the doorbell; the watchdog will re-ring", exc_info=True)
 
 
 def queue_pause(*, actor=None, reason: str = "") -> QueueState:
