@@ -1,3 +1,10 @@
 """Built-in step actions. Importing this package registers them (see registry.action)."""
 
-from executions.runners.actions import builtins  # noqa: F401
+from executions.runners.actions import (  # noqa: F401
+    browser,
+    builtins,
+    command,
+    defaults,
+    http,
+    python,
+)

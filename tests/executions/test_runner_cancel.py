@@ -1,0 +1,201 @@
+"""Cancel and timeouts reach a step that is busy: the engine runs in a thread (as in a worker),
+the test thread plays the worker's watchdog, and whatever the step started is gone afterwards."""
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+from executions import engine, watchdog
+from executions.models import CaseType, ExecutionStatus, RunnerProfile
+from executions.services.lifecycle import execution_cancel
+from tests.executions.local_site import (
+    LocalSite,
+    chromium_processes_of_runs,
+    needs_browser,
+    process_alive,
+    steps_of,
+)
+from tests.factories import TestCaseFactory, execution_for
+
+S = ExecutionStatus
+pytestmark = pytest.mark.django_db(transaction=True)
+STOP_WITHIN_SECONDS = 2.0
+SLEEPER = 'echo $$ > "$PIDFILE"; sleep 30 & echo $! >> "$PIDFILE"; wait'
+
+
+class Worker:
+    """engine.run_next on its own thread, as a django-q2 worker would call it."""
+
+    def __init__(self) -> None:
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.error: BaseException | None = None
+
+    def _run(self) -> None:
+        try:
+            engine.run_next(worker="w")
+        except BaseException as exc:
+            self.error = exc
+        finally:
+            connection.close()
+
+    def __enter__(self) -> "Worker":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.thread.join(timeout=60)
+
+    def watch_until_done(self, seconds: float) -> float:
+        """Run the watchdog's per-process pass until the run ends; return how long it took."""
+        started = time.monotonic()
+        while self.thread.is_alive() and time.monotonic() - started < seconds:
+            watchdog.check_tracked(heartbeat=True)
+            self.thread.join(timeout=0.05)
+        return time.monotonic() - started
+
+
+def wait_for(condition, seconds: float = 20.0) -> None:
+    give_up = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < give_up, "the step did not start in time"
+        time.sleep(0.02)  # polling for the worker thread to get going
+
+
+def sleeper_case(project, tmp_path, **step_options):
+    pidfile = tmp_path / "pids"
+    RunnerProfile.objects.create(
+        project=project, name="sleeper", argv=["sh", "-c", SLEEPER], env={"PIDFILE": str(pidfile)}
+    )
+    case = TestCaseFactory(
+        project=project,
+        steps=[
+            {
+                "name": "sleep for long",
+                "action": "command",
+                "params": {"profile": "sleeper"},
+                **step_options,
+            }
+        ],
+    )
+    return case, pidfile
+
+
+def started_pids(pidfile: Path) -> list[int]:
+    wait_for(lambda: pidfile.exists() and len(pidfile.read_text().split()) == 2)
+    pids = [int(p) for p in pidfile.read_text().split()]
+    assert all(process_alive(p) for p in pids)
+    return pids
+
+
+def test_cancel_kills_a_running_command_and_everything_it_started(project, tmp_path):
+    case, pidfile = sleeper_case(project, tmp_path)
+    execution = execution_for(case)
+
+    with Worker() as worker:
+        pids = started_pids(pidfile)
+        execution_cancel(execution.pk, reason="stop it")
+        took = worker.watch_until_done(10)
+
+    execution.refresh_from_db()
+    assert worker.error is None
+    assert took < STOP_WITHIN_SECONDS
+    assert execution.status == S.CANCELLED
+    assert execution.status_reason == "stop it"
+    assert not any(process_alive(p) for p in pids)
+
+
+def test_a_step_timeout_times_the_run_out_and_names_the_step(project, tmp_path):
+    case, pidfile = sleeper_case(project, tmp_path, timeout=1)
+    execution = execution_for(case)
+
+    with Worker() as worker:
+        pids = started_pids(pidfile)
+        took = worker.watch_until_done(10)
+
+    execution.refresh_from_db()
+    assert took < 1 + STOP_WITHIN_SECONDS
+    assert execution.status == S.TIMED_OUT
+    assert execution.status_reason == "step 'sleep for long' overran its 1 s timeout"
+    assert not any(process_alive(p) for p in pids)
+    (step,) = steps_of(execution)
+    assert step["status"] == "error"
+    assert step["error"]["type"] == "StepTimeout"
+
+
+def test_the_execution_deadline_stops_a_running_step(project, tmp_path):
+    case, pidfile = sleeper_case(project, tmp_path)
+    execution = execution_for(case, timeout_seconds=2)
+
+    with Worker() as worker:
+        pids = started_pids(pidfile)
+        worker.watch_until_done(10)
+
+    execution.refresh_from_db()
+    assert execution.status == S.TIMED_OUT
+    assert execution.status_reason == "execution timeout reached"
+    assert not any(process_alive(p) for p in pids)
+
+
+def test_cancel_stops_a_slow_http_request(project):
+    with LocalSite() as site:
+        case = TestCaseFactory(
+            project=project,
+            steps=[{"action": "http", "params": {"url": site.url("/slow?ms=5000"), "timeout": 30}}],
+        )
+        execution = execution_for(case)
+        with Worker() as worker:
+            wait_for(lambda: "/slow?ms=5000" in site.seen)
+            execution_cancel(execution.pk)
+            took = worker.watch_until_done(10)
+
+    execution.refresh_from_db()
+    assert took < STOP_WITHIN_SECONDS
+    assert execution.status == S.CANCELLED
+
+
+def test_a_bdd_step_timeout_times_the_run_out(project):
+    feature = "Feature: F\n  Scenario: Waiting\n    Given I wait 30 seconds\n"
+    case = TestCaseFactory(project=project, type=CaseType.BDD, steps=[], feature=feature)
+    execution = execution_for(case, step_timeout_seconds=1)
+
+    with Worker() as worker:
+        took = worker.watch_until_done(10)
+
+    execution.refresh_from_db()
+    assert took < 1 + STOP_WITHIN_SECONDS + 1
+    assert execution.status == S.TIMED_OUT
+    assert (
+        execution.status_reason
+        == "step 'Waiting › Given I wait 30 seconds' overran its 1 s timeout"
+    )
+
+
+@pytest.mark.browser
+@needs_browser
+def test_cancel_kills_the_browser_of_a_busy_step(project, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    with LocalSite() as site:
+        case = TestCaseFactory(
+            project=project,
+            steps=[
+                {"action": "browser", "params": {"do": "goto", "url": site.url("/page/form")}},
+                {
+                    "action": "browser",
+                    "params": {"do": "wait_for", "selector": "#never", "timeout": 60},
+                },
+            ],
+        )
+        execution = execution_for(case)
+        with Worker() as worker:
+            wait_for(lambda: len(steps_of(execution)) == 1)
+            assert chromium_processes_of_runs()
+            execution_cancel(execution.pk)
+            took = worker.watch_until_done(10)
+
+    execution.refresh_from_db()
+    assert took < STOP_WITHIN_SECONDS
+    assert execution.status == S.CANCELLED
+    assert chromium_processes_of_runs() == []
