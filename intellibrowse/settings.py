@@ -160,6 +160,16 @@ IB_JUNIT_MAX_BYTES = env_int("IB_JUNIT_MAX_BYTES", 256 * 1024 * 1024, minimum=10
 IB_FLAKY_WINDOW = env_int("IB_FLAKY_WINDOW", 20, minimum=3)
 IB_FLAKY_MIN_FLIPS = env_int("IB_FLAKY_MIN_FLIPS", 2, minimum=1)
 
+# --- Runners (docs/runners.md) -------------------------------------------------------------------
+IB_BROWSER_EXECUTABLE = env_str("IB_BROWSER_EXECUTABLE", "/usr/bin/chromium")
+# Extra modules that register actions, python checks and BDD step definitions at start-up.
+IB_ACTION_MODULES = env_list("IB_ACTION_MODULES", [])
+IB_CHECK_MODULES = env_list("IB_CHECK_MODULES", [])
+IB_STEP_MODULES = env_list("IB_STEP_MODULES", [])
+# Folders the `file_contains` check may read (empty: the check is off).
+IB_CHECK_FILE_ROOTS = env_list("IB_CHECK_FILE_ROOTS", [])
+IB_ATTACHMENT_MAX_BYTES = env_int("IB_ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024, minimum=1024)
+
 # --- Monitoring (live feed, metrics, health, alerts) ---------------------------------------------
 # How often the web process's relay reads new events from the log (only without REDIS_URL).
 IB_RELAY_POLL_SECONDS = env_float("IB_RELAY_POLL_SECONDS", 0.1, minimum=0.01)
@@ -254,5 +264,8 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        "httpx": {"level": "WARNING"},  # one line per HTTP step is noise; the trace has it all
+    },
 }

@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from executions import api as executions_api
+from executions import views as executions_views
 from executions.api.manual import ManualStepResultView
 from monitoring.views import operations as monitoring_ops
 from results import api as results_api
@@ -47,6 +48,11 @@ urlpatterns = [
     path("health/live", monitoring_ops.health_live, name="health-live"),
     path("health/ready", monitoring_ops.health_ready, name="health-ready"),
     path("accounts/", include("django.contrib.auth.urls")),
+    path(
+        "media/attachments/<int:execution_id>/<path:rest>",
+        executions_views.attachment_download,
+        name="attachment",
+    ),
     path("demo/", include("executions.demo")),  # demo target pages (manage.py load_demo)
     path("", include("monitoring.urls")),  # the dashboard
 ]

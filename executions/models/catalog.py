@@ -105,6 +105,11 @@ class TestCase(models.Model):
     type = models.CharField(max_length=10, choices=CaseType.choices, default=CaseType.GENERIC)
     steps = models.JSONField(default=list, blank=True)
     feature = models.TextField(blank=True, help_text="Gherkin source, for BDD cases.")
+    parameters = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Default run parameters ({{ name }} in steps); a suite's and a run's win.",
+    )
     preconditions = models.TextField(blank=True)
     priority = models.PositiveSmallIntegerField(
         choices=CasePriority.choices, default=CasePriority.MEDIUM
@@ -135,6 +140,8 @@ class TestCase(models.Model):
         from executions.steps import validate_case_content
 
         validate_case_content(self.type, self.steps, self.feature)
+        if not isinstance(self.parameters, dict):
+            raise ValidationError({"parameters": "Give an object of names to values."})
         if not isinstance(self.tags, list) or not all(isinstance(t, str) for t in self.tags):
             raise ValidationError({"tags": "Give a list of strings."})
 
@@ -148,6 +155,11 @@ class TestSuite(models.Model):
     name = models.CharField(max_length=255)
     description = models.TextField(blank=True)
     tags = models.JSONField(default=list, blank=True)
+    parameters = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Default run parameters for its cases; a run's own parameters win.",
+    )
     max_parallel = models.PositiveSmallIntegerField(
         default=1, help_text="How many of its cases may run at the same time."
     )
@@ -171,6 +183,10 @@ class TestSuite(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        if not isinstance(self.parameters, dict):
+            raise ValidationError({"parameters": "Give an object of names to values."})
 
 
 class SuiteItem(models.Model):

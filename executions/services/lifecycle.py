@@ -129,7 +129,8 @@ def execution_create(
             priority=priority,
             trigger=trigger,
             triggered_by=actor if actor is not None and actor.is_authenticated else None,
-            parameters=parameters or {},
+            # The effective parameters are stored, so a run shows exactly what it ran with.
+            parameters={**target.parameters, **(parameters or {})},
             environment=environment,
             revision=revision,
             branch=branch,
@@ -189,7 +190,7 @@ def _suite_fan_out(parent: Execution, *, actor=None) -> None:
                 priority=parent.priority,
                 trigger=Trigger.SUITE,
                 triggered_by=parent.triggered_by,
-                parameters=parent.parameters,
+                parameters={**item.case.parameters, **parent.parameters},
                 environment=parent.environment,
                 revision=parent.revision,
                 branch=parent.branch,

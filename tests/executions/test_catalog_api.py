@@ -202,6 +202,7 @@ def test_case_detail_has_the_documented_shape(viewer_api, project):
         "type",
         "steps",
         "feature",
+        "parameters",
         "preconditions",
         "priority",
         "tags",

@@ -370,3 +370,22 @@ def test_every_status_change_has_an_event_with_gap_free_seq(failing_case):
         (S.QUEUED, S.RUNNING),
         (S.RUNNING, S.FAILED),
     ]
+
+
+def test_case_default_parameters_are_merged_under_the_runs_own(project):
+    case = TestCaseFactory(project=project, parameters={"base_url": "http://a", "lang": "en"})
+
+    execution = execution_for(case, parameters={"base_url": "http://b"})
+
+    assert execution.parameters == {"base_url": "http://b", "lang": "en"}
+
+
+def test_suite_parameters_win_over_case_defaults_for_children(project, make_suite):
+    case = TestCaseFactory(project=project, parameters={"base_url": "http://case", "x": "1"})
+    suite = make_suite(case)
+    suite.parameters = {"base_url": "http://suite"}
+    suite.save()
+
+    parent = execution_for(suite=suite)
+
+    assert parent.children.get().parameters == {"base_url": "http://suite", "x": "1"}

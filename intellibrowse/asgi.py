@@ -1,0 +1,58 @@
+"""The ASGI application: Django for HTTP, Channels for WebSockets, and the lifespan of the web
+process's background work (the embedded relay and the alert evaluator, see monitoring.background).
+
+Run it with uvicorn (`uvicorn intellibrowse.asgi:application`), which sends lifespan events.
+WebSocket handshakes are checked in this order: Origin against ALLOWED_HOSTS, then session cookie,
+then a DRF token (`?token=` or `Authorization: Token ...`), then the consumer's own access check.
+"""
+
+import os
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "intellibrowse.settings")
+# Set Django up before importing anything that touches models (consumers, middleware).
+django_asgi_app = get_asgi_application()
+
+from channels.auth import AuthMiddlewareStack  # noqa: E402
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+
+from monitoring.auth import TokenAuthMiddleware  # noqa: E402
+from monitoring.background import BackgroundTasks  # noqa: E402
+from monitoring.routing import websocket_urlpatterns  # noqa: E402
+
+router = ProtocolTypeRouter(
+    {
+        "http": django_asgi_app,
+        "websocket": AllowedHostsOriginValidator(
+            AuthMiddlewareStack(TokenAuthMiddleware(URLRouter(websocket_urlpatterns)))
+        ),
+    }
+)
+background = BackgroundTasks()
+
+
+async def lifespan(scope, receive, send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            try:
+                await background.start()
+            except Exception as exc:
+                await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                return
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await background.stop()
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+async def application(scope, receive, send) -> None:
+    if scope["type"] == "lifespan":
+        await lifespan(scope, receive, send)
+        return
+    if not background.started:
+        await background.start()  # a server without lifespan support
+    await router(scope, receive, send)
