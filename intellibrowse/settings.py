@@ -221,6 +221,10 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "intellibrowse.openapi.add_error_responses",
+    ],
     # Several models have a `status` / `priority`; name each choice set once.
     "ENUM_NAME_OVERRIDES": {
         "ExecutionStatusEnum": "executions.models.runs.ExecutionStatus",

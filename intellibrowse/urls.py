@@ -56,3 +56,6 @@ urlpatterns = [
     path("demo/", include("executions.demo")),  # demo target pages (manage.py load_demo)
     path("", include("monitoring.urls")),  # the dashboard
 ]
+
+handler404 = "intellibrowse.views.not_found"
+handler500 = "intellibrowse.views.server_error"
