@@ -24,6 +24,8 @@ from executions.serializers.runs import (
     QueuePauseSerializer,
     QueueStatusSerializer,
     RerunSerializer,
+    execution_rows_as_dicts,
+    execution_values,
 )
 from executions.services import lifecycle, queue
 
@@ -72,6 +74,11 @@ class ExecutionViewSet(
         if self.action == "retrieve":
             return ExecutionDetailSerializer
         return ExecutionSerializer
+
+    def list(self, request, *args, **kwargs):
+        queryset = self.filter_queryset(self.get_queryset())
+        page = self.paginate_queryset(execution_values(queryset))
+        return self.get_paginated_response(execution_rows_as_dicts(page, request))
 
     def create(self, request, *args, **kwargs):
         serializer = ExecutionCreateSerializer(data=request.data, context={"request": request})

@@ -233,3 +233,19 @@ def test_only_staff_pause_the_queue(member_api, api_for):
     assert response.data["paused"] is True
     assert QueueState.get().reason == "db upgrade"
     assert staff.post("/api/v1/queue/resume/").data["paused"] is False
+
+
+def test_list_rows_match_the_serializer_exactly(member_api, case, make_suite, project):
+    from executions.serializers.runs import ExecutionSerializer
+
+    execution_for(case, labels={"a": "b"}, revision="r1", parameters={"x": 1})
+    engine.run_next(worker="w")
+    execution_for(suite=make_suite(TestCaseFactory(project=project)))
+
+    response = member_api.get(URL)
+
+    request = response.wsgi_request
+    for row in response.data["results"]:
+        execution = Execution.objects.get(pk=row["id"])
+        expected = ExecutionSerializer(execution, context={"request": request}).data
+        assert row == dict(expected)
