@@ -114,8 +114,9 @@ if REDIS_URL:
     }
 else:
     # In-process layer; the web process relays events from the database (monitoring.relay) so that
-    # updates written by a separate worker process still reach browsers.
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    # updates written by a separate worker process still reach browsers. LocalChannelLayer is
+    # Channels' InMemoryChannelLayer without its per-receiver copies and scans (monitoring.layers).
+    CHANNEL_LAYERS = {"default": {"BACKEND": "monitoring.layers.LocalChannelLayer"}}
 
 Q_BROKER = env_str("Q_BROKER", "orm")
 if Q_BROKER not in {"orm", "redis"}:
@@ -153,7 +154,9 @@ IB_REAP_SECONDS = env_float("IB_REAP_SECONDS", 2.0, minimum=0.5)
 IB_REQUEUE_LOST_AFTER_SECONDS = env_float("IB_REQUEUE_LOST_AFTER_SECONDS", 5.0, minimum=1.0)
 IB_DEFAULT_TIMEOUT_SECONDS = env_int("IB_DEFAULT_TIMEOUT_SECONDS", 1800, minimum=1)
 IB_MANUAL_TIMEOUT_SECONDS = env_int("IB_MANUAL_TIMEOUT_SECONDS", 7 * 24 * 3600, minimum=60)
-IB_TRACE_INLINE_MAX_STEPS = env_int("IB_TRACE_INLINE_MAX_STEPS", 50, minimum=1)
+# Where appending to an inline trace starts to cost more than appending a row (bench/traces.py,
+# docs/performance.md "Traces"): below it a trace is one JSON list, from it on step rows.
+IB_TRACE_INLINE_MAX_STEPS = env_int("IB_TRACE_INLINE_MAX_STEPS", 35, minimum=1)
 # Results: the largest JUnit XML upload accepted (413 above it); flaky detection looks at a case's
 # last IB_FLAKY_WINDOW results and calls it flaky from IB_FLAKY_MIN_FLIPS pass<->fail changes.
 IB_JUNIT_MAX_BYTES = env_int("IB_JUNIT_MAX_BYTES", 256 * 1024 * 1024, minimum=1024)
