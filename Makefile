@@ -30,7 +30,7 @@ migrate: install
 	$(PY) manage.py migrate --noinput
 
 demo: install
-	$(PY) manage.py load_demo
+	$(PY) manage.py load_demo && $(PY) manage.py bootstrap_admin
 
 serve: install
 	$(PY) manage.py serve

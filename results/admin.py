@@ -1,0 +1,155 @@
+"""Admin of the results app. Traces, results, imports and case events are records: read-only.
+Quarantine and hook rotation are admin actions calling the same services as the API."""
+
+import json
+
+from django.contrib import admin, messages
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
+
+from results.models import CaseEvent, CaseResult, CaseStats, ImportBatch, SuiteHook, Trace
+from results.services import case_set_quarantine, hook_rotate, hook_set_enabled
+from results.traces import trace_step_page
+
+_MAX_STEPS_SHOWN = 200
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Trace)
+class TraceAdmin(ReadOnlyAdmin):
+    list_display = ["id", "execution", "attempt", "storage", "step_count", "counts", "updated_at"]
+    list_filter = ["storage"]
+    raw_id_fields = ["execution", "attempt"]
+    exclude = ["steps"]  # shown through the accessor below, whichever storage holds them
+    readonly_fields = ["execution", "attempt", "storage", "step_count", "counts", "steps_table"]
+
+    @admin.display(description=f"steps (first {_MAX_STEPS_SHOWN})")
+    def steps_table(self, trace: Trace) -> str:
+        steps = trace_step_page(trace, after=-1, limit=_MAX_STEPS_SHOWN)
+        if not steps:
+            return "-"
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td><pre>{}</pre></td></tr>",
+            (
+                (
+                    s["order"],
+                    s.get("name", ""),
+                    s["status"],
+                    s.get("duration_ms", ""),
+                    json.dumps(s.get("error"), indent=1) if s.get("error") else "",
+                )
+                for s in steps
+            ),
+        )
+        head = mark_safe("<tr><th>#</th><th>step</th><th>status</th><th>ms</th><th>error</th></tr>")
+        return format_html("<table>{}{}</table>", head, rows)
+
+
+@admin.register(CaseResult)
+class CaseResultAdmin(ReadOnlyAdmin):
+    list_display = [
+        "id",
+        "case",
+        "outcome",
+        "retries",
+        "duration_ms",
+        "revision",
+        "branch",
+        "execution",
+        "batch",
+        "created_at",
+    ]
+    list_filter = ["outcome", "project"]
+    search_fields = ["case__key", "revision", "branch"]
+    raw_id_fields = ["case", "execution", "batch", "project"]
+    date_hierarchy = "created_at"
+    list_select_related = ["case"]
+
+
+@admin.register(ImportBatch)
+class ImportBatchAdmin(ReadOnlyAdmin):
+    list_display = ["id", "project", "filename", "totals", "new_cases", "revision", "created_at"]
+    list_filter = ["project", "source"]
+    search_fields = ["filename", "revision", "branch", "idempotency_key"]
+    raw_id_fields = ["created_by"]
+
+
+@admin.register(CaseStats)
+class CaseStatsAdmin(ReadOnlyAdmin):
+    list_display = [
+        "case",
+        "runs",
+        "last_outcome",
+        "is_flaky",
+        "flaky_score",
+        "flaky_reason",
+        "quarantined",
+    ]
+    list_filter = ["is_flaky", "project", "case__quarantined"]
+    search_fields = ["case__key", "case__name"]
+    ordering = ["-flaky_score"]
+    list_select_related = ["case"]
+    actions = ["quarantine", "release"]
+
+    @admin.display(boolean=True)
+    def quarantined(self, stats: CaseStats) -> bool:
+        return stats.case.quarantined
+
+    @admin.action(description="Quarantine: keep running, stop failing the suite")
+    def quarantine(self, request, queryset):
+        self._set(request, queryset, True)
+
+    @admin.action(description="Release from quarantine")
+    def release(self, request, queryset):
+        self._set(request, queryset, False)
+
+    def _set(self, request, queryset, quarantined: bool) -> None:
+        for stats in queryset.select_related("case"):
+            case_set_quarantine(
+                stats.case, quarantined=quarantined, actor=request.user, reason="admin action"
+            )
+        self.message_user(request, f"{queryset.count()} cases updated.", messages.SUCCESS)
+
+
+@admin.register(CaseEvent)
+class CaseEventAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "case", "kind", "actor", "actor_label", "reason"]
+    list_filter = ["kind", "project"]
+    search_fields = ["case__key", "reason"]
+    raw_id_fields = ["case", "actor", "project"]
+
+
+@admin.register(SuiteHook)
+class SuiteHookAdmin(ReadOnlyAdmin):
+    list_display = ["suite", "enabled", "rotated_at", "last_triggered_at"]
+    exclude = ["secret"]  # shown once, when rotated
+    readonly_fields = ["suite", "badge_key", "enabled", "rotated_at", "last_triggered_at"]
+    actions = ["rotate", "enable", "disable"]
+
+    @admin.action(description="Rotate the secret and badge key (shows the new secret once)")
+    def rotate(self, request, queryset):
+        for hook in queryset.select_related("suite"):
+            new = hook_rotate(hook.suite, actor=request.user)
+            self.message_user(
+                request,
+                format_html("New secret of {}: <code>{}</code>", hook.suite, new.secret),
+                messages.WARNING,
+            )
+
+    @admin.action(description="Enable")
+    def enable(self, request, queryset):
+        for hook in queryset.select_related("suite"):
+            hook_set_enabled(hook.suite, enabled=True)
+
+    @admin.action(description="Disable (calls are refused until enabled)")
+    def disable(self, request, queryset):
+        for hook in queryset.select_related("suite"):
+            hook_set_enabled(hook.suite, enabled=False)

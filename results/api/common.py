@@ -1,0 +1,111 @@
+"""What the results endpoints share: the `?as=` report formats, query parameters, access
+helpers (a project you cannot see is a 404, never a 403)."""
+
+from django.http import HttpResponse, StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
+from rest_framework.negotiation import BaseContentNegotiation
+
+from executions import access
+from executions.models import Execution, Project
+from executions.permissions import ProjectRole
+from results import reports, selectors
+from results.errors import InvalidQuery
+
+MAX_STEPS_PER_PAGE = 1000
+AS_PARAM = OpenApiParameter(
+    "as", str, enum=list(reports.FORMATS), description="Report format (default json)."
+)
+PROJECT_PARAM = OpenApiParameter("project", int, required=True, description="Project id.")
+RANGE_PARAMS = [
+    PROJECT_PARAM,
+    OpenApiParameter(
+        "since",
+        OpenApiTypes.DATE,
+        description="First day (default: 30 days before `until`; at most 366 days before it).",
+    ),
+    OpenApiParameter(
+        "until", OpenApiTypes.DATE, description="Last day, inclusive (default today)."
+    ),
+    OpenApiParameter("branch", str),
+    OpenApiParameter("environment", str),
+    OpenApiParameter("revision", str),
+    OpenApiParameter(
+        "label",
+        str,
+        pattern=selectors.LABEL_PATTERN,
+        description="key:value, for results of labelled executions.",
+    ),
+]
+MEDIA = {
+    "json": "application/json",
+    "html": "text/html; charset=utf-8",
+    "csv": "text/csv; charset=utf-8",
+    "junit": "application/xml; charset=utf-8",
+}
+
+
+class AnyAccept(BaseContentNegotiation):
+    """These views answer SVG, CSV or XML themselves; DRF's renderer (JSON) only writes errors,
+    so whatever the client accepts must not turn into a 406."""
+
+    def select_parser(self, request, parsers):
+        return parsers[0] if parsers else None
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
+class ResultsRole(ProjectRole):
+    """Members read results; maintainers quarantine (it changes the catalog)."""
+
+
+def int_param(request, name: str, default: int | None, *, minimum: int | None = 0) -> int | None:
+    raw = request.query_params.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValidationError({name: "Give a whole number."}) from None
+    if minimum is not None and value < minimum:
+        raise ValidationError({name: f"Give a number of at least {minimum}."})
+    return value
+
+
+def visible_project(request, needed: str = access.READ) -> Project:
+    project_id = int_param(request, "project", None, minimum=None)
+    if project_id is None:
+        raise ValidationError({"project": "Give the project id."})
+    return project_with_role(request.user, project_id, needed)
+
+
+def project_with_role(user, project_id: int, needed: str) -> Project:
+    project = Project.objects.filter(pk=project_id).first()
+    if project is None or access.role_in(user, project_id) is None:
+        raise NotFound("Project not found.")
+    if not access.has_role(user, project_id, needed):
+        raise PermissionDenied(f"This needs the {needed} role in the project.")
+    return project
+
+
+def visible_execution(request, pk: int) -> Execution:
+    visible = selectors.executions_for(request.user)
+    execution = visible.select_related("project", "test_case", "test_suite").filter(pk=pk).first()
+    if execution is None:
+        raise NotFound("Execution not found.")
+    return execution
+
+
+def report_response(report: reports.Report, fmt: str, filename: str):
+    if fmt not in reports.FORMATS:
+        raise InvalidQuery(f"`as` must be one of {', '.join(reports.FORMATS)}.")
+    if fmt == "html":
+        return HttpResponse(reports.render_html(report), content_type=MEDIA["html"])
+    render = {"json": reports.render_json, "csv": reports.render_csv, "junit": reports.render_junit}
+    response = StreamingHttpResponse(render[fmt](report), content_type=MEDIA[fmt])
+    if fmt in ("csv", "junit"):
+        extension = "xml" if fmt == "junit" else "csv"
+        response["Content-Disposition"] = f'attachment; filename="{filename}.{extension}"'
+    return response
