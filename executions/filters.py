@@ -94,4 +94,7 @@ class ExecutionFilter(django_filters.FilterSet):
             raise ValidationError(
                 {"label": "Write a label filter as key:value (key: letters, digits, _ - .)."}
             )
+        if connection.features.supports_json_field_contains:
+            # jsonb @> on PostgreSQL, served by the GIN index on labels (migration 0006)
+            return queryset.filter(labels__contains={key: wanted})
         return queryset.filter(**{f"labels__{key}": wanted})
