@@ -12,8 +12,6 @@ from tests.factories import TestCaseFactory, execution_for
 WORKER = "test-host:1"
 
 
-
-
 @pytest.fixture
 def case(project):
     return TestCaseFactory(project=project)
