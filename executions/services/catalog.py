@@ -212,7 +212,8 @@ def catalog_validate(obj: Project | TestCase | TestSuite) -> None:
     except ValidationError as exc:
         errors = exc.update_error_dict(errors)
     if unique_field not in errors and _taken(obj, unique_field):
-        errors[unique_field] = [taken_message]
+        # code "unique", as Django's own unique checks: the API answers it with 409.
+        errors[unique_field] = [ValidationError(taken_message, code="unique")]
     if errors:
         raise ValidationError(errors)
 
@@ -242,7 +243,7 @@ def _save(obj: Project | TestCase | TestSuite) -> None:
         unique_field, taken_message = _unique_rule(obj)
         if not _taken(obj, unique_field):
             raise
-        raise ValidationError({unique_field: [taken_message]}) from None
+        raise ValidationError({unique_field: [ValidationError(taken_message, code="unique")]}) from None
 
 
 def _taken(obj: models.Model, field: str) -> bool:

@@ -42,6 +42,9 @@ S = ExecutionStatus
 
 # A worker lost this many times is not re-queued again: the case itself probably kills workers.
 MAX_WORKER_LOST_REQUEUES = 3
+# Rows a claim looks at: the best one is usually startable; a few more get past suites at their
+# max_parallel and projects at their limit without reading the whole queue.
+CLAIM_CANDIDATES = 8
 # Failing outcomes that end a fail-fast suite and that count against a suite's result.
 FAILING = (S.FAILED, S.ERROR, S.TIMED_OUT)
 
@@ -234,7 +237,7 @@ def execution_claim_next(*, worker: str) -> Execution | None:
             .filter(status=S.QUEUED, test_case__isnull=False)
             .filter(Q(not_before__isnull=True) | Q(not_before__lte=now))
             .select_related("project", "test_case")
-            .order_by("-priority", "queued_at", "id")[:20]
+            .order_by("-priority", "queued_at", "id")[:CLAIM_CANDIDATES]
         )
         for execution in candidates:
             if not _may_start(execution):

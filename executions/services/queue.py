@@ -5,10 +5,12 @@ claim that finds nothing returns), so every place that makes work claimable ring
 watchdog re-rings for claimable work that has waited too long (a task the broker lost).
 """
 
+import functools
 import logging
 
 from django.db import transaction
 from django.utils import timezone
+from django_q.brokers import get_broker
 from django_q.tasks import async_task
 
 from executions.models import QueueState
@@ -28,9 +30,16 @@ def ring_doorbell_now(count: int = 1) -> None:
     the execution is committed, and the watchdog re-rings for claimable work nobody came for."""
     try:
         for _ in range(count):
-            async_task(DOORBELL, q_options={"task_name": "run next execution"})
+            async_task(DOORBELL, q_options={"task_name": "run next execution", "broker": _broker()})
     except Exception:
         log.warning("could not ring the doorbell; the watchdog will re-ring", exc_info=True)
+
+
+@functools.cache
+def _broker():
+    """One broker (one Redis connection pool) per process: django-q2 builds a new one, with a new
+    connection, for every task otherwise. redis-py's pool notices a fork and reconnects."""
+    return get_broker()
 
 
 def queue_pause(*, actor=None, reason: str = "") -> QueueState:

@@ -1,7 +1,7 @@
 """Recurring runs. A RunSchedule owns one django_q Schedule (type cron) that calls
 executions.tasks.run_schedule; these services keep the two in step inside one transaction."""
 
-from croniter import croniter
+from croniter import CroniterBadDateError, croniter
 from django.db import transaction
 from django.utils import timezone
 from django_q.models import Schedule
@@ -21,11 +21,23 @@ def _check(schedule: RunSchedule) -> None:
             f"{schedule.cron!r} is not a cron expression of five fields (minute hour day month weekday).",
             detail={"cron": ["Not a valid cron expression."]},
         )
+    try:
+        _next_run(schedule.cron)
+    except CroniterBadDateError:  # valid fields that never meet, like "0 0 30 2 *"
+        raise InvalidSchedule(
+            f"{schedule.cron!r} never fires (no date matches all its fields).",
+            detail={"cron": ["This cron expression never fires."]},
+        ) from None
     if (schedule.test_case_id is None) == (schedule.test_suite_id is None):
         raise InvalidSchedule("A schedule runs exactly one test case or one test suite.")
     target = schedule.test_case or schedule.test_suite
     if target.project_id != schedule.project_id:
         raise InvalidSchedule("That test belongs to another project.")
+
+
+def _next_run(cron: str):
+    now = timezone.now()
+    return croniter(cron, now).get_next(type(now))
 
 
 def schedule_save(schedule: RunSchedule) -> RunSchedule:
@@ -46,7 +58,7 @@ def schedule_save(schedule: RunSchedule) -> RunSchedule:
         q.args = repr((schedule.pk,))
         q.schedule_type = Schedule.CRON
         q.cron = schedule.cron
-        q.next_run = croniter(schedule.cron, timezone.now()).get_next(type(timezone.now()))
+        q.next_run = _next_run(schedule.cron)
         q.save()
         if schedule.q_schedule_id != q.pk:
             schedule.q_schedule = q
