@@ -45,6 +45,7 @@ MAX_WORKER_LOST_REQUEUES = 3
 # Rows a claim looks at: the best one is usually startable; a few more get past suites at their
 # max_parallel and projects at their limit without reading the whole queue.
 CLAIM_CANDIDATES = 8
+CLAIM_PAGES = 10
 # Failing outcomes that end a fail-fast suite and that count against a suite's result.
 FAILING = (S.FAILED, S.ERROR, S.TIMED_OUT)
 
@@ -232,35 +233,59 @@ def execution_claim_next(*, worker: str) -> Execution | None:
     with transaction.atomic():
         if QueueState.objects.filter(pk=1, paused=True).exists():
             return None
-        candidates = (
+        execution = _first_startable(now)
+        if execution is None:
+            return None
+        before = execution.status
+        execution.start(
+            worker=worker,
+            now=now,
+            deadline=now + timedelta(seconds=execution.timeout_seconds),
+        )
+        # Progress bars know the size of a case from its steps (a BDD runner tells it later,
+        # once the feature is compiled).
+        execution.summary = {"steps_total": len(execution.test_case.steps)}
+        event_transition(execution, before, actor_label=f"worker {worker}")
+        execution.save()
+        Attempt.objects.filter(execution=execution, number=execution.attempt_count).update(
+            started_at=now, worker=worker
+        )
+        return execution
+
+
+def _first_startable(now) -> Execution | None:
+    """The best queued execution that may start now, locked. A suite at its max_parallel or a
+    project at its limit is left out of the next look, so a busy suite of many queued children
+    cannot hide a startable execution behind it."""
+    blocked_parents: set[int] = set()
+    blocked_projects: set[int] = set()
+    for _ in range(CLAIM_PAGES):
+        candidates = list(
             Execution.objects.select_for_update(skip_locked=True, of=("self",))
             .filter(status=S.QUEUED, test_case__isnull=False)
             .filter(Q(not_before__isnull=True) | Q(not_before__lte=now))
+            .exclude(parent_id__in=blocked_parents)
+            .exclude(project_id__in=blocked_projects)
             .select_related("project", "test_case")
             .order_by("-priority", "queued_at", "id")[:CLAIM_CANDIDATES]
         )
         for execution in candidates:
-            if not _may_start(execution):
+            if execution.parent_id in blocked_parents or execution.project_id in blocked_projects:
                 continue
-            before = execution.status
-            execution.start(
-                worker=worker,
-                now=now,
-                deadline=now + timedelta(seconds=execution.timeout_seconds),
+            verdict = _may_start(execution)
+            if verdict is True:
+                return execution
+            (blocked_parents if verdict == "parent" else blocked_projects).add(
+                execution.parent_id if verdict == "parent" else execution.project_id
             )
-            # Progress bars know the size of a case from its steps (a BDD runner tells it later,
-            # once the feature is compiled).
-            execution.summary = {"steps_total": len(execution.test_case.steps)}
-            event_transition(execution, before, actor_label=f"worker {worker}")
-            execution.save()
-            Attempt.objects.filter(execution=execution, number=execution.attempt_count).update(
-                started_at=now, worker=worker
-            )
-            return execution
+        if len(candidates) < CLAIM_CANDIDATES:
+            return None
     return None
 
 
-def _may_start(execution: Execution) -> bool:
+def _may_start(execution: Execution) -> bool | str:
+    """True, or what holds it back: "project" (its limit) or "parent" (the suite's max_parallel,
+    or the suite run is busy or stopping)."""
     if execution.project.max_concurrency is not None:
         # Serialize claims within a limited project so two workers cannot both take the last slot.
         project = Project.objects.select_for_update().get(pk=execution.project_id)
@@ -268,7 +293,7 @@ def _may_start(execution: Execution) -> bool:
             project_id=project.pk, status__in=(S.RUNNING, S.CANCELLING), test_case__isnull=False
         ).count()
         if running >= project.max_concurrency:
-            return False
+            return "project"
     if execution.parent_id is None:
         return True
     # Never block on a suite run's row (its finishing child may hold it): skip and retry later.
@@ -278,9 +303,9 @@ def _may_start(execution: Execution) -> bool:
         .first()
     )
     if parent is None or parent.status != S.RUNNING:
-        return False
+        return "parent"
     busy = parent.children.filter(status__in=(S.RUNNING, S.CANCELLING)).count()
-    return busy < parent.max_parallel
+    return True if busy < parent.max_parallel else "parent"
 
 
 # --- while running --------------------------------------------------------------------------

@@ -161,3 +161,17 @@ def test_child_rerun_is_refused_while_suite_is_active(project, make_suite):
         lifecycle.execution_rerun(child.pk)
     parent.refresh_from_db()
     assert parent.status == S.RUNNING
+
+
+def test_a_busy_suite_does_not_hide_other_work_behind_it(project, make_suite):
+    from executions.models import Priority
+
+    many = [TestCaseFactory(project=project) for _ in range(12)]
+    execution_for(suite=make_suite(*many, max_parallel=1), priority=Priority.HIGH)
+    other = execution_for(TestCaseFactory(project=project), priority=Priority.LOW)
+
+    first = lifecycle.execution_claim_next(worker="w1")
+    second = lifecycle.execution_claim_next(worker="w2")
+
+    assert first.parent_id is not None  # the suite's first child, by priority
+    assert second.pk == other.pk  # its 11 queued siblings wait; the low one need not
