@@ -11,6 +11,7 @@ from rest_framework.permissions import SAFE_METHODS, IsAuthenticated
 
 from executions.access import READ, WRITE, has_role, role_in
 from executions.models import Project
+from intellibrowse.ids import parse_id
 
 
 def project_id_of(obj) -> int:
@@ -35,7 +36,8 @@ class ProjectRoleOnCreate(ProjectRole):
 
     A project the user cannot see answers 404 "Project not found." (the same as a project that
     does not exist), so a stranger learns nothing about it; a visible project where the user's
-    role is too low answers 403. A missing or malformed `project` is left to the serializer (400).
+    role is too low answers 403. A missing or malformed `project` (not a whole number, or one no
+    id can be) is left to the serializer (400).
     """
 
     def has_permission(self, request, view) -> bool:
@@ -54,10 +56,4 @@ class ProjectRoleOnCreate(ProjectRole):
 def _project_id_in(data: object) -> int | None:
     if not isinstance(data, Mapping):
         return None
-    value = data.get("project")
-    if isinstance(value, bool):
-        return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
+    return parse_id(data.get("project"))

@@ -5,6 +5,7 @@ stops the process at start-up instead of silently running with a default.
 """
 
 import os
+import re
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -67,3 +68,16 @@ def env_url(name: str, schemes: tuple[str, ...]) -> str:
     if raw and not raw.startswith(tuple(f"{s}://" for s in schemes)):
         raise ImproperlyConfigured(f"{name} must start with one of {schemes}, got {raw!r}")
     return raw
+
+
+_RATE = re.compile(r"[0-9]+/(s|sec|second|m|min|minute|h|hour|d|day)")
+
+
+def env_rate(name: str, default: str) -> str:
+    """A rate limit as DRF writes it: "<count>/<period>", e.g. "10/min"."""
+    value = os.environ.get(name, "").strip() or default
+    if not _RATE.fullmatch(value):
+        raise ImproperlyConfigured(
+            f"{name} must look like 10/min (s, min, hour, day), got {value!r}"
+        )
+    return value

@@ -1,6 +1,11 @@
 """The one domain error type. Apps subclass it; the API exception handler maps it to 4xx."""
 
 
+def error_body(code: str, message: str, detail: object = None) -> dict:
+    """The one JSON shape of every error the API answers (intellibrowse.api_errors)."""
+    return {"code": code, "message": message, "detail": detail}
+
+
 class DomainError(Exception):
     """A rule of the domain said no. `code` is stable and machine-readable; `message` is for people.
 

@@ -33,6 +33,23 @@ ON_WRITES = ("400", "409", "413", "415")
 HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
 
 
+def require_bodies_with_required_fields(result, generator, request, public):
+    """A request body whose schema has required fields (or is a oneOf of such) cannot be left
+    out; drf-spectacular only says so for plain serializers."""
+    schemas = result.get("components", {}).get("schemas", {})
+    for path_item in result.get("paths", {}).values():
+        for method, operation in path_item.items():
+            body = operation.get("requestBody") if method in HTTP_METHODS else None
+            if not body or body.get("required"):
+                continue
+            for media in body.get("content", {}).values():
+                ref = media.get("schema", {}).get("$ref", "")
+                component = schemas.get(ref.rpartition("/")[2], {})
+                if component.get("required") or component.get("oneOf"):
+                    body["required"] = True
+    return result
+
+
 def add_error_responses(result, generator, request, public):
     components = result.setdefault("components", {}).setdefault("schemas", {})
     components["Error"] = ERROR_SCHEMA

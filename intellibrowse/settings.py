@@ -10,7 +10,15 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from intellibrowse.env import env_bool, env_float, env_int, env_list, env_str, env_url
+from intellibrowse.env import (
+    env_bool,
+    env_float,
+    env_int,
+    env_list,
+    env_rate,
+    env_str,
+    env_url,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("IB_VAR_DIR", str(BASE_DIR / "var")))
@@ -38,6 +46,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "django_q",
+    "intellibrowse",
     "executions",
     "results",
     "monitoring",
@@ -45,6 +54,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "intellibrowse.middleware.RefuseNulMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -117,6 +127,19 @@ else:
     # updates written by a separate worker process still reach browsers. LocalChannelLayer is
     # Channels' InMemoryChannelLayer without its per-receiver copies and scans (monitoring.layers).
     CHANNEL_LAYERS = {"default": {"BACKEND": "monitoring.layers.LocalChannelLayer"}}
+
+# The cache holds rate-limit counters (intellibrowse.throttling): in Redis they are shared by every
+# web process, so a limit means the same with one process or ten.
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "intellibrowse",
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 Q_BROKER = env_str("Q_BROKER", "orm")
 if Q_BROKER not in {"orm", "redis"}:
@@ -198,6 +221,15 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
 
+# The largest request body (JSON included, intellibrowse.parsers); 413 above it. JUnit uploads have
+# their own limit (IB_JUNIT_MAX_BYTES), attachments theirs (IB_ATTACHMENT_MAX_BYTES).
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("IB_MAX_BODY_BYTES", 2_621_440, minimum=1024)
+# Rate limits ("<count>/<s|min|hour|day>", intellibrowse.throttling): failed sign-ins per client
+# address and username, token requests per client address, JUnit imports per user.
+IB_RATE_LOGIN = env_rate("IB_RATE_LOGIN", "10/min")
+IB_RATE_TOKEN = env_rate("IB_RATE_TOKEN", "10/min")
+IB_RATE_IMPORTS = env_rate("IB_RATE_IMPORTS", "60/min")
+
 REST_FRAMEWORK = {
     # Token first: DRF takes the WWW-Authenticate header from the first class, so an anonymous
     # client gets 401 (with "Token") instead of the 403 that SessionAuthentication implies.
@@ -206,15 +238,28 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # JSON only: what the schema advertises is what the API accepts (form encodings turned nulls
+    # and nested fields into strings); views that take files add MultiPartParser themselves.
+    "DEFAULT_PARSER_CLASSES": ["intellibrowse.parsers.JSONParser"],
     "DEFAULT_PAGINATION_CLASS": "intellibrowse.pagination.StandardPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": [
-        "django_filters.rest_framework.DjangoFilterBackend",
+        "intellibrowse.filters.FilterBackend",
         "rest_framework.filters.SearchFilter",
         "rest_framework.filters.OrderingFilter",
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "intellibrowse.api_errors.exception_handler",
+    # A view opts in with `throttle_scope = "<one of the rates below>"`; views without one are
+    # not throttled.
+    "DEFAULT_THROTTLE_CLASSES": ["intellibrowse.throttling.ScopedRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "token": IB_RATE_TOKEN,
+        "imports": IB_RATE_IMPORTS,
+    },
+    # Proxies in front of the app whose X-Forwarded-For is trusted for the client address; 0
+    # means none (a client cannot then pick its own address, and its own rate-limit bucket).
+    "NUM_PROXIES": env_int("IB_NUM_PROXIES", 0, minimum=0),
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 SPECTACULAR_SETTINGS = {
@@ -224,8 +269,11 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
+    # `<id:pk>` (intellibrowse.ids): ids are integers the database can hold.
+    "PATH_CONVERTER_OVERRIDES": {"id": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}},
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
+        "intellibrowse.openapi.require_bodies_with_required_fields",
         "intellibrowse.openapi.add_error_responses",
     ],
     # Several models have a `status` / `priority`; name each choice set once.

@@ -8,10 +8,33 @@ from rest_framework.routers import DefaultRouter
 from executions import api as executions_api
 from executions import views as executions_views
 from executions.api.manual import ManualStepResultView
+from intellibrowse import (
+    auth_views,
+    ids,  # noqa: F401  registers `<id:...>`: unknown ids are a 404
+    throttling,
+)
 from monitoring.views import operations as monitoring_ops
 from results import api as results_api
 
-router = DefaultRouter()
+
+class ApiRouter(DefaultRouter):
+    """DRF's router with `<id:pk>` in object URLs: `/schedules/null,null/` used to reach the views
+    as a string, and an id past 2**63 crashed a lookup. A viewset may still set its own
+    `lookup_value_converter`. No `.json` suffix URLs: `?format=json` does the same, and the
+    suffixed copies of every operation only doubled the schema."""
+
+    include_format_suffixes = False
+
+    def __init__(self):
+        super().__init__(use_regex_path=False)
+
+    def get_lookup_regex(self, viewset, lookup_prefix=""):
+        field = getattr(viewset, "lookup_url_kwarg", None) or getattr(viewset, "lookup_field", "pk")
+        converter = getattr(viewset, "lookup_value_converter", "id")
+        return f"<{converter}:{lookup_prefix}{field}>"
+
+
+router = ApiRouter()
 router.register("projects", executions_api.ProjectViewSet, basename="project")
 router.register("test-cases", executions_api.TestCaseViewSet, basename="testcase")
 router.register("test-suites", executions_api.TestSuiteViewSet, basename="testsuite")
@@ -23,23 +46,27 @@ router.register("analytics/cases", results_api.CaseHealthViewSet, basename="case
 router.register("analytics", results_api.AnalyticsViewSet, basename="analytics")
 
 urlpatterns = [
+    # The three sign-in forms, rate limited (intellibrowse.throttling), ahead of the includes that
+    # also route them.
+    path("admin/login/", throttling.login_rate_limited(admin.site.login)),
+    path("accounts/login/", auth_views.dashboard_login, name="login"),
+    path("api/v1/auth/login/", auth_views.api_login),
+    path("api/v1/auth/token/", auth_views.TokenView.as_view(), name="api-token"),
     path("admin/", admin.site.urls),
     path("api/v1/metrics/", monitoring_ops.MetricsView.as_view(), name="api-metrics"),
     path(
-        "api/v1/executions/<int:pk>/steps/<int:order>/result/",
+        "api/v1/executions/<id:pk>/steps/<int:order>/result/",
         ManualStepResultView.as_view(),
         name="execution-manual-step-result",
     ),
     # results: steps, reports, imports, CI hooks, badges (before the router: plain views)
-    path("api/v1/executions/<int:pk>/steps/", results_api.ExecutionStepsView.as_view()),
-    path(
-        "api/v1/executions/<int:pk>/steps/stream/", results_api.ExecutionStepsStreamView.as_view()
-    ),
-    path("api/v1/executions/<int:pk>/report/", results_api.ExecutionReportView.as_view()),
+    path("api/v1/executions/<id:pk>/steps/", results_api.ExecutionStepsView.as_view()),
+    path("api/v1/executions/<id:pk>/steps/stream/", results_api.ExecutionStepsStreamView.as_view()),
+    path("api/v1/executions/<id:pk>/report/", results_api.ExecutionReportView.as_view()),
     path("api/v1/imports/junit/", results_api.JUnitImportView.as_view(), name="import-junit"),
-    path("api/v1/hooks/suites/<int:suite_id>/", results_api.SuiteHookView.as_view()),
-    path("api/v1/hooks/suites/<int:suite_id>/run/", results_api.SuiteHookRunView.as_view()),
-    path("api/v1/suites/<int:suite_id>/badge.svg", results_api.SuiteBadgeView.as_view()),
+    path("api/v1/hooks/suites/<id:suite_id>/", results_api.SuiteHookView.as_view()),
+    path("api/v1/hooks/suites/<id:suite_id>/run/", results_api.SuiteHookRunView.as_view()),
+    path("api/v1/suites/<id:suite_id>/badge.svg", results_api.SuiteBadgeView.as_view()),
     path("api/v1/", include(router.urls)),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
@@ -49,7 +76,7 @@ urlpatterns = [
     path("health/ready", monitoring_ops.health_ready, name="health-ready"),
     path("accounts/", include("django.contrib.auth.urls")),
     path(
-        "media/attachments/<int:execution_id>/<path:rest>",
+        "media/attachments/<id:execution_id>/<path:rest>",
         executions_views.attachment_download,
         name="attachment",
     ),
@@ -57,5 +84,6 @@ urlpatterns = [
     path("", include("monitoring.urls")),  # the dashboard
 ]
 
+handler400 = "intellibrowse.views.bad_request"
 handler404 = "intellibrowse.views.not_found"
 handler500 = "intellibrowse.views.server_error"

@@ -1,14 +1,25 @@
 """Error pages. API clients get the one JSON error shape even for URLs that match no route (a
-non-numeric id, a typo) and for server errors; people get Django's HTML pages."""
+non-numeric id, a typo), for what Django refuses before any view runs (a body over
+DATA_UPLOAD_MAX_MEMORY_SIZE read by a middleware) and for server errors; people get Django's HTML
+pages."""
 
+from django.core.exceptions import RequestDataTooBig
 from django.http import JsonResponse
 from django.views import defaults
 
-from intellibrowse.api_errors import error_body
+from intellibrowse.api_errors import error_body, too_large_body
 
 
 def _wants_json(request) -> bool:
     return request.path.startswith("/api/")
+
+
+def bad_request(request, exception=None):
+    if not _wants_json(request):
+        return defaults.bad_request(request, exception)
+    if isinstance(exception, RequestDataTooBig):
+        return JsonResponse(too_large_body(), status=413)
+    return JsonResponse(error_body("bad_request", "Bad request."), status=400)
 
 
 def not_found(request, exception=None):

@@ -2,6 +2,7 @@
 
 from django.urls import path
 
+from intellibrowse import ids  # noqa: F401  registers `<id:...>`
 from monitoring.views import cases, executions, manual, operations, overview, projects
 
 app_name = "monitoring"
@@ -9,23 +10,19 @@ app_name = "monitoring"
 urlpatterns = [
     path("", overview.overview, name="overview"),
     path("overview/panels/", overview.overview_panels, name="overview-panels"),
-    path("projects/<int:project_id>/", projects.project_detail, name="project"),
-    path("projects/<int:project_id>/run/", projects.run_start, name="run-start"),
-    path("executions/<int:execution_id>/", executions.execution_detail, name="execution"),
+    path("projects/<id:project_id>/", projects.project_detail, name="project"),
+    path("projects/<id:project_id>/run/", projects.run_start, name="run-start"),
+    path("executions/<id:execution_id>/", executions.execution_detail, name="execution"),
+    path("executions/<id:execution_id>/panel/", executions.execution_panel, name="execution-panel"),
     path(
-        "executions/<int:execution_id>/panel/", executions.execution_panel, name="execution-panel"
-    ),
-    path(
-        "executions/<int:execution_id>/cancel/",
+        "executions/<id:execution_id>/cancel/",
         executions.execution_cancel,
         name="execution-cancel",
     ),
-    path(
-        "executions/<int:execution_id>/rerun/", executions.execution_rerun, name="execution-rerun"
-    ),
-    path("executions/<int:execution_id>/manual/", manual.manual_page, name="execution-manual"),
-    path("cases/<int:case_id>/", cases.case_detail, name="case"),
-    path("cases/<int:case_id>/quarantine/", cases.case_quarantine, name="case-quarantine"),
+    path("executions/<id:execution_id>/rerun/", executions.execution_rerun, name="execution-rerun"),
+    path("executions/<id:execution_id>/manual/", manual.manual_page, name="execution-manual"),
+    path("cases/<id:case_id>/", cases.case_detail, name="case"),
+    path("cases/<id:case_id>/quarantine/", cases.case_quarantine, name="case-quarantine"),
     path("flaky/", cases.flaky_list, name="flaky"),
     path("queue/", operations.queue_page, name="queue"),
     path("queue/pause/", operations.queue_pause_view, name="queue-pause"),

@@ -5,6 +5,7 @@ from rest_framework import serializers
 
 from executions.models import TestCase
 from executions.serializers.runs import LabelsField, PriorityField
+from intellibrowse import serializers as strict
 from results.models import CaseEvent, CaseResult, CaseStats, ImportBatch
 
 # --- traces ------------------------------------------------------------------------------------
@@ -211,8 +212,8 @@ class FlakyCaseSerializer(serializers.ModelSerializer):
 
 
 class QuarantineSerializer(serializers.Serializer):
-    quarantined = serializers.BooleanField()
-    reason = serializers.CharField(max_length=1000, required=False, allow_blank=True, default="")
+    quarantined = strict.BooleanField()
+    reason = strict.CharField(max_length=1000, required=False, allow_blank=True, default="")
 
 
 class CaseEventSerializer(serializers.ModelSerializer):
@@ -228,11 +229,9 @@ class CaseEventSerializer(serializers.ModelSerializer):
 
 
 class HookRunSerializer(serializers.Serializer):
-    revision = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
-    branch = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
-    environment = serializers.CharField(
-        max_length=100, required=False, allow_blank=True, default=""
-    )
+    revision = strict.CharField(max_length=100, required=False, allow_blank=True, default="")
+    branch = strict.CharField(max_length=200, required=False, allow_blank=True, default="")
+    environment = strict.CharField(max_length=100, required=False, allow_blank=True, default="")
     parameters = serializers.DictField(required=False, default=dict)
     labels = LabelsField(required=False, default=dict)
     priority = PriorityField(required=False)

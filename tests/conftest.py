@@ -4,6 +4,8 @@ owner (maintainer of `project`), member (tester), viewer, stranger (member of an
 anonymous. API clients are DRF APIClients logged in as each persona.
 """
 
+from uuid import uuid4
+
 import pytest
 from rest_framework.test import APIClient
 
@@ -45,6 +47,14 @@ def stranger(other_project):
 def _fast_password_hashing(settings):
     # The user factory hashes a password per user (~0.2 s with PBKDF2); the tests make many users.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache(settings):
+    # Rate-limit counters live in the cache: every test starts with none. A key prefix of its own
+    # rather than cache.clear(), which on Redis would flush the whole database, shared with the
+    # channel layer, the broker and any other test run.
+    settings.CACHES = {"default": {**settings.CACHES["default"], "KEY_PREFIX": f"t-{uuid4().hex}"}}
 
 
 def _client_for(user) -> APIClient:

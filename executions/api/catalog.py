@@ -7,7 +7,7 @@ see, so another project's objects are a 404, never a 403.
 
 from django.contrib.auth import get_user_model
 from django.db.models import OuterRef, Subquery
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
@@ -98,14 +98,13 @@ class ProjectViewSet(viewsets.ModelViewSet):
 
     @extend_schema(
         summary="Remove a member (maintainers)",
-        parameters=[OpenApiParameter("user_id", int, OpenApiParameter.PATH)],
         request=None,
         responses={204: None},
     )
     @action(
         detail=True,
         methods=["delete"],
-        url_path=r"members/(?P<user_id>[0-9]+)",
+        url_path="members/<id:user_id>",
         pagination_class=None,
         filter_backends=[],
     )

@@ -7,7 +7,7 @@ executions.services.manual.execution_record_manual_step does the rest (403 / 400
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -15,16 +15,16 @@ from rest_framework.views import APIView
 from executions import selectors
 from executions.models import ExecutionStatus
 from executions.services.manual import MANUAL_STATUSES, MAX_TEXT_CHARS, execution_record_manual_step
+from intellibrowse import serializers as strict
+from intellibrowse.parsers import JSONParser
 
 
 class ManualStepInputSerializer(serializers.Serializer):
-    status = serializers.ChoiceField(choices=[(s, s) for s in MANUAL_STATUSES])
-    actual = serializers.CharField(
+    status = strict.ChoiceField(choices=[(s, s) for s in MANUAL_STATUSES])
+    actual = strict.CharField(
         required=False, allow_blank=True, default="", max_length=MAX_TEXT_CHARS
     )
-    note = serializers.CharField(
-        required=False, allow_blank=True, default="", max_length=MAX_TEXT_CHARS
-    )
+    note = strict.CharField(required=False, allow_blank=True, default="", max_length=MAX_TEXT_CHARS)
     attachment = serializers.FileField(required=False, allow_empty_file=True)
 
 
@@ -58,7 +58,9 @@ class ManualStepResultSerializer(serializers.Serializer):
 
 class ManualStepResultView(APIView):
     permission_classes = [IsAuthenticated]
-    parser_classes = [JSONParser, MultiPartParser, FormParser]
+    # JSON (the API's hardened parser) or multipart for an attachment; form-encoded bodies are
+    # not advertised, so they are not accepted either.
+    parser_classes = [JSONParser, MultiPartParser]
 
     @extend_schema(
         summary="Record the result of one manual step",

@@ -4,7 +4,12 @@ Each state change is one service call (executions.services.lifecycle / queue); t
 check permissions and shapes.
 """
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    PolymorphicProxySerializer,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
@@ -17,6 +22,7 @@ from executions.models import Execution, Trigger
 from executions.permissions import ProjectRole
 from executions.serializers.runs import (
     CancelSerializer,
+    CaseRunSerializer,
     ExecutionCreateSerializer,
     ExecutionDetailSerializer,
     ExecutionEventSerializer,
@@ -24,6 +30,7 @@ from executions.serializers.runs import (
     QueuePauseSerializer,
     QueueStatusSerializer,
     RerunSerializer,
+    SuiteRunSerializer,
     execution_rows_as_dicts,
     execution_values,
 )
@@ -43,7 +50,11 @@ class RunRole(ProjectRole):
     retrieve=extend_schema(summary="One execution with its attempts"),
     create=extend_schema(
         summary="Run a test case or a test suite",
-        request=ExecutionCreateSerializer,
+        request=PolymorphicProxySerializer(
+            component_name="ExecutionCreate",
+            serializers=[CaseRunSerializer, SuiteRunSerializer],
+            resource_type_field_name=None,
+        ),
         responses={201: ExecutionSerializer},
     ),
 )
@@ -130,9 +141,15 @@ class ExecutionViewSet(
     @extend_schema(
         summary="The audit trail: transitions and step results, in order",
         parameters=[
-            OpenApiParameter("after", int, description="Only events with seq greater than this."),
             OpenApiParameter(
-                "limit", int, description=f"At most this many (max {MAX_EVENTS_PER_PAGE})."
+                "after",
+                {"type": "integer", "minimum": 0},
+                description="Only events with seq greater than this.",
+            ),
+            OpenApiParameter(
+                "limit",
+                {"type": "integer", "minimum": 1},
+                description=f"At most this many (more than {MAX_EVENTS_PER_PAGE} gives as many).",
             ),
         ],
         responses=ExecutionEventSerializer(many=True),

@@ -1,7 +1,7 @@
 """Recurring runs: members read, maintainers write, testers may fire one now."""
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema, extend_schema_view
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
@@ -11,12 +11,28 @@ from executions import access
 from executions.models import RunSchedule
 from executions.permissions import ProjectRoleOnCreate
 from executions.serializers.runs import ExecutionSerializer
-from executions.serializers.schedules import RunScheduleSerializer
+from executions.serializers.schedules import (
+    CaseScheduleSerializer,
+    RunScheduleSerializer,
+    RunScheduleUpdateSerializer,
+    SuiteScheduleSerializer,
+)
 from executions.services import schedules
 
 
+@extend_schema_view(
+    create=extend_schema(
+        request=PolymorphicProxySerializer(
+            component_name="RunScheduleCreate",
+            serializers=[CaseScheduleSerializer, SuiteScheduleSerializer],
+            resource_type_field_name=None,
+        ),
+        responses={201: RunScheduleSerializer},
+    ),
+    update=extend_schema(responses=RunScheduleSerializer),
+    partial_update=extend_schema(responses=RunScheduleSerializer),
+)
 class RunScheduleViewSet(viewsets.ModelViewSet):
-    serializer_class = RunScheduleSerializer
     permission_classes = [ProjectRoleOnCreate]
     filterset_fields = ["project", "enabled", "test_case", "test_suite"]
     search_fields = ["name"]
@@ -27,6 +43,11 @@ class RunScheduleViewSet(viewsets.ModelViewSet):
             return RunSchedule.objects.none()
         visible = access.visible_project_ids(self.request.user)
         return RunSchedule.objects.filter(project__in=visible).select_related("q_schedule")
+
+    def get_serializer_class(self):
+        if self.action in ("update", "partial_update"):
+            return RunScheduleUpdateSerializer
+        return RunScheduleSerializer
 
     def perform_create(self, serializer):
         schedule = RunSchedule(**serializer.validated_data, created_by=self.request.user)

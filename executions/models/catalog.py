@@ -2,7 +2,7 @@
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import RegexValidator
+from django.core.validators import MaxValueValidator, RegexValidator
 from django.db import models
 
 
@@ -33,11 +33,18 @@ class Project(models.Model):
         help_text="Hosts HTTP and browser steps may reach (e.g. 'api.example.com', '*.example.com', "
         "'127.0.0.1:8000'). Loopback is always allowed.",
     )
+    # Upper bounds: the database would take up to 2**63 - 1, but pruning computes
+    # now - retention_days, which overflows past year 1 (a crash of the prune job).
     max_concurrency = models.PositiveIntegerField(
-        null=True, blank=True, help_text="At most this many executions of the project run at once."
+        null=True,
+        blank=True,
+        validators=[MaxValueValidator(10_000)],
+        help_text="At most this many executions of the project run at once.",
     )
     retention_days = models.PositiveIntegerField(
-        default=90, help_text="Traces and events of finished executions older than this are pruned."
+        default=90,
+        validators=[MaxValueValidator(36_500)],
+        help_text="Traces and events of finished executions older than this are pruned.",
     )
     members = models.ManyToManyField(
         settings.AUTH_USER_MODEL, through="Membership", related_name="projects"

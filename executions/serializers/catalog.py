@@ -8,6 +8,7 @@ from rest_framework import serializers
 
 from executions.access import role_in, visible_project_ids, visible_projects
 from executions.models import Membership, Project, Role, SuiteItem, TestCase, TestSuite
+from intellibrowse import serializers as strict
 
 
 @extend_schema_field(
@@ -23,7 +24,12 @@ class StepsField(serializers.JSONField):
     action 'clik'), not DRF's generic type messages."""
 
 
-class VisibleProjectField(serializers.PrimaryKeyRelatedField):
+class ParametersField(serializers.DictField):
+    """Run parameters: an object of names to any JSON values (the model refuses anything else;
+    this also says so in the schema, where a bare JSONField would allow null or a list)."""
+
+
+class VisibleProjectField(strict.PrimaryKeyRelatedField):
     """A project the requesting user can see (ProjectRoleOnCreate has already answered 404 for
     the others; this keeps the serializer safe on its own)."""
 
@@ -31,7 +37,7 @@ class VisibleProjectField(serializers.PrimaryKeyRelatedField):
         return visible_projects(self.context["request"].user)
 
 
-class VisibleCaseField(serializers.PrimaryKeyRelatedField):
+class VisibleCaseField(strict.PrimaryKeyRelatedField):
     def get_queryset(self):
         user = self.context["request"].user
         return TestCase.objects.filter(project__in=visible_project_ids(user))
@@ -40,10 +46,8 @@ class VisibleCaseField(serializers.PrimaryKeyRelatedField):
 # --- Projects ---------------------------------------------------------------------------------
 
 
-class ProjectSerializer(serializers.ModelSerializer):
-    allowed_hosts = serializers.ListField(
-        child=serializers.CharField(max_length=255), required=False
-    )
+class ProjectSerializer(strict.ModelSerializer):
+    allowed_hosts = serializers.ListField(child=strict.CharField(max_length=255), required=False)
     # Named `role` (not my_role) so the schema shares one RoleEnum with memberships.
     role = serializers.SerializerMethodField(help_text="Your role in this project.")
 
@@ -74,7 +78,7 @@ class ProjectSerializer(serializers.ModelSerializer):
         return role_in(user, project.pk)
 
 
-class MembershipSerializer(serializers.ModelSerializer):
+class MembershipSerializer(strict.ModelSerializer):
     username = serializers.CharField(source="user.get_username", read_only=True)
 
     class Meta:
@@ -86,10 +90,8 @@ class MembershipSerializer(serializers.ModelSerializer):
 class MembershipSetSerializer(serializers.Serializer):
     """Add a member, or change a member's role."""
 
-    user = serializers.PrimaryKeyRelatedField(
-        queryset=get_user_model().objects.filter(is_active=True)
-    )
-    role = serializers.ChoiceField(choices=Role.choices)
+    user = strict.PrimaryKeyRelatedField(queryset=get_user_model().objects.filter(is_active=True))
+    role = strict.ChoiceField(choices=Role.choices)
 
 
 # --- Test cases -------------------------------------------------------------------------------
@@ -115,12 +117,13 @@ _CASE_FIELDS = [
 ]
 
 
-class TestCaseSerializer(serializers.ModelSerializer):
+class TestCaseSerializer(strict.ModelSerializer):
     """A test case. `project` is given on create and cannot change afterwards."""
 
     project = VisibleProjectField()
     steps = StepsField(required=False)
-    tags = serializers.ListField(child=serializers.CharField(max_length=100), required=False)
+    parameters = ParametersField(required=False)
+    tags = serializers.ListField(child=strict.CharField(max_length=100), required=False)
 
     class Meta:
         model = TestCase
@@ -143,26 +146,37 @@ class TestCaseUpdateSerializer(TestCaseSerializer):
 # --- Test suites ------------------------------------------------------------------------------
 
 
-class SuiteItemSerializer(serializers.ModelSerializer):
+class SuiteItemSerializer(strict.ModelSerializer):
     case = VisibleCaseField(queryset=TestCase.objects.all())
     case_key = serializers.CharField(source="case.key", read_only=True)
-    order = serializers.IntegerField(
-        min_value=0, required=False, help_text="Defaults to the item's position in the list."
+    order = strict.IntegerField(
+        min_value=0,
+        max_value=1_000_000,
+        required=False,
+        help_text="Defaults to the item's position in the list.",
     )
 
     class Meta:
         model = SuiteItem
         fields = ["case", "case_key", "order", "skip"]
 
+    def validate(self, attrs):
+        # A PATCH of the suite makes DRF skip missing fields in its items too; but `items`
+        # replaces them all, so each one must still name its case.
+        if "case" not in attrs:
+            raise serializers.ValidationError({"case": "This field is required."})
+        return attrs
 
-class TestSuiteSerializer(serializers.ModelSerializer):
+
+class TestSuiteSerializer(strict.ModelSerializer):
     """A suite with its ordered items. Writing `items` replaces all of them in one transaction;
     leaving it out of an update keeps them."""
 
     project = VisibleProjectField()
     items = SuiteItemSerializer(many=True, required=False)
-    tags = serializers.ListField(child=serializers.CharField(max_length=100), required=False)
-    max_parallel = serializers.IntegerField(min_value=1, max_value=1000, required=False)
+    parameters = ParametersField(required=False)
+    tags = serializers.ListField(child=strict.CharField(max_length=100), required=False)
+    max_parallel = strict.IntegerField(min_value=1, max_value=1000, required=False)
 
     class Meta:
         model = TestSuite

@@ -6,8 +6,7 @@ execution back with its lifecycle fields (ExecutionSerializer). `status` is neve
 
 from django.urls import reverse
 from django.utils import timezone
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
 from executions.access import visible_project_ids
@@ -20,12 +19,19 @@ from executions.models import (
     TestCase,
     TestSuite,
 )
+from intellibrowse import serializers as strict
 
 PRIORITY_BY_NAME = {p.label.lower(): p.value for p in Priority}
+MAX_LABELS = 50
 
 
 @extend_schema_field(
-    {"oneOf": [{"type": "integer"}, {"type": "string", "enum": list(PRIORITY_BY_NAME)}]}
+    {
+        "oneOf": [
+            {"type": "integer", "minimum": 0, "maximum": 100},
+            {"type": "string", "enum": list(PRIORITY_BY_NAME)},
+        ]
+    }
 )
 class PriorityField(serializers.Field):
     """Accepts a level name ("high") or a number 0-100; answers with the number."""
@@ -45,36 +51,43 @@ class PriorityField(serializers.Field):
         return value
 
 
+@extend_schema_field(
+    {
+        "type": "object",
+        "additionalProperties": {"type": "string", "maxLength": 200},
+        "maxProperties": MAX_LABELS,
+    }
+)
 class LabelsField(serializers.DictField):
-    child = serializers.CharField(max_length=200, allow_blank=True)
+    child = strict.CharField(max_length=200, allow_blank=True)
 
     def to_internal_value(self, data):
         value = super().to_internal_value(data)
-        if len(value) > 50:
-            raise serializers.ValidationError("At most 50 labels.")
+        if len(value) > MAX_LABELS:
+            raise serializers.ValidationError(f"At most {MAX_LABELS} labels.")
         return value
 
 
 class ExecutionCreateSerializer(serializers.Serializer):
-    test_case = serializers.PrimaryKeyRelatedField(
+    test_case = strict.PrimaryKeyRelatedField(
         queryset=TestCase.objects.none(), required=False, allow_null=True
     )
-    test_suite = serializers.PrimaryKeyRelatedField(
+    test_suite = strict.PrimaryKeyRelatedField(
         queryset=TestSuite.objects.none(), required=False, allow_null=True
     )
     priority = PriorityField(required=False, default=Priority.NORMAL)
     parameters = serializers.DictField(required=False, default=dict)
-    environment = serializers.CharField(max_length=100, required=False, allow_blank=True)
-    revision = serializers.CharField(max_length=100, required=False, allow_blank=True)
-    branch = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    environment = strict.CharField(max_length=100, required=False, allow_blank=True)
+    revision = strict.CharField(max_length=100, required=False, allow_blank=True)
+    branch = strict.CharField(max_length=200, required=False, allow_blank=True)
     labels = LabelsField(required=False, default=dict)
     not_before = serializers.DateTimeField(required=False, allow_null=True)
-    timeout_seconds = serializers.IntegerField(required=False, min_value=1, max_value=7 * 86400)
-    step_timeout_seconds = serializers.IntegerField(
+    timeout_seconds = strict.IntegerField(required=False, min_value=1, max_value=7 * 86400)
+    step_timeout_seconds = strict.IntegerField(
         required=False, allow_null=True, min_value=1, max_value=86400
     )
-    max_retries = serializers.IntegerField(required=False, default=0, min_value=0, max_value=10)
-    retry_backoff_seconds = serializers.IntegerField(
+    max_retries = strict.IntegerField(required=False, default=0, min_value=0, max_value=10)
+    retry_backoff_seconds = strict.IntegerField(
         required=False, default=5, min_value=0, max_value=3600
     )
 
@@ -104,6 +117,18 @@ class ExecutionCreateSerializer(serializers.Serializer):
         return attrs
 
 
+# The request body of POST /executions/ for the schema: exactly one of test_case / test_suite, which
+# the one serializer above checks in validate() and these two spell out as a oneOf.
+class CaseRunSerializer(ExecutionCreateSerializer):
+    test_case = strict.PrimaryKeyRelatedField(queryset=TestCase.objects.none())
+    test_suite = None
+
+
+class SuiteRunSerializer(ExecutionCreateSerializer):
+    test_case = None
+    test_suite = strict.PrimaryKeyRelatedField(queryset=TestSuite.objects.none())
+
+
 class AttemptSerializer(serializers.ModelSerializer):
     duration_seconds = serializers.FloatField(read_only=True, allow_null=True)
     triggered_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
@@ -125,8 +150,15 @@ class AttemptSerializer(serializers.ModelSerializer):
 
 
 class ExecutionSerializer(serializers.ModelSerializer):
-    test_case_key = serializers.CharField(source="test_case.key", read_only=True, default=None)
-    test_suite_name = serializers.CharField(source="test_suite.name", read_only=True, default=None)
+    # Null for the other kind of run (a suite run has no case key): said so in the schema.
+    test_case_key = serializers.CharField(
+        source="test_case.key", read_only=True, default=None, allow_null=True
+    )
+    test_suite_name = serializers.CharField(
+        source="test_suite.name", read_only=True, default=None, allow_null=True
+    )
+    # Any level from 0 to 100, not only the named ones (the model's choices would make an enum).
+    priority = serializers.IntegerField(read_only=True, min_value=0, max_value=100)
     priority_label = serializers.CharField(source="get_priority_display", read_only=True)
     triggered_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
     duration_seconds = serializers.SerializerMethodField()
@@ -173,7 +205,7 @@ class ExecutionSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
-    @extend_schema_field(OpenApiTypes.FLOAT)
+    @extend_schema_field(serializers.FloatField(allow_null=True))
     def get_duration_seconds(self, execution) -> float | None:
         if execution.started_at and execution.finished_at:
             return round((execution.finished_at - execution.started_at).total_seconds(), 3)
@@ -224,7 +256,7 @@ class ExecutionDetailSerializer(ExecutionSerializer):
 
 
 class RerunSerializer(serializers.Serializer):
-    only_failed = serializers.BooleanField(
+    only_failed = strict.BooleanField(
         required=False,
         default=False,
         help_text="Suite runs: re-run only the children that did not pass.",
@@ -232,7 +264,7 @@ class RerunSerializer(serializers.Serializer):
 
 
 class CancelSerializer(serializers.Serializer):
-    reason = serializers.CharField(required=False, allow_blank=True, max_length=500)
+    reason = strict.CharField(required=False, allow_blank=True, max_length=500)
 
 
 class ExecutionEventSerializer(serializers.ModelSerializer):
@@ -255,6 +287,9 @@ class ExecutionEventSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+# One object, also where the queue's viewset calls it from `list` (drf-spectacular would otherwise
+# document GET /queue/ as an array).
+@extend_schema_serializer(many=False)
 class QueueStatusSerializer(serializers.Serializer):
     paused = serializers.BooleanField()
     paused_reason = serializers.CharField()
@@ -267,7 +302,7 @@ class QueueStatusSerializer(serializers.Serializer):
 
 
 class QueuePauseSerializer(serializers.Serializer):
-    reason = serializers.CharField(required=False, allow_blank=True, max_length=500)
+    reason = strict.CharField(required=False, allow_blank=True, max_length=500)
 
 
 # --- the list's fast path ---------------------------------------------------------------------

@@ -1,12 +1,33 @@
+"""Schedules: created for one case or one suite of a project; that target and the project stay
+(RunScheduleUpdateSerializer), everything else may change."""
+
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from executions.access import visible_project_ids
 from executions.models import RunSchedule, TestCase, TestSuite
+from executions.serializers.catalog import ParametersField
 from executions.serializers.runs import LabelsField, PriorityField
+from intellibrowse import serializers as strict
 
 
-class RunScheduleSerializer(serializers.ModelSerializer):
+@extend_schema_field(
+    {
+        "type": "string",
+        "format": "cron",
+        "maxLength": 100,
+        "description": "Five cron fields (minute hour day month weekday), e.g. '0 2 * * *' for "
+        "02:00 every day (UTC); it must fire at least once.",
+    }
+)
+class CronField(strict.CharField):
+    pass
+
+
+class RunScheduleSerializer(strict.ModelSerializer):
+    cron = CronField(max_length=100)
     priority = PriorityField(required=False)
+    parameters = ParametersField(required=False)
     labels = LabelsField(required=False)
     next_run = serializers.DateTimeField(read_only=True, allow_null=True)
 
@@ -36,10 +57,9 @@ class RunScheduleSerializer(serializers.ModelSerializer):
         request = self.context.get("request")
         if request is not None and request.user.is_authenticated:
             visible = visible_project_ids(request.user)
-            self.fields["test_case"].queryset = TestCase.objects.filter(project__in=visible)
-            self.fields["test_suite"].queryset = TestSuite.objects.filter(project__in=visible)
-        if self.instance is not None and not isinstance(self.instance, list | tuple):
-            self.fields["project"].read_only = True
+            for name, model in (("test_case", TestCase), ("test_suite", TestSuite)):
+                if name in self.fields and not self.fields[name].read_only:
+                    self.fields[name].queryset = model.objects.filter(project__in=visible)
 
     def validate(self, attrs):
         project = attrs.get("project") or getattr(self.instance, "project", None)
@@ -50,3 +70,22 @@ class RunScheduleSerializer(serializers.ModelSerializer):
         if (case or suite).project_id != project.pk:
             raise serializers.ValidationError("That test belongs to another project.")
         return attrs
+
+
+class RunScheduleUpdateSerializer(RunScheduleSerializer):
+    class Meta(RunScheduleSerializer.Meta):
+        read_only_fields = ["project", "test_case", "test_suite", "last_run_at", "created_at"]
+
+
+# The body of POST /schedules/ for the schema: a schedule runs exactly one case or one suite, which
+# validate() above checks and these two spell out as a oneOf.
+class CaseScheduleSerializer(RunScheduleSerializer):
+    class Meta(RunScheduleSerializer.Meta):
+        fields = [f for f in RunScheduleSerializer.Meta.fields if f != "test_suite"]
+        extra_kwargs = {"test_case": {"required": True, "allow_null": False}}
+
+
+class SuiteScheduleSerializer(RunScheduleSerializer):
+    class Meta(RunScheduleSerializer.Meta):
+        fields = [f for f in RunScheduleSerializer.Meta.fields if f != "test_case"]
+        extra_kwargs = {"test_suite": {"required": True, "allow_null": False}}

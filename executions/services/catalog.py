@@ -243,7 +243,9 @@ def _save(obj: Project | TestCase | TestSuite) -> None:
         unique_field, taken_message = _unique_rule(obj)
         if not _taken(obj, unique_field):
             raise
-        raise ValidationError({unique_field: [ValidationError(taken_message, code="unique")]}) from None
+        raise ValidationError(
+            {unique_field: [ValidationError(taken_message, code="unique")]}
+        ) from None
 
 
 def _taken(obj: models.Model, field: str) -> bool:

@@ -1,7 +1,6 @@
 """JUnit imports: the upload (XML body or multipart file), the batches, their reports."""
 
 import django_filters
-from django import forms
 from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -13,6 +12,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from executions import access
+from intellibrowse import filters as strict_filters
+from intellibrowse.throttling import ScopedRateThrottle
 from results import reports, selectors
 from results.api.common import (
     AS_PARAM,
@@ -49,6 +50,9 @@ class RawTextXMLParser(RawXMLParser):
 
 class JUnitImportView(APIView):
     parser_classes = [MultiPartParser, RawXMLParser, RawTextXMLParser]
+    # Per-user limit (IB_RATE_IMPORTS): one report can hold 100,000 testcases.
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "imports"
 
     def initial(self, request, *args, **kwargs):
         # Refuse an announced oversize body before anything (authentication, CSRF, the multipart
@@ -119,13 +123,9 @@ def _too_large() -> ImportTooLarge:
     )
 
 
-class IdFilter(django_filters.NumberFilter):
-    field_class = forms.IntegerField  # ids are whole numbers (NumberFilter takes decimals)
-
-
-class ImportBatchFilter(django_filters.FilterSet):
+class ImportBatchFilter(strict_filters.FilterSet):
     # A number, not a choice: another project's id filters to nothing, like a missing one.
-    project = IdFilter()
+    project = strict_filters.IdFilter()
     revision = django_filters.CharFilter()
     branch = django_filters.CharFilter()
     environment = django_filters.CharFilter()

@@ -30,12 +30,12 @@ def _case_body(project, **overrides) -> dict:
     return body | overrides
 
 
-def _field_errors(response, field: str) -> list[str]:
+def _field_errors(response, field: str, status: int = 400, code: str = "invalid") -> list[str]:
     """The messages for one field, after checking the error shape."""
-    assert response.status_code == 400, response.content
+    assert response.status_code == status, response.content
     body = response.json()
     assert set(body) >= {"code", "message", "detail"}
-    assert body["code"] == "invalid"
+    assert body["code"] == code
     assert field in body["detail"], body
     return body["detail"][field]
 
@@ -156,7 +156,7 @@ def test_api_reports_a_taken_key_on_the_key_field(owner_api, project):
 
     response = owner_api.post(CASES, _case_body(project))
 
-    assert _field_errors(response, "key") == [
+    assert _field_errors(response, "key", 409, "conflict") == [
         "A test case with key 'login-ok' already exists in this project."
     ]
     assert TestCase.objects.filter(project=project).count() == 1
@@ -168,7 +168,7 @@ def test_api_refuses_renaming_a_case_to_a_taken_key(owner_api, project):
 
     response = owner_api.patch(f"{CASES}{case.pk}/", {"key": "taken"})
 
-    _field_errors(response, "key")
+    _field_errors(response, "key", 409, "conflict")
     case.refresh_from_db()
     assert case.key == "mine"
 
@@ -261,7 +261,7 @@ def test_api_does_not_reveal_cases_of_projects_the_user_cannot_see(owner_api, pr
         SUITES, {"project": project.pk, "name": "s", "items": [{"case": hidden.pk}]}
     )
 
-    assert "does not exist" in str(_field_errors(response, "items"))
+    assert "does not exist" in str(_field_errors(response, "items", 404, "not_found"))
 
 
 def test_api_refuses_the_same_case_twice_in_a_suite(owner_api, project):
@@ -279,7 +279,7 @@ def test_api_reports_a_taken_suite_name_on_the_name_field(owner_api, project):
 
     response = owner_api.post(SUITES, {"project": project.pk, "name": "Nightly"})
 
-    assert _field_errors(response, "name") == [
+    assert _field_errors(response, "name", 409, "conflict") == [
         "A test suite named 'Nightly' already exists in this project."
     ]
 
@@ -322,7 +322,7 @@ def test_api_refuses_a_blank_allowed_host(owner_api):
 def test_api_reports_a_taken_slug_on_the_slug_field(owner_api, project):
     response = owner_api.post(PROJECTS, {"name": "Copy", "slug": project.slug})
 
-    _field_errors(response, "slug")
+    _field_errors(response, "slug", 409, "conflict")
 
 
 def test_project_create_refuses_a_taken_slug(project):
@@ -330,3 +330,11 @@ def test_project_create_refuses_a_taken_slug(project):
         catalog.project_create(name="Copy", slug=project.slug)
 
     assert list(caught.value.message_dict) == ["slug"]
+
+
+def test_a_patch_with_an_item_that_names_no_case_is_a_400(owner_api, project):
+    suite = TestSuiteFactory(project=project)
+
+    response = owner_api.patch(f"{SUITES}{suite.pk}/", {"items": [{"order": 0}]})
+
+    assert _field_errors(response, "items") == {"0": {"case": ["This field is required."]}}

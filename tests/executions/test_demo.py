@@ -111,7 +111,8 @@ def test_load_demo_repairs_what_was_changed_but_keeps_added_hosts(demo):
     assert TestCase.objects.get(key="DEMO-HTTP-ITEMS").name == "Items API answers and echoes"
 
 
-def test_bootstrap_admin_creates_a_maintainer_of_the_demo_once(demo, monkeypatch, capsys):
+def test_bootstrap_admin_creates_a_maintainer_of_the_demo_once(demo, monkeypatch, capsys, settings):
+    settings.DEBUG = True  # the admin / admin default is for a laptop (refused with DEBUG off)
     monkeypatch.delenv("ADMIN_USERNAME", raising=False)
     monkeypatch.delenv("ADMIN_PASSWORD", raising=False)
     call_command("bootstrap_admin")

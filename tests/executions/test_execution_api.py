@@ -69,7 +69,7 @@ def test_viewer_cannot_start_runs(viewer_api, case):
 def test_stranger_cannot_start_runs_of_another_project(stranger_api, case):
     response = stranger_api.post(URL, {"test_case": case.pk}, format="json")
 
-    assert response.status_code == 400
+    assert response.status_code == 404
     assert "does not exist" in response.data["message"]
     assert not Execution.objects.exists()
 
@@ -133,8 +133,17 @@ def test_list_filters_by_status_and_label(member_api, case, failing_case):
 
 
 def test_bad_label_filter_is_a_400(member_api):
-    response = member_api.get(URL, {"label": "env__contains:x"})
+    response = member_api.get(URL, {"label": "env=staging"})
     assert response.status_code == 400
+
+
+def test_a_label_key_with_double_underscores_is_a_key_not_a_lookup(member_api, case):
+    execution_for(case, labels={"env": "staging"})
+
+    response = member_api.get(URL, {"label": "env__contains:s"})
+
+    assert response.status_code == 200
+    assert response.data["results"] == []
 
 
 def test_stranger_gets_404_for_another_projects_execution(stranger_api, case):

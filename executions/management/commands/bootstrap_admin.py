@@ -1,14 +1,16 @@
 """manage.py bootstrap_admin: a first superuser, only if it does not exist yet.
 
 Name and password from ADMIN_USERNAME / ADMIN_PASSWORD (default admin / admin, printed so a new
-user knows how to log in; set real values anywhere but a laptop). Makes the user a maintainer of
+user knows how to log in). With DEBUG off there is no default password: a production admin/admin
+is the first thing anyone tries. Makes the user a maintainer of
 the Demo project when load_demo has created it. Running it again changes nothing.
 """
 
 import os
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from executions.models import Membership, Project, Role
@@ -24,6 +26,8 @@ class Command(BaseCommand):
         username = os.environ.get("ADMIN_USERNAME") or "admin"
         password = os.environ.get("ADMIN_PASSWORD") or ""
         users = get_user_model()
+        if not password and not settings.DEBUG and not users.objects.filter(username=username):
+            raise CommandError("Set ADMIN_PASSWORD: with DEBUG off there is no default password.")
         with transaction.atomic():
             user = users.objects.filter(username=username).first()
             if user is None:
