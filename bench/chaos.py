@@ -158,15 +158,8 @@ def run_chaos(
             if now >= window_end:
                 report.timeline.append(done - window_start_count)
                 window_start_count, window_end = done, now + 10
-            if restart_pg_at is not None and done >= restart_pg_at * count:
-                restart_postgres()
-                report.restarts.append(f"PostgreSQL at {done}/{count}")
-                restart_pg_at = None
-            elif restart_redis_at is not None and done >= restart_redis_at * count:
-                restart_redis()
-                report.restarts.append(f"Redis at {done}/{count}")
-                restart_redis_at = None
-            elif now >= next_kill:
+            if now >= next_kill:
+                # Kills come first: a restart must not push them out of a short run.
                 running = _db_retry(
                     lambda: list(
                         Execution.objects.filter(pk__in=ids, status=ExecutionStatus.RUNNING)
@@ -181,7 +174,15 @@ def run_chaos(
                         report.kills.append((time.time(), pid, running[0][0]))
                     except ProcessLookupError:
                         pass
-                next_kill = now + kill_every
+                    next_kill = now + kill_every
+            if restart_pg_at is not None and done >= restart_pg_at * count:
+                restart_postgres()
+                report.restarts.append(f"PostgreSQL at {done}/{count}")
+                restart_pg_at = None
+            elif restart_redis_at is not None and done >= restart_redis_at * count:
+                restart_redis()
+                report.restarts.append(f"Redis at {done}/{count}")
+                restart_redis_at = None
             time.sleep(0.2)
         report.timeline.append(finished() - window_start_count)
     report.seconds = time.monotonic() - began

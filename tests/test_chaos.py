@@ -28,8 +28,8 @@ def test_chaos_loses_nothing_and_runs_nothing_twice(project, tmp_path, capsys):
     report = run_chaos(
         project=project,
         env=env,
-        count=60,
-        kill_every=3.0,
+        count=100,
+        kill_every=1.5,
         restart_pg_at=0.3 if RESTARTS else None,
         restart_redis_at=0.6 if RESTARTS else None,
         timeout=300,
@@ -42,5 +42,5 @@ def test_chaos_loses_nothing_and_runs_nothing_twice(project, tmp_path, capsys):
     assert report.lost == 0, report.lines()
     assert report.steps_twice_in_one_attempt == 0, report.lines()
     assert report.executions_passed_twice == 0, report.lines()
-    assert report.outcomes == {"passed": 60}, report.lines()
+    assert report.outcomes == {"passed": 100}, report.lines()
     assert report.kills, "no worker was killed: the scenario did not happen"
