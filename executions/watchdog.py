@@ -128,10 +128,10 @@ def reap_once(now=None) -> dict:
 def _broker_is_empty() -> bool:
     """Re-ring only when no doorbell is waiting in the broker: then nothing will come for the
     queued work (the broker lost the task, or a claim that found no free slot used it up)."""
-    from django_q.brokers import get_broker
+    from executions.services.queue import _broker
 
     try:
-        return get_broker().queue_size() == 0
+        return _broker().queue_size() == 0
     except Exception:
         return True
 

@@ -38,46 +38,38 @@ class GenericRunner:
         action = get_action(step["action"])
         started_at = timezone.now()
         params = ctx.render(step.get("params", {}))
+
+        def record(outcome: StepOutcome, elapsed: float) -> dict:
+            return recorder.record(
+                step_record(
+                    order=order,
+                    name=name,
+                    kind=step["action"],
+                    outcome=outcome,
+                    started_at=started_at,
+                    elapsed=elapsed,
+                    input=params,
+                    expected=step.get("expected"),
+                )
+            )
+
         if action is None:
             outcome, elapsed = StepOutcome.failed(f"unknown action {step['action']!r}"), 0.0
             outcome.status = StepStatus.UNDEFINED
-        else:
-            timeout = ctx.step_timeout_for(step.get("timeout"))
-            try:
-                outcome, elapsed = call_action(ctx, action.run, params, name=name, timeout=timeout)
-            except Cancelled as stop:
-                if stop.kind == StopKind.STEP_TIMEOUT:
-                    overran = StepOutcome(
-                        status=StepStatus.ERROR,
-                        error={"type": "StepTimeout", "message": stop.reason},
-                    )
-                    elapsed = (timezone.now() - started_at).total_seconds()
-                    recorder.record(
-                        step_record(
-                            order=order,
-                            name=name,
-                            kind=step["action"],
-                            outcome=overran,
-                            started_at=started_at,
-                            elapsed=elapsed,
-                            input=params,
-                            expected=step.get("expected"),
-                        )
-                    )
-                raise
-            _capture(ctx, step.get("capture", {}), outcome)
-        return recorder.record(
-            step_record(
-                order=order,
-                name=name,
-                kind=step["action"],
-                outcome=outcome,
-                started_at=started_at,
-                elapsed=elapsed,
-                input=params,
-                expected=step.get("expected"),
-            )
-        )
+            return record(outcome, elapsed)
+        timeout = ctx.step_timeout_for(step.get("timeout"))
+        try:
+            outcome, elapsed = call_action(ctx, action.run, params, name=name, timeout=timeout)
+        except Cancelled as stop:
+            if stop.kind == StopKind.STEP_TIMEOUT:
+                overran = StepOutcome(
+                    status=StepStatus.ERROR,
+                    error={"type": "StepTimeout", "message": stop.reason},
+                )
+                record(overran, (timezone.now() - started_at).total_seconds())
+            raise
+        _capture(ctx, step.get("capture", {}), outcome)
+        return record(outcome, elapsed)
 
 
 def _skipped(order: int, name: str, step: dict) -> dict:
