@@ -12,7 +12,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -64,22 +64,48 @@ def summary_ms(values_s: list[float]) -> str:
 
 
 @contextmanager
+def process_group(args: list[str], env: dict, log_path: Path, *, grace: float = 10):
+    """Start a child process in its own process group, its output in `log_path`; on exit stop the
+    whole group (the tests use this too).
+
+    The whole group, not only the leader: qcluster's worker processes can outlive it by a moment,
+    still connected to a database that the caller is about to flush or drop."""
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            args, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        try:
+            yield proc
+        finally:
+            stop_group(proc, grace)
+
+
+def stop_group(proc: subprocess.Popen, grace: float) -> None:
+    """SIGTERM the group; SIGKILL whatever is left of it after `grace` seconds."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        with suppress(ProcessLookupError):  # the whole group is gone already
+            os.killpg(proc.pid, sig)
+        if _group_gone(proc, grace):
+            return
+
+
+def _group_gone(proc: subprocess.Popen, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while True:
+        proc.poll()  # reap the leader: until then it counts as a member of its group
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
+
+
 def child(args: list[str], env: dict, log_name: str):
+    """A benchmark's child process, its output in bench/out/<log_name>."""
     OUT.mkdir(parents=True, exist_ok=True)
-    log = open(OUT / log_name, "wb")  # noqa: SIM115
-    proc = subprocess.Popen(
-        args, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-    )
-    try:
-        yield proc
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-        log.close()
+    return process_group(args, env, OUT / log_name, grace=15)
 
 
 def wait_until(predicate, timeout: float, interval: float = 0.02):

@@ -1,7 +1,9 @@
 """HTTP load on the read API (issue 7): wrk against uvicorn with 2 workers on PostgreSQL.
 
-32 concurrent connections for 20 s each on: the executions list (one page of 50, newest first) and
-execution detail (random ids). Prints requests/s and latency p50/p95/p99 (from wrk's histogram).
+32 concurrent connections for 20 s each on: the executions list (one page of 50, newest first),
+execution detail (random ids) and, as the floor, /health/live (no database, no authentication).
+Prints requests/s and latency p50/p95/p99 (from wrk's histogram). Targets (issue 7): list and
+detail p95 <= 50 ms, list >= 500 requests/s.
 
 Usage: DATABASE_URL=postgres://postgres@127.0.0.1:5432/test .venv/bin/python bench/load.py
 Needs wrk (Debian: apt-get install wrk).
@@ -165,6 +167,9 @@ def main() -> None:
         for name, url, script in [
             ("executions list (page of 50)", f"{base}/api/v1/executions/", ""),
             ("execution detail", base, DETAIL % ", ".join(map(str, ids))),
+            # The floor: no database, no authentication. What the server, the framework and wrk
+            # cost on this machine before the API does any work of its own.
+            ("floor: /health/live", f"{base}/health/live", ""),
         ]:
             wrk(url, token, script, 3, args.connections)  # warm-up
             r = wrk(url, token, script, args.seconds, args.connections)

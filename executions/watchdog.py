@@ -8,7 +8,8 @@
   broker lost. Every watchdog reaps; the services re-check under row locks, so two reapers never
   act twice on one execution.
 
-Started on django-q2's post_spawn signal (each worker process); `manage.py reap` runs one pass.
+Started on django-q2's post_spawn signal (each worker process) and stopped as a worker process exits
+cleanly, which also removes its row from the dashboard's worker list; `manage.py reap` runs one pass.
 """
 
 import logging
@@ -17,6 +18,7 @@ import socket
 import threading
 import time
 from datetime import timedelta
+from multiprocessing.util import Finalize
 
 from django.conf import settings
 from django.db import close_old_connections, connection
@@ -145,6 +147,12 @@ def _report_alive() -> None:
     worker_seen(worker_id(), running)
 
 
+def _report_gone() -> None:
+    from monitoring.workers import worker_gone
+
+    worker_gone(worker_id())
+
+
 def _loop() -> None:
     # Spread the reapers of many processes over the interval (0.8x to 1.2x, fixed per process).
     _spread = 0.8 + (os.getpid() % 41) / 100
@@ -165,6 +173,8 @@ def _loop() -> None:
         except Exception:
             log.exception("watchdog pass failed; retrying")
             close_old_connections()
+    # Stopped, so no more heartbeats: from here on the row would only say "alive" falsely.
+    _report_gone()
     connection.close()  # this thread's own connection
 
 
@@ -180,7 +190,8 @@ def start() -> bool:
 
 
 def stop() -> None:
-    """Stop the thread (a command that worked the queue itself is done)."""
+    """Stop the thread (a command that worked the queue itself is done, or a worker process exits
+    cleanly)."""
     global _thread
     _stop.set()
     if _thread is not None:
@@ -196,3 +207,8 @@ def connect_worker_signals() -> None:
 
 def _on_worker_spawned(sender, proc_name, **kwargs) -> None:
     start()
+    # django-q2 has no signal for a worker's end. A clean stop (SIGTERM or SIGINT to qcluster)
+    # ends the worker's task loop and multiprocessing runs its finalizers as the process exits;
+    # atexit would not run (a forked worker leaves through os._exit). A killed worker runs
+    # nothing: its row goes stale and the dashboard calls it gone after the staleness window.
+    Finalize(None, stop, exitpriority=10)

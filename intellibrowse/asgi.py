@@ -8,11 +8,17 @@ then a DRF token (`?token=` or `Authorization: Token ...`), then the consumer's 
 
 import os
 
-from django.core.asgi import get_asgi_application
+import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "intellibrowse.settings")
+# Pooled database connections: Django gives each ASGI request its own thread (see settings).
+os.environ.setdefault("IB_DB_POOL", "1")
 # Set Django up before importing anything that touches models (consumers, middleware).
-django_asgi_app = get_asgi_application()
+django.setup(set_prefix=False)
+
+from intellibrowse.handlers import SyncChainASGIHandler  # noqa: E402
+
+django_asgi_app = SyncChainASGIHandler()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402

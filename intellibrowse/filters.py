@@ -136,3 +136,13 @@ class FilterSet(django_filters.FilterSet):
 
 class FilterBackend(DjangoFilterBackend):
     filterset_base = FilterSet
+
+    def filter_queryset(self, request, queryset, view):
+        # A request that names no filter has nothing to filter by; building and validating the
+        # filter form anyway costs ~3 ms per list request, more than the query itself.
+        filterset_class = self.get_filterset_class(view, queryset)
+        if filterset_class is not None and not any(
+            name in request.query_params for name in filterset_class.base_filters
+        ):
+            return queryset
+        return super().filter_queryset(request, queryset, view)

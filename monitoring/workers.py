@@ -42,6 +42,15 @@ def worker_seen(worker_id: str, running_ids) -> None:
         log.exception("could not record that worker %s is alive", worker_id)
 
 
+def worker_gone(worker_id: str) -> None:
+    """Forget `worker_id` at once: its watchdog stopped with the process, so the dashboard need not
+    wait for the staleness window to call it gone. Never raises, like worker_seen."""
+    try:
+        WorkerHeartbeat.objects.filter(worker_id=worker_id).delete()
+    except Exception:
+        log.exception("could not record that worker %s stopped", worker_id)
+
+
 def alive_after():
     return timezone.now() - timedelta(seconds=settings.IB_WORKER_ALIVE_SECONDS)
 

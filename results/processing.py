@@ -1,4 +1,5 @@
-"""Result processing after every finish of an execution (called by the engine after commit).
+"""Result processing on every finish of an execution (called by the lifecycle services inside the
+finishing transaction, in a savepoint of its own; the backstop catches any that failed).
 
 Suite rollups are the engine's (executions.services.lifecycle); here a finished case execution
 becomes one CaseResult (outcome, duration, queue wait, retries) and its case's history and flaky
@@ -52,13 +53,20 @@ def process_finished_execution(execution_id: int) -> CaseResult | None:
             .filter(pk=execution_id)
             .first()
         )
-        if execution is None or execution.status not in TERMINAL:
+        if execution is None:
             return None
-        result = None
-        if execution.test_case_id is not None:
-            result = _record(execution)
-        if not execution.rolled_up:
-            Execution.objects.filter(pk=execution.pk).update(rolled_up=True)
+        return record_finish(execution)
+
+
+def record_finish(execution: Execution) -> CaseResult | None:
+    """process_finished_execution for an execution the caller has locked and just saved (the
+    lifecycle services, inside the finishing transaction): no second read of the row."""
+    if execution.status not in TERMINAL:
+        return None
+    result = _record(execution) if execution.test_case_id is not None else None
+    if not execution.rolled_up:
+        Execution.objects.filter(pk=execution.pk).update(rolled_up=True)
+        execution.rolled_up = True
     return result
 
 

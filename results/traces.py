@@ -47,9 +47,20 @@ def trace_record_step(attempt, step: dict) -> Trace:
     """
     order, status = int(step["order"]), step["status"]
     with transaction.atomic():
-        trace = Trace.objects.select_for_update().defer("steps").filter(
-            attempt=attempt
-        ).first() or trace_for_attempt(attempt)
+        trace = Trace.objects.select_for_update().defer("steps").filter(attempt=attempt).first()
+        if trace is None and _threshold() > 1:
+            # An attempt's first step: the trace is born holding it, one INSERT. (The caller holds
+            # the execution locked, so no other writer can be creating this attempt's trace.)
+            return Trace.objects.create(
+                attempt=attempt,
+                execution_id=attempt.execution_id,
+                storage=TraceStorage.INLINE,
+                steps=[step],
+                step_count=1,
+                last_order=order,
+                counts={status: 1},
+            )
+        trace = trace or trace_for_attempt(attempt)
         fields = ["storage", "step_count", "last_order", "counts", "updated_at"]
         appended_inline = False
         if trace.storage == TraceStorage.INLINE:

@@ -1,16 +1,15 @@
 """Helpers for live tests: real worker and server processes pointed at the test database."""
 
 import os
-import signal
 import socket
-import subprocess
 import sys
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
 from django.conf import settings
 from django.db import connection
+
+from bench.common import process_group
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -48,28 +47,8 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@contextmanager
-def process(args: list[str], env: dict, log_path: Path):
-    """Start a child process in its own process group; kill the whole group on exit."""
-    log = open(log_path, "wb")  # noqa: SIM115 - closed in finally
-    proc = subprocess.Popen(
-        args, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-    )
-    try:
-        yield proc
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=10)
-        log.close()
-
-
 def qcluster(env: dict, log_path: Path):
-    return process([sys.executable, str(ROOT / "manage.py"), "qcluster"], env, log_path)
+    return process_group([sys.executable, str(ROOT / "manage.py"), "qcluster"], env, log_path)
 
 
 def wait_until(predicate, *, timeout: float, interval: float = 0.05, what: str = "condition"):

@@ -5,11 +5,15 @@ executions.services (one service per change); the field is protected so nothing 
 Transitions change `self` only: no I/O, no enqueue, no broadcast (those happen in the services).
 """
 
+import copy
+
 from django.conf import settings
 from django.db import models
 from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, transition
 
 from executions.models.catalog import Project, TestCase, TestSuite
+
+_MISSING = object()
 
 
 class ExecutionStatus(models.TextChoices):
@@ -134,6 +138,45 @@ class Execution(ConcurrentTransitionMixin, models.Model):
     def __str__(self) -> str:
         target = self.test_suite or self.test_case
         return f"#{self.pk} {target} ({self.status})"
+
+    # --- saving what changed ------------------------------------------------------------------
+    # The engine saves an execution several times per run and the row has ~40 columns; building
+    # and sending all of them every time was a large part of a worker's cost per execution. A
+    # plain save() of a loaded (or already saved) execution writes only the columns whose value
+    # changed. An explicit update_fields is honoured as given.
+
+    def save(self, *args, **kwargs):
+        saved = getattr(self, "_saved_values", None)
+        if saved is not None and not args and kwargs.get("update_fields") is None:
+            kwargs["update_fields"] = [
+                name for name, value in saved.items() if self.__dict__.get(name, value) != value
+            ]
+        super().save(*args, **kwargs)
+        self._saved_values = self._current_values()
+
+    def refresh_from_db(self, using=None, fields=None, from_queryset=None):
+        super().refresh_from_db(using=using, fields=fields, from_queryset=from_queryset)
+        reloaded = self._current_values()
+        if fields is not None:  # only those were read: other unsaved changes stay changes
+            names = {self._meta.get_field(name).attname for name in fields}
+            reloaded = {name: value for name, value in reloaded.items() if name in names}
+        self._saved_values = {**getattr(self, "_saved_values", {}), **reloaded}
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        instance = super().from_db(db, field_names, values)
+        instance._saved_values = instance._current_values()
+        return instance
+
+    def _current_values(self) -> dict:
+        # Deferred fields are left out (never written back); JSON values are copied, so a change
+        # made in place (execution.summary["x"] = ...) still shows as a change.
+        return {
+            field.attname: copy.deepcopy(value) if isinstance(value, dict | list) else value
+            for field in self._meta.concrete_fields
+            if not field.primary_key
+            and (value := self.__dict__.get(field.attname, _MISSING)) is not _MISSING
+        }
 
     @property
     def is_suite_run(self) -> bool:

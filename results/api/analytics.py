@@ -1,6 +1,8 @@
 """Analytics of a project's results and one case's health: statistics, trends, flaky tests,
 history, quarantine."""
 
+from collections.abc import Callable
+
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, viewsets
@@ -32,16 +34,7 @@ class AnalyticsViewSet(viewsets.GenericViewSet):
     )
     @action(detail=False, methods=["get"])
     def statistics(self, request):
-        project = visible_project(request)
-        flt = selectors.ResultFilter.parse(project.pk, request.query_params)
-        return Response(
-            {
-                "project": project.pk,
-                "since": flt.since,
-                "until": flt.until,
-                "statistics": selectors.statistics(flt),
-            }
-        )
+        return self._ranged(request, "statistics", selectors.statistics)
 
     @extend_schema(
         summary="The same statistics per day",
@@ -50,16 +43,7 @@ class AnalyticsViewSet(viewsets.GenericViewSet):
     )
     @action(detail=False, methods=["get"])
     def trends(self, request):
-        project = visible_project(request)
-        flt = selectors.ResultFilter.parse(project.pk, request.query_params)
-        return Response(
-            {
-                "project": project.pk,
-                "since": flt.since,
-                "until": flt.until,
-                "days": selectors.trends(flt),
-            }
-        )
+        return self._ranged(request, "days", selectors.trends)
 
     @extend_schema(
         summary="Flaky tests of a project, most flaky first",
@@ -71,6 +55,16 @@ class AnalyticsViewSet(viewsets.GenericViewSet):
         project = visible_project(request)
         page = self.paginate_queryset(selectors.flaky_cases(project.pk))
         return self.get_paginated_response(FlakyCaseSerializer(page, many=True).data)
+
+    @staticmethod
+    def _ranged(request, key: str, compute: Callable[[selectors.ResultFilter], object]) -> Response:
+        """One answer shape for every range-filtered figure: which project and range it covers,
+        and `compute(filter)` under `key`."""
+        project = visible_project(request)
+        flt = selectors.ResultFilter.parse(project.pk, request.query_params)
+        return Response(
+            {"project": project.pk, "since": flt.since, "until": flt.until, key: compute(flt)}
+        )
 
 
 class CaseHealthViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):

@@ -1,6 +1,9 @@
 """The ASGI application: the lifespan starts and stops the web process's background work, HTTP
 goes to Django, WebSockets to the consumers."""
 
+import asyncio
+import json
+
 import pytest
 from asgiref.testing import ApplicationCommunicator
 
@@ -46,12 +49,12 @@ def test_with_redis_the_workers_publish_and_no_relay_runs(settings):
     assert run_async(scenario) == []
 
 
-def test_http_goes_to_django(db):
+def get_through_asgi(path: str) -> tuple[int, bytes]:
     async def scenario():
         scope = {
             "type": "http",
             "method": "GET",
-            "path": "/health/live",
+            "path": path,
             "headers": [(b"host", b"testserver")],
             "query_string": b"",
         }
@@ -61,4 +64,19 @@ def test_http_goes_to_django(db):
         body = await app.receive_output(timeout=5)
         return start["status"], body["body"]
 
-    assert run_async(scenario) == (200, b'{"status": "ok"}')
+    return run_async(scenario)
+
+
+def test_http_goes_to_django(db):
+    assert get_through_asgi("/health/live") == (200, b'{"status": "ok"}')
+
+
+def test_the_http_middleware_chain_is_entered_once_per_request_in_sync_mode():
+    # An async chain of sync middleware hops threads at every step (docs/performance.md).
+    assert not asyncio.iscoroutinefunction(asgi.django_asgi_app._middleware_chain)
+
+
+def test_an_api_error_through_asgi_keeps_the_json_shape(db):
+    status, body = get_through_asgi("/api/v1/executions/")
+
+    assert (status, json.loads(body)["code"]) == (401, "not_authenticated")

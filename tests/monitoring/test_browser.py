@@ -11,7 +11,7 @@ from playwright.sync_api import sync_playwright
 from executions.models import CaseType, Execution, ExecutionStatus
 from tests.factories import TestCaseFactory
 from tests.live import free_port, live_env, qcluster
-from tests.monitoring.test_live import uvicorn, wait_for_server, wait_for_worker, whole_group
+from tests.monitoring.test_live import uvicorn, wait_for_server, wait_for_worker
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -65,8 +65,8 @@ def test_start_watch_and_cancel_a_run_in_the_browser(
     base = f"http://127.0.0.1:{port}"
     username, case_id, project_id = browser_user.username, slow_case.pk, project.pk
     with (
-        whole_group(uvicorn(env, port, tmp_path / "uvicorn.log")) as server,
-        whole_group(qcluster(env, tmp_path / "qcluster.log")) as worker,
+        uvicorn(env, port, tmp_path / "uvicorn.log") as server,
+        qcluster(env, tmp_path / "qcluster.log") as worker,
     ):
         wait_for_server(port, server)
         wait_for_worker(worker)

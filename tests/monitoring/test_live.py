@@ -8,11 +8,7 @@ layer). Both processes use this test's database (transaction=True, so they see i
 
 import asyncio
 import json
-import os
-import signal
 import sys
-import time
-from contextlib import contextmanager
 
 import httpx
 import pytest
@@ -20,11 +16,12 @@ from django.db import connections
 from rest_framework.authtoken.models import Token
 from websockets.asyncio.client import connect
 
+from bench.common import process_group
 from executions.models import CaseType, ExecutionStatus
 from executions.services.queue import queue_pause, queue_resume
 from monitoring.models import WorkerHeartbeat
 from tests.factories import TestCaseFactory, execution_for
-from tests.live import free_port, live_env, process, qcluster, wait_until
+from tests.live import free_port, live_env, qcluster, wait_until
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
 
@@ -33,7 +30,7 @@ TERMINAL = {s.value for s in ExecutionStatus if s in ("passed", "failed", "error
 
 
 def uvicorn(env: dict, port: int, log_path):
-    return process(
+    return process_group(
         [
             sys.executable,
             "-m",
@@ -50,22 +47,6 @@ def uvicorn(env: dict, port: int, log_path):
         env,
         log_path,
     )
-
-
-@contextmanager
-def whole_group(started):
-    """tests.live.process waits for the group leader only; qcluster's worker processes can outlive
-    it by a moment, still connected to the database the next test is about to flush. Wait until
-    the whole process group is gone."""
-    with started as proc:
-        yield proc
-    deadline = time.monotonic() + 15
-    while True:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL if time.monotonic() > deadline else 0)
-        except ProcessLookupError:
-            return
-        time.sleep(0.05)
 
 
 def wait_for_server(port: int, proc) -> None:
@@ -123,8 +104,8 @@ def _stream_a_run(*, env: dict, case, user, tmp_path):
     token = Token.objects.create(user=user)
     port = free_port()
     with (
-        whole_group(uvicorn(env, port, tmp_path / "uvicorn.log")) as server,
-        whole_group(qcluster(env, tmp_path / "qcluster.log")) as worker,
+        uvicorn(env, port, tmp_path / "uvicorn.log") as server,
+        qcluster(env, tmp_path / "qcluster.log") as worker,
     ):
         try:
             wait_for_server(port, server)
@@ -150,7 +131,9 @@ def _stream_a_run(*, env: dict, case, user, tmp_path):
 def _assert_complete_and_ordered(execution, events, replayed):
     execution.refresh_from_db()
     assert execution.status == ExecutionStatus.PASSED
-    assert [e["seq"] for e in events] == list(range(1, execution.event_seq + 1))
+    seen = [(e["execution"], e["seq"], e["kind"], e.get("to_status")) for e in events]
+    assert all(e["execution"] == execution.pk for e in events), seen
+    assert [e["seq"] for e in events] == list(range(1, execution.event_seq + 1)), seen
     steps = [e for e in events if e["kind"] == "step"]
     assert [s["step"]["order"] for s in steps] == list(range(1, STEPS + 1))
     assert all(s["step"]["status"] == "passed" for s in steps)

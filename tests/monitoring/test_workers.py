@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from executions import watchdog
 from monitoring.models import WorkerHeartbeat
-from monitoring.workers import worker_seen, workers_alive, workers_forget_gone
+from monitoring.workers import worker_gone, worker_seen, workers_alive, workers_forget_gone
 
 
 def test_worker_seen_records_host_pid_and_running(db):
@@ -48,3 +48,26 @@ def test_the_watchdog_reports_this_process_and_what_it_runs(db, monkeypatch):
     watchdog._report_alive()
     worker = WorkerHeartbeat.objects.get(worker_id=watchdog.worker_id())
     assert worker.running == [42]
+
+
+def test_worker_gone_forgets_that_worker_only(db):
+    worker_seen("build-7:4242", [])
+    worker_seen("build-7:4343", [])
+    worker_gone("build-7:4242")
+    assert list(WorkerHeartbeat.objects.values_list("worker_id", flat=True)) == ["build-7:4343"]
+
+
+def test_worker_gone_never_raises(db, monkeypatch, caplog):
+    def broken(**kwargs):
+        raise RuntimeError("database gone")
+
+    monkeypatch.setattr(WorkerHeartbeat.objects, "filter", broken)
+    worker_gone("build-7:4242")
+    assert "could not record that worker build-7:4242 stopped" in caplog.text
+
+
+def test_a_stopping_watchdog_removes_this_process(db):
+    worker_seen("build-7:4242", [])
+    watchdog._report_alive()
+    watchdog._report_gone()
+    assert list(WorkerHeartbeat.objects.values_list("worker_id", flat=True)) == ["build-7:4242"]

@@ -2,8 +2,10 @@
 
 import pytest
 
+from executions import engine
 from executions.models import AttemptReason, ExecutionStatus
 from executions.services import lifecycle
+from results import processing
 from results.models import CaseResult, CaseStats
 from results.processing import process_finished_execution, process_pending
 from tests.factories import TestCaseFactory, execution_for
@@ -136,3 +138,34 @@ def test_stats_count_outcomes_and_keep_a_window(project, finish, settings):
     assert (stats.runs, stats.passed, stats.failed, stats.errored) == (4, 2, 1, 1)
     assert [e["o"] for e in stats.recent] == ["passed", "failed", "error"]
     assert stats.last_outcome == "error"
+
+
+def test_the_result_commits_with_the_finish(x_case):
+    execution = execution_for(x_case, parameters={"x": 1})
+
+    engine.run_next(worker="w")  # no processing call of its own: the finish records the result
+
+    result = CaseResult.objects.get()
+    assert (result.execution_id, result.outcome) == (execution.pk, "passed")
+    execution.refresh_from_db()
+    assert execution.rolled_up
+
+
+def test_a_processing_failure_never_undoes_the_finish_and_the_backstop_catches_up(
+    x_case, monkeypatch
+):
+    execution = execution_for(x_case, parameters={"x": 1})
+
+    def broken(execution):
+        raise RuntimeError("statistics are broken")
+
+    monkeypatch.setattr(processing, "_record", broken)
+    engine.run_next(worker="w")
+    monkeypatch.undo()
+
+    execution.refresh_from_db()
+    assert execution.status == S.PASSED
+    assert not execution.rolled_up
+    assert not CaseResult.objects.exists()
+    assert process_pending(older_than_seconds=0) == 1
+    assert CaseResult.objects.get().execution_id == execution.pk
