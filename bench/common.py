@@ -21,6 +21,17 @@ ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
 
 
+# Settings as in production (DEBUG off, so no per-query bookkeeping), for the servers and workers
+# a benchmark starts. The secret is a throwaway: these processes serve loopback only.
+PRODUCTION_LIKE = {
+    "DEBUG": "false",
+    "SECRET_KEY": "benchmark-secret-key-not-for-production-use-0123456789",
+    "SECURE_SSL_REDIRECT": "false",
+    "ALLOWED_HOSTS": "127.0.0.1",
+    "LOG_LEVEL": "WARNING",
+}
+
+
 def scratch_database(name: str) -> str:
     """Create (or re-create) database `name` next to DATABASE_URL's and return its URL."""
     import psycopg

@@ -21,14 +21,22 @@ from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.common import Hits, child, scratch_database, setup_django, summary_ms, wait_until
+from bench.common import (
+    PRODUCTION_LIKE,
+    Hits,
+    child,
+    scratch_database,
+    setup_django,
+    summary_ms,
+    wait_until,
+)
 
 FAST_LEASES = {
+    **PRODUCTION_LIKE,
     "IB_HEARTBEAT_SECONDS": "1",
     "IB_LEASE_SECONDS": "5",
     "IB_REAP_SECONDS": "1",
     "IB_REQUEUE_LOST_AFTER_SECONDS": "2",
-    "LOG_LEVEL": "WARNING",
 }
 
 

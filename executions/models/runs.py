@@ -119,6 +119,8 @@ class Execution(ConcurrentTransitionMixin, models.Model):
                 name="exec_claim_idx",
                 condition=models.Q(status="queued"),
             ),
+            # lists, newest first (the default ordering): read the first page, not sort them all
+            models.Index(fields=["-created_at", "-id"], name="exec_newest"),
             models.Index(fields=["project", "status", "created_at"], name="exec_project_status"),
             models.Index(fields=["test_case", "created_at"], name="exec_case_created"),
             models.Index(fields=["parent", "status"], name="exec_parent_status"),
