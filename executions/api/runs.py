@@ -31,6 +31,7 @@ from executions.serializers.runs import (
     QueueStatusSerializer,
     RerunSerializer,
     SuiteRunSerializer,
+    execution_as_dict,
     execution_rows_as_dicts,
     execution_values,
 )
@@ -104,7 +105,7 @@ class ExecutionViewSet(
         )
         # The short shape: the detail (attempts, children) is one GET away, and this call is on
         # every CI pipeline's critical path.
-        data = ExecutionSerializer(execution, context={"request": request}).data
+        data = execution_as_dict(execution, request)
         headers = {"Location": data["links"]["self"]}
         return Response(data, status=status.HTTP_201_CREATED, headers=headers)
 

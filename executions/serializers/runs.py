@@ -360,6 +360,18 @@ def _iso(value) -> str | None:
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
+def execution_as_dict(execution, request) -> dict:
+    """One execution already in memory (with its case, suite and user loaded), in the list's shape:
+    the response of POST /executions/, on every CI pipeline's critical path."""
+    row = {}
+    for source in _ROW_FIELDS.values():
+        value = execution
+        for name in source.split("__"):
+            value = getattr(value, name) if value is not None else None
+        row[source] = value
+    return execution_rows_as_dicts([row], request)[0]
+
+
 def execution_rows_as_dicts(rows, request) -> list[dict]:
     root = request.build_absolute_uri("/").rstrip("/")
     detail_prefix = root + reverse("execution-list")

@@ -258,3 +258,22 @@ def test_list_rows_match_the_serializer_exactly(member_api, case, make_suite, pr
         execution = Execution.objects.get(pk=row["id"])
         expected = ExecutionSerializer(execution, context={"request": request}).data
         assert row == dict(expected)
+
+
+@pytest.mark.parametrize("target", ["case", "suite"])
+def test_the_start_response_matches_the_serializer_exactly(
+    member_api, case, make_suite, project, target
+):
+    from executions.serializers.runs import ExecutionSerializer
+
+    if target == "case":
+        body = {"test_case": case.pk, "labels": {"a": "b"}, "parameters": {"x": 1}}
+    else:
+        body = {"test_suite": make_suite(TestCaseFactory(project=project)).pk}
+
+    response = member_api.post(URL, body, format="json")
+
+    assert response.status_code == 201
+    execution = Execution.objects.get(pk=response.data["id"])
+    request = response.wsgi_request
+    assert response.data == dict(ExecutionSerializer(execution, context={"request": request}).data)
