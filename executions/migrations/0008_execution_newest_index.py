@@ -5,15 +5,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('executions', '0007_project_bounds'),
+        ("executions", "0007_project_bounds"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='execution',
-            index=models.Index(fields=['-created_at', '-id'], name='exec_newest'),
+            model_name="execution",
+            index=models.Index(fields=["-created_at", "-id"], name="exec_newest"),
         ),
     ]
