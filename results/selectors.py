@@ -77,7 +77,7 @@ class ResultFilter:
         default = until - timedelta(days=DEFAULT_RANGE_DAYS - 1)
         since = max(_date(params.get("since"), "since") or default, first)
         label = None
-        if raw := params.get("label"):
+        if (raw := params.get("label")) is not None:
             key, sep, value = raw.partition(":")
             if not sep or not key:
                 raise InvalidQuery("Write a label filter as key:value.")
@@ -107,8 +107,10 @@ class ResultFilter:
 
 
 def _date(raw: str | None, name: str) -> date | None:
-    if not raw:
+    if raw is None:
         return None
+    if raw == "":  # as the list filters: a parameter without a value is a mistake
+        raise InvalidQuery(f"`{name}`: give a date like 2026-01-31, or leave the parameter out.")
     try:
         return date.fromisoformat(raw)
     except ValueError:

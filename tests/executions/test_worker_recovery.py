@@ -42,11 +42,16 @@ def test_killed_worker_execution_is_recovered_and_finishes(project, tmp_path, br
     with qcluster(env, tmp_path / "qcluster.log"):
         execution = execution_for(case)
         pid = wait_until(lambda: worker_pid(execution.pk), timeout=30, what="the run to start")
-        wait_until(
-            lambda: Execution.objects.get(pk=execution.pk).summary.get("steps_done", 0) >= 1,
-            timeout=10,
-            what="a first step",
-        )
+        try:
+            wait_until(
+                lambda: Execution.objects.get(pk=execution.pk).summary.get("steps_done", 0) >= 1,
+                timeout=10,
+                what="a first step",
+            )
+        except AssertionError:
+            execution.refresh_from_db()
+            print(execution.status, execution.summary, (tmp_path / "qcluster.log").read_text())
+            raise
 
         os.kill(pid, signal.SIGKILL)
 

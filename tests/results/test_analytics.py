@@ -85,7 +85,10 @@ def test_the_last_representable_day_does_not_overflow(project, viewer_api):
     assert stats_of(viewer_api, project, "&until=9999-12-31").status_code == 200
 
 
-@pytest.mark.parametrize("query", ["&since=yesterday", "&until=2026-13-01", "&label=nokey"])
+@pytest.mark.parametrize(
+    "query",
+    ["&since=yesterday", "&until=2026-13-01", "&since=", "&until=", "&label=nokey", "&label="],
+)
 def test_bad_dates_and_filters_are_a_400(project, viewer_api, query):
     response = stats_of(viewer_api, project, query)
 
