@@ -11,10 +11,18 @@ import os
 import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "intellibrowse.settings")
-# Pooled database connections: Django gives each ASGI request its own thread (see settings).
-os.environ.setdefault("IB_DB_POOL", "1")
-# Set Django up before importing anything that touches models (consumers, middleware).
-django.setup(set_prefix=False)
+# Pooled database connections: Django gives each ASGI request its own thread (see settings). Set
+# for the settings to read, then taken back: a process that imports this module and later starts
+# others (the test suite starting qcluster workers) must not hand them a pool across a fork.
+_asked_for_pool = "IB_DB_POOL" not in os.environ
+if _asked_for_pool:
+    os.environ["IB_DB_POOL"] = "1"
+try:
+    # Set Django up before importing anything that touches models (consumers, middleware).
+    django.setup(set_prefix=False)
+finally:
+    if _asked_for_pool:
+        del os.environ["IB_DB_POOL"]
 
 from intellibrowse.handlers import SyncChainASGIHandler  # noqa: E402
 

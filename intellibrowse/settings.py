@@ -5,6 +5,7 @@ ORM broker. Production switches on PostgreSQL and Redis with DATABASE_URL and RE
 """
 
 import os
+import sys
 from pathlib import Path
 
 import dj_database_url
@@ -113,7 +114,8 @@ if IS_POSTGRES:
 # entry point (intellibrowse/asgi.py) turns on psycopg's pool: connections are handed out per request
 # and given back when it ends. Workers and commands run in one thread and keep persistent ones; they
 # must not inherit a pool across django-q2's fork, which is why the pool is not on everywhere.
-DB_POOL = IS_POSTGRES and env_bool("IB_DB_POOL", False)
+# A qcluster forks its workers, and a pool (its sockets, its threads) does not survive a fork.
+DB_POOL = IS_POSTGRES and env_bool("IB_DB_POOL", False) and "qcluster" not in sys.argv[1:2]
 if DB_POOL:
     # Health checks stay on: with a pool, Django hands them to the pool, which replaces a
     # connection broken by a database restart before a request gets it.

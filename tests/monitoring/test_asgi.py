@@ -3,6 +3,9 @@ goes to Django, WebSockets to the consumers."""
 
 import asyncio
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 from asgiref.testing import ApplicationCommunicator
@@ -80,3 +83,28 @@ def test_an_api_error_through_asgi_keeps_the_json_shape(db):
     status, body = get_through_asgi("/api/v1/executions/")
 
     assert (status, json.loads(body)["code"]) == (401, "not_authenticated")
+
+
+def test_the_pool_request_does_not_leak_to_processes_started_later():
+    # intellibrowse.asgi is imported by this very module; a qcluster the test suite starts next
+    # must not inherit IB_DB_POOL (a pool does not survive django-q2's fork).
+    assert "IB_DB_POOL" not in os.environ
+
+
+@pytest.mark.parametrize(
+    ("argv", "pooled"), [(["uvicorn"], True), (["manage.py", "qcluster"], False)]
+)
+def test_a_pool_is_only_for_web_processes(argv, pooled):
+    code = (
+        f"import sys; sys.argv = {argv!r}; "
+        "import intellibrowse.settings as s; print(s.DB_POOL, s.DATABASES['default']['CONN_MAX_AGE'])"
+    )
+    env = {
+        **os.environ,
+        "IB_DB_POOL": "1",
+        "DATABASE_URL": "postgres://nobody@127.0.0.1:1/none",  # read, never connected to
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert out == ([str(pooled), "0"] if pooled else ["False", "60"])
