@@ -105,6 +105,9 @@ def test_cancel_kills_a_running_command_and_everything_it_started(project, tmp_p
     assert execution.status == S.CANCELLED
     assert execution.status_reason == "stop it"
     assert not any(process_alive(p) for p in pids)
+    (step,) = steps_of(execution)  # the interrupted step is in the trace, saying why
+    assert (step["status"], step["error"]["type"]) == ("skipped", "Cancelled")
+    assert step["actual"] == "interrupted: cancelled"
 
 
 def test_a_step_timeout_times_the_run_out_and_names_the_step(project, tmp_path):
@@ -137,6 +140,8 @@ def test_the_execution_deadline_stops_a_running_step(project, tmp_path):
     assert execution.status == S.TIMED_OUT
     assert execution.status_reason == "execution timeout reached"
     assert not any(process_alive(p) for p in pids)
+    (step,) = steps_of(execution)
+    assert (step["status"], step["error"]["type"]) == ("error", "Timeout")
 
 
 def test_cancel_stops_a_slow_http_request(project):
