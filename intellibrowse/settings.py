@@ -112,9 +112,9 @@ if IS_POSTGRES:
 # Django runs every ASGI request in a thread of its own, and a persistent connection belongs to its
 # thread: under uvicorn each request would open a new connection (and leave it behind). So the ASGI
 # entry point (intellibrowse/asgi.py) turns on psycopg's pool: connections are handed out per request
-# and given back when it ends. Workers and commands run in one thread and keep persistent ones; they
-# must not inherit a pool across django-q2's fork, which is why the pool is not on everywhere.
-# A qcluster forks its workers, and a pool (its sockets, its threads) does not survive a fork.
+# and given back when it ends. Workers and commands run in one thread and keep persistent ones; a
+# qcluster forks its workers, and a pool (its sockets, its threads) does not survive a fork, so a
+# qcluster never pools even if IB_DB_POOL reaches it.
 DB_POOL = IS_POSTGRES and env_bool("IB_DB_POOL", False) and "qcluster" not in sys.argv[1:2]
 if DB_POOL:
     # Health checks stay on: with a pool, Django hands them to the pool, which replaces a

@@ -65,8 +65,8 @@ def record_finish(execution: Execution) -> CaseResult | None:
         return None
     result = _record(execution) if execution.test_case_id is not None else None
     if not execution.rolled_up:
-        Execution.objects.filter(pk=execution.pk).update(rolled_up=True)
         execution.rolled_up = True
+        execution.save(update_fields=["rolled_up"])  # the object stays true to its row
     return result
 
 
