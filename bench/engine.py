@@ -44,12 +44,17 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="fewer samples (a smoke run)")
     parser.add_argument("--brokers", default="orm,redis", help="comma-separated: orm, redis")
+    parser.add_argument(
+        "--parts",
+        default="start,enqueue,throughput,kill",
+        help="comma-separated: start, enqueue, throughput, kill (all by default)",
+    )
     parser.add_argument("--broker", help=argparse.SUPPRESS)  # one broker, in a fresh process
     args = parser.parse_args()
     if args.broker is None:
         # django-q2 reads its broker from settings once per process: one child process per broker.
         for broker in args.brokers.split(","):
-            command = [sys.executable, __file__, "--broker", broker] + (
+            command = [sys.executable, __file__, "--broker", broker, "--parts", args.parts] + (
                 ["--quick"] if args.quick else []
             )
             subprocess.run(command, check=True)
@@ -65,16 +70,22 @@ def main() -> None:
 
     fixtures = make_fixtures()
     print(f"\n== broker: {broker} (PostgreSQL, {os.cpu_count()} cores)")
-    start_overhead(fixtures, env, samples=int(300 * scale))
-    with child([sys.executable, "manage.py", "qcluster"], env, f"qcluster-{broker}.log"):
-        time.sleep(2)  # the cluster forks its workers
-        enqueue_to_start(fixtures, samples=int(200 * scale))
-        throughput(fixtures, count=int(1000 * scale))
-    with child(
-        [sys.executable, "manage.py", "qcluster"], env, f"qcluster-kill-{broker}.log"
-    ) as cluster:
-        time.sleep(2)
-        kill_test(fixtures, cluster, count=int(1000 * scale))
+    parts = set(args.parts.split(","))
+    if "start" in parts:
+        start_overhead(fixtures, env, samples=int(300 * scale))
+    if parts & {"enqueue", "throughput"}:
+        with child([sys.executable, "manage.py", "qcluster"], env, f"qcluster-{broker}.log"):
+            time.sleep(2)  # the cluster forks its workers
+            if "enqueue" in parts:
+                enqueue_to_start(fixtures, samples=int(200 * scale))
+            if "throughput" in parts:
+                throughput(fixtures, count=int(1000 * scale))
+    if "kill" in parts:
+        with child(
+            [sys.executable, "manage.py", "qcluster"], env, f"qcluster-kill-{broker}.log"
+        ) as cluster:
+            time.sleep(2)
+            kill_test(fixtures, cluster, count=int(1000 * scale))
 
 
 def flush_redis(url: str) -> None:

@@ -48,19 +48,17 @@ def run_next(*, worker: str, drain: bool = False) -> int | None:
 
 
 def context_for(execution: Execution) -> RunContext:
+    """The run's context, for an execution just claimed (execution_claim_next set `attempt_id`)."""
     remaining = (execution.deadline_at - timezone.now()).total_seconds()
-    attempt_id, attempt_number = execution.attempts.order_by("-number").values_list("id", "number")[
-        0
-    ]
     return RunContext(
         execution_id=execution.pk,
-        attempt_id=attempt_id,
+        attempt_id=execution.attempt_id,
         project_id=execution.project_id,
         parameters=dict(execution.parameters),
         # Built-in variables steps can use, e.g. to tag what they create with the run's identity.
         variables={
             "execution_id": execution.pk,
-            "attempt_number": attempt_number,
+            "attempt_number": execution.attempt_count,
             "environment": execution.environment,
             "revision": execution.revision,
             "branch": execution.branch,
@@ -76,7 +74,7 @@ def run_claimed(execution: Execution, *, worker: str) -> None:
     watchdog.track(execution.pk, ctx, worker)
     try:
         result = _run(ctx, execution, worker)
-        _report(execution.pk, ctx, result, worker)
+        _report(execution, ctx, result, worker)
     except InvalidTransition as exc:
         # Someone else changed the execution meanwhile (a reaper took it over): not ours to end.
         log.warning("execution %s: %s", execution.pk, exc)
@@ -104,7 +102,8 @@ def _run(ctx: RunContext, execution: Execution, worker: str) -> RunResult | Canc
         return exc
 
 
-def _report(execution_id: int, ctx: RunContext, result, worker: str) -> None:
+def _report(execution: Execution, ctx: RunContext, result, worker: str) -> None:
+    execution_id = execution.pk
     if isinstance(result, Cancelled):
         if result.kind in (StopKind.TIMEOUT, StopKind.STEP_TIMEOUT):
             lifecycle.execution_time_out(execution_id, reason=result.reason, worker=worker)
@@ -119,10 +118,15 @@ def _report(execution_id: int, ctx: RunContext, result, worker: str) -> None:
             reason=f"{error['type']}: {error['message']}",
             worker=worker,
             error=error,
+            parent_id=execution.parent_id,
         )
     elif result.awaiting_input:
         lifecycle.execution_await_input(execution_id, worker=worker)
     else:
         lifecycle.execution_complete(
-            execution_id, outcome=result.outcome, reason=result.reason, worker=worker
+            execution_id,
+            outcome=result.outcome,
+            reason=result.reason,
+            worker=worker,
+            parent_id=execution.parent_id,
         )

@@ -4,7 +4,7 @@ finishing transaction, in a savepoint of its own; the backstop catches any that 
 Suite rollups are the engine's (executions.services.lifecycle); here a finished case execution
 becomes one CaseResult (outcome, duration, queue wait, retries) and its case's history and flaky
 verdict move on. Idempotent: the broker, the backstop task and a person may all process the same
-finish; the (execution, attempt) unique key and the execution row lock make the second a no-op.
+finish; the execution's `rolled_up` mark, read under its row lock, makes the second a no-op.
 """
 
 import logging
@@ -55,26 +55,30 @@ def process_finished_execution(execution_id: int) -> CaseResult | None:
         )
         if execution is None:
             return None
-        return record_finish(execution)
+        result = record_finish(execution)
+        if execution.rolled_up:
+            execution.save(update_fields=["rolled_up"])
+        return result
 
 
 def record_finish(execution: Execution) -> CaseResult | None:
-    """process_finished_execution for an execution the caller has locked and just saved (the
-    lifecycle services, inside the finishing transaction): no second read of the row."""
-    if execution.status not in TERMINAL:
+    """Record the finish of an execution the caller holds locked, and set its `rolled_up` in
+    memory: the caller writes the row (the lifecycle services with the finish itself, in one
+    UPDATE). Does nothing for an execution that is not finished or already rolled up.
+
+    `rolled_up` is the "already processed" mark: it is written in the transaction that records the
+    result and cleared by a re-run, so under the row lock it says whether this finish has its
+    CaseResult. The (execution, attempt) unique key stands behind it."""
+    if execution.status not in TERMINAL or execution.rolled_up:
         return None
     result = _record(execution) if execution.test_case_id is not None else None
-    if not execution.rolled_up:
-        execution.rolled_up = True
-        execution.save(update_fields=["rolled_up"])  # the object stays true to its row
+    execution.rolled_up = True
     return result
 
 
-def _record(execution: Execution) -> CaseResult | None:
+def _record(execution: Execution) -> CaseResult:
     attempts = list(execution.attempts.order_by("number"))
     final = attempts[-1]
-    if CaseResult.objects.filter(execution=execution, attempt_number=final.number).exists():
-        return None
     run = attempts_of_this_run(attempts)
     error = final.error or {}
     result = CaseResult.objects.create(

@@ -46,7 +46,9 @@ def trace_record_step(attempt, step: dict) -> Trace:
     Call inside the execution's transaction (which also serializes writers of one attempt).
     """
     order, status = int(step["order"]), step["status"]
-    with transaction.atomic():
+    # No savepoint of its own: inside the caller's transaction a failure here fails the whole step
+    # record anyway, and a savepoint is two more round trips on every step of every run.
+    with transaction.atomic(savepoint=False):
         trace = Trace.objects.select_for_update().defer("steps").filter(attempt=attempt).first()
         if trace is None and _threshold() > 1:
             # An attempt's first step: the trace is born holding it, one INSERT. (The caller holds
