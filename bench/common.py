@@ -58,6 +58,19 @@ def setup_django(database_url: str, **env: str) -> None:
     call_command("migrate", verbosity=0)
 
 
+def machine_cpu_seconds() -> float | None:
+    """CPU time the whole machine has spent busy (all cores, all processes), from /proc/stat; None
+    where there is none. The difference over a run, divided by the work done, is the run's cost in
+    CPU: a figure that moves less than throughput when the host itself is slower or busier."""
+    try:
+        with open("/proc/stat") as stat:
+            fields = stat.readline().split()[1:]
+    except OSError:
+        return None
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(v) for v in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
 def percentile(values: list[float], pct: float) -> float:
     if not values:
         return float("nan")

@@ -25,6 +25,7 @@ from bench.common import (
     PRODUCTION_LIKE,
     Hits,
     child,
+    machine_cpu_seconds,
     scratch_database,
     setup_django,
     summary_ms,
@@ -204,7 +205,7 @@ def throughput(fixtures: dict, count: int) -> None:
         execution_create(project=fixtures["project"], test_case=fixtures["noop"]).pk
         for _ in range(count)
     ]
-    began = time.monotonic()
+    began, cpu_before = time.monotonic(), machine_cpu_seconds()
     queue_resume()
     wait_until(
         lambda: _batch(ids).filter(status__in=TERMINAL).count() == count,
@@ -212,6 +213,7 @@ def throughput(fixtures: dict, count: int) -> None:
         interval=0.5,
     )
     wall = time.monotonic() - began
+    cpu_after = machine_cpu_seconds()
     rows = _batch(ids)
     span = rows.aggregate(first=Min("started_at"), last=Max("finished_at"))
     passed = rows.filter(status=ExecutionStatus.PASSED).count()
@@ -220,6 +222,12 @@ def throughput(fixtures: dict, count: int) -> None:
         f"throughput, 2 workers: {count} executions ({passed} passed) in {run_seconds:.2f} s of "
         f"running = {count / run_seconds:.0f} executions/s (wall from resume {wall:.2f} s)"
     )
+    if cpu_before is not None:
+        used = cpu_after - cpu_before
+        print(
+            f"  machine CPU: {used * 1000 / count:.1f} ms per execution (workers, PostgreSQL, "
+            f"broker, this process), {used / wall * 100:.0f} % of one core on average"
+        )
 
 
 def _batch(ids: list[int]):

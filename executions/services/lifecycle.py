@@ -18,6 +18,7 @@ from django.utils import timezone
 from django_fsm import can_proceed
 
 from executions.errors import InvalidTransition, NotRunnable
+from executions.locking import lock_execution
 from executions.models import (
     ACTIVE,
     TERMINAL,
@@ -54,11 +55,8 @@ UNKNOWN = object()
 
 def locked(execution_id: int, *, with_project: bool = True) -> Execution:
     """The execution, row-locked until the end of the current transaction (with its project
-    loaded, unless the caller never needs it: a step record, on every step of every run)."""
-    queryset = Execution.objects.select_for_update(of=("self",))
-    if with_project:
-        queryset = queryset.select_related("project")
-    return queryset.get(pk=execution_id)
+    loaded, unless the caller never needs it: a step record). See executions.locking."""
+    return lock_execution(execution_id, with_project=with_project)
 
 
 def _current_attempt(execution: Execution) -> Attempt | None:
