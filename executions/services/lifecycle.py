@@ -13,12 +13,10 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Exists, Q
 from django.utils import timezone
 from django_fsm import can_proceed
 
 from executions.errors import InvalidTransition, NotRunnable
-from executions.locking import lock_execution
 from executions.models import (
     ACTIVE,
     TERMINAL,
@@ -35,6 +33,7 @@ from executions.models import (
     TestSuite,
     Trigger,
 )
+from executions.rows import db_datetime, lock_execution, row_lock, select_executions
 from executions.services.events import event_record, event_transition
 from executions.services.queue import ring_doorbell
 
@@ -55,7 +54,7 @@ UNKNOWN = object()
 
 def locked(execution_id: int, *, with_project: bool = True) -> Execution:
     """The execution, row-locked until the end of the current transaction (with its project
-    loaded, unless the caller never needs it: a step record). See executions.locking."""
+    loaded, unless the caller never needs it: a step record). See executions.rows."""
     return lock_execution(execution_id, with_project=with_project)
 
 
@@ -267,24 +266,23 @@ def _start_attempt(execution: Execution, *, worker: str, now) -> int:
 
 
 def _first_startable(now) -> Execution | None:
-    """The best queued execution that may start now, locked, or None (also while the queue is
-    paused). Usually the best candidate may start: the first look fetches just it, whole. A suite
-    at its max_parallel or a project at its limit is left out of the next look, which takes a
-    page of candidates, so a busy suite of many queued children cannot hide a startable
-    execution behind it."""
+    """The best queued execution that may start now, locked, with its project and case loaded;
+    None when there is none (or the queue is paused). Usually the best candidate may start: the
+    first look fetches just it. A suite at its max_parallel or a project at its limit is left out
+    of the next look, which takes a page of candidates, so a busy suite of many queued children
+    cannot hide a startable execution behind it."""
     blocked_parents: set[int] = set()
     blocked_projects: set[int] = set()
     page = 1
     for _ in range(CLAIM_PAGES):
-        candidates = list(
-            Execution.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("project", "test_case")
-            .filter(status=S.QUEUED, test_case__isnull=False)
-            .filter(Q(not_before__isnull=True) | Q(not_before__lte=now))
-            .filter(~Exists(QueueState.objects.filter(pk=1, paused=True)))
-            .exclude(parent_id__in=blocked_parents)
-            .exclude(project_id__in=blocked_projects)
-            .order_by("-priority", "queued_at", "id")[:page]
+        where, params = _claimable(now, blocked_parents, blocked_projects)
+        candidates = select_executions(
+            where,
+            params,
+            related=("project", "test_case"),
+            # The order of the partial index exec_claim_idx: best first, then oldest.
+            tail=f"ORDER BY e.priority DESC, e.queued_at, e.id LIMIT {page} "
+            + row_lock(skip_locked=True),
         )
         for candidate in candidates:
             if candidate.parent_id in blocked_parents or candidate.project_id in blocked_projects:
@@ -302,6 +300,28 @@ def _first_startable(now) -> Execution | None:
             return None
         page = CLAIM_CANDIDATES
     return None
+
+
+def _claimable(now, blocked_parents: set[int], blocked_projects: set[int]) -> tuple[str, list]:
+    """The claim's condition: queued case runs whose time has come, while the queue is not
+    paused, outside the suites and projects already found full. Written as SQL because the claim
+    runs once per execution (executions.rows)."""
+    paused = connection.ops.quote_name(QueueState._meta.db_table)
+    where = [
+        "e.status = %s AND e.test_case_id IS NOT NULL",
+        "(e.not_before IS NULL OR e.not_before <= %s)",
+        f"NOT EXISTS (SELECT 1 FROM {paused} q WHERE q.id = 1 AND q.paused)",  # noqa: S608
+    ]
+    params: list = [S.QUEUED, db_datetime(now)]
+    if blocked_parents:
+        marks = ", ".join(["%s"] * len(blocked_parents))
+        where.append(f"(e.parent_id IS NULL OR e.parent_id NOT IN ({marks}))")
+        params += sorted(blocked_parents)
+    if blocked_projects:
+        marks = ", ".join(["%s"] * len(blocked_projects))
+        where.append(f"e.project_id NOT IN ({marks})")
+        params += sorted(blocked_projects)
+    return " AND ".join(where), params
 
 
 def _may_start(project_id: int, parent_id: int | None, max_concurrency: int | None) -> bool | str:

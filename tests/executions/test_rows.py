@@ -1,4 +1,4 @@
-"""executions.locking: the engine's row lock gives the same execution the ORM would, and locks."""
+"""executions.rows: the engine's row reads give the executions the ORM would, and lock them."""
 
 import threading
 
@@ -7,8 +7,8 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from executions.locking import lock_execution
 from executions.models import Execution
+from executions.rows import lock_execution, select_executions
 from tests.factories import TestCaseFactory, execution_for
 
 pytestmark = pytest.mark.django_db
@@ -36,6 +36,25 @@ def test_the_locked_execution_equals_the_orms_with_its_project_loaded(project):
     assert not queries.captured_queries
     assert fields_of(got) == fields_of(expected)
     assert got.queued_at.tzinfo is not None and got.labels == {"team": "web"}
+
+
+def test_selected_executions_come_with_their_related_rows_in_order(project):
+    cases = TestCaseFactory.create_batch(3, project=project)
+    created = [execution_for(case, priority=p) for case, p in zip(cases, (10, 90, 50), strict=True)]
+
+    with CaptureQueriesContext(connection) as queries:
+        got = select_executions(
+            "e.project_id = %s",
+            [project.pk],
+            related=("project", "test_case"),
+            tail="ORDER BY e.priority DESC",
+        )
+        keys = [(e.test_case.key, e.project.slug) for e in got]
+
+    assert len(queries.captured_queries) == 1
+    assert [e.pk for e in got] == [created[1].pk, created[2].pk, created[0].pk]
+    assert keys == [(cases[i].key, project.slug) for i in (1, 2, 0)]
+    assert got[0].test_case.steps == cases[1].steps
 
 
 def test_a_locked_execution_saves_only_what_changed(project):
