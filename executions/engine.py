@@ -5,6 +5,7 @@ the case to the runner for its type, tracks the run with the watchdog (heartbeat
 and reports the end through the lifecycle services. It never changes a status itself.
 """
 
+import contextlib
 import logging
 import time
 
@@ -53,6 +54,7 @@ def context_for(execution: Execution) -> RunContext:
     return RunContext(
         execution_id=execution.pk,
         attempt_id=execution.attempt_id,
+        attempt_number=execution.attempt_count,
         project_id=execution.project_id,
         parameters=dict(execution.parameters),
         # Built-in variables steps can use, e.g. to tag what they create with the run's identity.
@@ -71,10 +73,11 @@ def context_for(execution: Execution) -> RunContext:
 
 def run_claimed(execution: Execution, *, worker: str) -> None:
     ctx = context_for(execution)
+    recorder = StepRecorder(ctx, worker)
     watchdog.track(execution.pk, ctx, worker)
     try:
-        result = _run(ctx, execution, worker)
-        _report(execution, ctx, result, worker)
+        result = _run(ctx, execution, recorder)
+        _report(execution, ctx, result, recorder)
     except InvalidTransition as exc:
         # Someone else changed the execution meanwhile (a reaper took it over): not ours to end.
         log.warning("execution %s: %s", execution.pk, exc)
@@ -89,10 +92,12 @@ def run_claimed(execution: Execution, *, worker: str) -> None:
         ctx.run_cleanups()
 
 
-def _run(ctx: RunContext, execution: Execution, worker: str) -> RunResult | Cancelled | Exception:
+def _run(
+    ctx: RunContext, execution: Execution, recorder: StepRecorder
+) -> RunResult | Cancelled | Exception:
     try:
         runner = runner_for(execution.test_case.type)
-        return runner.run(ctx, execution.test_case, StepRecorder(ctx, worker))
+        return runner.run(ctx, execution.test_case, recorder)
     except Cancelled as stop:
         return stop
     except (OperationalError, InterfaceError):
@@ -102,31 +107,34 @@ def _run(ctx: RunContext, execution: Execution, worker: str) -> RunResult | Canc
         return exc
 
 
-def _report(execution: Execution, ctx: RunContext, result, worker: str) -> None:
-    execution_id = execution.pk
+def _report(execution: Execution, ctx: RunContext, result, recorder: StepRecorder) -> None:
+    """End the run through the lifecycle. A finish takes the runner's held last step with it
+    (one transaction); any other ending stores that step on its own first."""
+    execution_id, worker = execution.pk, recorder.worker
+    if isinstance(result, Cancelled) or (isinstance(result, RunResult) and result.awaiting_input):
+        with contextlib.suppress(Cancelled):  # lease lost: the step is no longer ours to store
+            recorder.flush()
     if isinstance(result, Cancelled):
         if result.kind in (StopKind.TIMEOUT, StopKind.STEP_TIMEOUT):
             lifecycle.execution_time_out(execution_id, reason=result.reason, worker=worker)
         elif result.kind == StopKind.CANCEL:
             lifecycle.execution_confirm_cancel(execution_id, worker=worker)
         return  # lease lost: the new owner reports
+    if isinstance(result, RunResult) and result.awaiting_input:
+        lifecycle.execution_await_input(execution_id, worker=worker)
+        return
     if isinstance(result, Exception):
         error = error_from_exception(result)
-        lifecycle.execution_complete(
-            execution_id,
-            outcome=ExecutionStatus.ERROR,
-            reason=f"{error['type']}: {error['message']}",
-            worker=worker,
-            error=error,
-            parent_id=execution.parent_id,
-        )
-    elif result.awaiting_input:
-        lifecycle.execution_await_input(execution_id, worker=worker)
+        outcome, reason = ExecutionStatus.ERROR, f"{error['type']}: {error['message']}"
     else:
-        lifecycle.execution_complete(
-            execution_id,
-            outcome=result.outcome,
-            reason=result.reason,
-            worker=worker,
-            parent_id=execution.parent_id,
-        )
+        error, outcome, reason = None, result.outcome, result.reason
+    lifecycle.execution_complete(
+        execution_id,
+        outcome=outcome,
+        reason=reason,
+        worker=worker,
+        error=error,
+        parent_id=execution.parent_id,
+        last_step=recorder.take_held(),
+        attempt_id=ctx.attempt_id,
+    )

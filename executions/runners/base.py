@@ -22,21 +22,31 @@ class RunResult:
 
 class StepRecorder:
     """Sends each step result to the engine (executions.services.lifecycle.execution_record_step).
-    A recorder that is refused (the lease was lost) stops the run."""
+    A recorder that is refused (the lease was lost) stops the run.
+
+    A runner marks the run's last step (`last=True`): the recorder holds it, and the engine
+    stores it with the finish, in the finishing transaction (one transaction less per run; the
+    step is shown when the run ends, which is a moment later). `flush` stores a held step on its
+    own, for a run that ends any other way."""
 
     def __init__(self, ctx: RunContext, worker: str) -> None:
         self.ctx = ctx
         self.worker = worker
+        self.held: dict | None = None
 
     def total(self, count: int) -> None:
         from executions.services.lifecycle import execution_set_total_steps
 
         execution_set_total_steps(self.ctx.execution_id, count)
 
-    def record(self, step: dict) -> dict:
+    def record(self, step: dict, *, last: bool = False) -> dict:
         from executions.errors import InvalidTransition
         from executions.services.lifecycle import execution_record_step
 
+        self.flush()
+        if last:
+            self.held = {**step, "attempt": self.ctx.attempt_number}
+            return self.held
         try:
             return execution_record_step(
                 self.ctx.execution_id, step, worker=self.worker, attempt_id=self.ctx.attempt_id
@@ -44,6 +54,16 @@ class StepRecorder:
         except InvalidTransition as exc:
             self.ctx.request_stop(str(exc), StopKind.LEASE_LOST)
             raise Cancelled(str(exc), StopKind.LEASE_LOST) from None
+
+    def take_held(self) -> dict | None:
+        """The held last step, for the engine to store with the finish."""
+        held, self.held = self.held, None
+        return held
+
+    def flush(self) -> None:
+        held = self.take_held()
+        if held is not None:
+            self.record(held)
 
 
 def trimmed(value: object, limit: int = MAX_VALUE_CHARS) -> object:

@@ -36,6 +36,7 @@ class RunContext:
     execution_id: int
     attempt_id: int
     project_id: int
+    attempt_number: int = 1
     parameters: dict = field(default_factory=dict)
     allowed_hosts: list[str] = field(default_factory=list)
     deadline: float | None = None  # time.monotonic() value

@@ -19,10 +19,11 @@ class GenericRunner:
         broken: list[str] = []
         for order, step in enumerate(steps, start=1):
             name = step.get("name") or step["action"]
+            last = order == len(steps)  # its record goes with the finish (StepRecorder)
             if (failures or broken) and not step.get("continue_on_failure"):
-                recorder.record(_skipped(order, name, step))
+                recorder.record(_skipped(order, name, step), last=last)
                 continue
-            record = self._run_step(ctx, order, name, step, recorder)
+            record = self._run_step(ctx, order, name, step, recorder, last=last)
             if record["status"] in StepStatus.FAILING:
                 failures.append(
                     f"step {order} {name!r}: {(record['error'] or {}).get('message', '')}"
@@ -37,12 +38,14 @@ class GenericRunner:
             return RunResult(ExecutionStatus.ERROR, broken[0])
         return RunResult(ExecutionStatus.PASSED, f"{len(steps)} steps passed")
 
-    def _run_step(self, ctx, order: int, name: str, step: dict, recorder) -> dict:
+    def _run_step(
+        self, ctx, order: int, name: str, step: dict, recorder, *, last: bool = False
+    ) -> dict:
         action = get_action(step["action"])
         started_at = timezone.now()
         params = ctx.render(step.get("params", {}))
 
-        def record(outcome: StepOutcome, elapsed: float) -> dict:
+        def record(outcome: StepOutcome, elapsed: float, *, last: bool = last) -> dict:
             return recorder.record(
                 step_record(
                     order=order,
@@ -53,7 +56,8 @@ class GenericRunner:
                     elapsed=elapsed,
                     input=params,
                     expected=step.get("expected"),
-                )
+                ),
+                last=last,
             )
 
         if action is None:
@@ -69,7 +73,7 @@ class GenericRunner:
                 # The trace shows the step the run stopped in, and why, not a step that vanished.
                 # (If the reaper ended the run meanwhile its trace is closed: nothing to add.)
                 with contextlib.suppress(InvalidTransition):
-                    record(interrupted, (timezone.now() - started_at).total_seconds())
+                    record(interrupted, (timezone.now() - started_at).total_seconds(), last=False)
             raise
         _capture(ctx, step.get("capture", {}), outcome)
         return record(outcome, elapsed)

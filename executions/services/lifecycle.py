@@ -371,44 +371,53 @@ def execution_record_step(
 
     Raises InvalidTransition if the execution is no longer active (a worker that lost its lease
     must not write into an attempt someone else now owns)."""
-    from results.traces import trace_record_step
-
     with transaction.atomic():
         execution = locked(execution_id, with_project=False)
         if execution.status not in (S.RUNNING, S.CANCELLING, S.AWAITING_INPUT):
             raise InvalidTransition(f"Execution #{execution_id} is {execution.status}.")
         if worker and execution.worker != worker:
             raise InvalidTransition(f"Execution #{execution_id} belongs to another worker now.")
-        if attempt_id is not None:  # the worker knows its attempt: save a query per step
-            attempt = Attempt(pk=attempt_id, execution=execution, number=execution.attempt_count)
-        else:
-            attempt = _current_attempt(execution)
-        step = {**step, "attempt": attempt.number}
-        trace = trace_record_step(attempt, step)
-        execution.summary = {
-            **execution.summary,
-            "steps_total": execution.summary.get("steps_total", trace.step_count),
-            "steps_done": trace.step_count,
-            "counts": trace.counts,
-        }
-        event_record(
-            execution,
-            kind=EventKind.STEP,
-            actor=actor,
-            actor_label=f"worker {worker}" if worker else "",
-            reason=(step.get("error") or {}).get("message", ""),
-            data={
-                "step": {
-                    "order": step["order"],
-                    "name": step.get("name", ""),
-                    "kind": step.get("kind", ""),
-                    "status": step["status"],
-                    "duration_ms": step.get("duration_ms"),
-                }
-            },
-            attempt_number=attempt.number,
-        )
+        step = _store_step(execution, step, worker=worker, actor=actor, attempt_id=attempt_id)
         execution.save(update_fields=["summary", "event_seq"])
+    return step
+
+
+def _store_step(
+    execution: Execution, step: dict, *, worker: str, actor=None, attempt_id: int | None
+) -> dict:
+    """The step into the current attempt's trace, its counts into the summary, and its event;
+    the caller holds the execution locked and saves it."""
+    from results.traces import trace_record_step
+
+    if attempt_id is not None:  # the worker knows its attempt: save a query per step
+        attempt = Attempt(pk=attempt_id, execution=execution, number=execution.attempt_count)
+    else:
+        attempt = _current_attempt(execution)
+    step = {**step, "attempt": attempt.number}
+    trace = trace_record_step(attempt, step)
+    execution.summary = {
+        **execution.summary,
+        "steps_total": execution.summary.get("steps_total", trace.step_count),
+        "steps_done": trace.step_count,
+        "counts": trace.counts,
+    }
+    event_record(
+        execution,
+        kind=EventKind.STEP,
+        actor=actor,
+        actor_label=_label(worker),
+        reason=(step.get("error") or {}).get("message", ""),
+        data={
+            "step": {
+                "order": step["order"],
+                "name": step.get("name", ""),
+                "kind": step.get("kind", ""),
+                "status": step["status"],
+                "duration_ms": step.get("duration_ms"),
+            }
+        },
+        attempt_number=attempt.number,
+    )
     return step
 
 
@@ -445,17 +454,24 @@ def execution_complete(
     actor=None,
     error: dict | None = None,
     parent_id=UNKNOWN,
+    last_step: dict | None = None,
+    attempt_id: int | None = None,
 ) -> Execution:
     """A run ended with an outcome (passed / failed / error).
 
     With retries left, a failed or errored attempt is re-queued as a new attempt after the backoff
     instead. A cancel requested meanwhile wins: the execution becomes cancelled. Rolls the suite
-    run up when this was its last active child. A worker passes `parent_id` (it has the
-    execution): one lookup less on every finish."""
+    run up when this was its last active child.
+
+    A worker passes what it knows to save work on every finish: `parent_id` (no lookup), and the
+    run's `last_step` result (of attempt `attempt_id`), stored here as execution_record_step would,
+    in the finishing transaction instead of one of its own."""
     with transaction.atomic():
         execution = _lock_with_parent(execution_id, parent_id)
         if worker and execution.worker != worker:
             raise InvalidTransition(f"Execution #{execution_id} belongs to another worker now.")
+        if last_step is not None:
+            _store_step(execution, last_step, worker=worker, attempt_id=attempt_id)
         before = execution.status
         now = timezone.now()
         _close_attempt(execution, outcome if before != S.CANCELLING else S.CANCELLED, error)

@@ -15,11 +15,11 @@ from tests.factories import TestCaseFactory, execution_for
 
 pytestmark = pytest.mark.django_db
 
-# A one-step run, measured on PostgreSQL: claim 6 (BEGIN, claim, event, start, attempt, COMMIT),
-# step 7 (BEGIN, lock, trace look-up, trace insert, event, counters, COMMIT), finish 12 (BEGIN,
-# lock, attempt, event, savepoint, attempts, result, stats lock, stats upsert, release, finish,
-# COMMIT); the same on SQLite.
-STATEMENTS_PER_RUN = 25
+# A one-step run, measured on PostgreSQL: claim 6 (BEGIN, claim, event, start, attempt, COMMIT);
+# finish with the step 15 (BEGIN, lock, trace look-up, trace insert, step event, attempt, finish
+# event, savepoint, attempts, result, stats lock, stats upsert, release, finish, COMMIT); the same
+# on SQLite.
+STATEMENTS_PER_RUN = 21
 
 
 def test_a_one_step_run_costs_its_worker_a_fixed_number_of_statements(project):
@@ -37,6 +37,8 @@ def test_a_one_step_run_costs_its_worker_a_fixed_number_of_statements(project):
     assert execution.status == ExecutionStatus.PASSED and execution.rolled_up
     statements = [q["sql"][:120] for q in queries]
     assert len(statements) <= STATEMENTS_PER_RUN, "\n".join(statements)
+    commits = [sql for sql in statements if sql == "COMMIT"]
+    assert len(commits) in (0, 2)  # claim, finish (SQLite's commits are not logged)
 
 
 def test_a_worker_that_knows_the_suite_run_saves_the_finish_a_lookup(
@@ -54,3 +56,20 @@ def test_a_worker_that_knows_the_suite_run_saves_the_finish_a_lookup(
         )
 
     assert not any('SELECT "executions_execution"."parent_id"' in q["sql"] for q in queries)
+
+
+def test_the_last_step_is_stored_with_the_finish_and_every_step_is_kept_in_order(project):
+    from results.traces import trace_steps
+
+    case = TestCaseFactory(project=project)  # two steps: set x, assert x
+    execution = execution_for(case, parameters={"x": 1})
+
+    engine.run_next(worker="w")
+
+    execution.refresh_from_db()
+    events = list(execution.events.order_by("seq").values_list("kind", "to_status"))
+    assert events[-3:] == [("step", ""), ("step", ""), ("transition", ExecutionStatus.PASSED)]
+    attempt = execution.attempts.get()
+    assert [s["order"] for s in trace_steps(attempt.trace)] == [1, 2]
+    assert execution.summary["steps_done"] == 2
+    assert execution.summary["counts"] == {"passed": 2}
