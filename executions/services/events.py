@@ -28,10 +28,39 @@ def event_record(
     would hit the unique (execution, seq) constraint on its next event, never lose one silently.
     """
     execution.event_seq += 1
-    event = ExecutionEvent.objects.create(
+    event = event_build(
+        execution,
+        execution.event_seq,
+        kind=kind,
+        from_status=from_status,
+        to_status=to_status,
+        actor=actor,
+        actor_label=actor_label,
+        reason=reason,
+        data=data,
+        attempt_number=attempt_number,
+    )
+    return events_insert(execution, [event])[0]
+
+
+def event_build(
+    execution: Execution,
+    seq: int,
+    *,
+    kind: str,
+    from_status: str = "",
+    to_status: str = "",
+    actor=None,
+    actor_label: str = "",
+    reason: str = "",
+    data: dict | None = None,
+    attempt_number: int | None = None,
+) -> ExecutionEvent:
+    """An event of `execution` with sequence number `seq`, not yet saved (see events_insert)."""
+    return ExecutionEvent(
         execution=execution,
         project_id=execution.project_id,
-        seq=execution.event_seq,
+        seq=seq,
         kind=kind,
         from_status=from_status,
         to_status=to_status,
@@ -41,9 +70,19 @@ def event_record(
         reason=reason,
         data=data or {},
     )
-    payload = event_payload(event, execution)
-    transaction.on_commit(lambda: publish_execution_event(payload))
-    return event
+
+
+def events_insert(execution: Execution, events: list[ExecutionEvent]) -> list[ExecutionEvent]:
+    """Save built events of one execution in one INSERT and publish each on commit, in order.
+    Their `seq` numbers are the caller's to reserve (event_record does it one at a time)."""
+    if len(events) == 1:
+        events[0].save()
+    else:
+        ExecutionEvent.objects.bulk_create(events)
+    for event in events:
+        payload = event_payload(event, execution)
+        transaction.on_commit(lambda payload=payload: publish_execution_event(payload))
+    return events
 
 
 def event_transition(

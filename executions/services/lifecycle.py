@@ -34,7 +34,12 @@ from executions.models import (
     Trigger,
 )
 from executions.rows import db_datetime, lock_execution, row_lock, select_executions
-from executions.services.events import event_record, event_transition
+from executions.services.events import (
+    event_build,
+    event_record,
+    event_transition,
+    events_insert,
+)
 from executions.services.queue import ring_doorbell
 
 log = logging.getLogger(__name__)
@@ -147,15 +152,48 @@ def execution_create(
             max_parallel=test_suite.max_parallel if test_suite else 1,
             fail_fast=test_suite.fail_fast if test_suite else False,
         )
-        execution.save()  # the insert: attempts and events need its id
-        event_transition(execution, "", actor=actor, reason=f"triggered by {trigger}")
-        _new_attempt(execution, AttemptReason.FIRST, actor)
+        _insert_new(execution, actor=actor, reason=f"triggered by {trigger}")
         if test_suite is not None and execution.status == S.QUEUED:
             _suite_fan_out(execution, actor=actor)
-        execution.save()
         if execution.status == S.QUEUED:
             ring_doorbell()
     return execution
+
+
+def _insert_new(execution: Execution, *, actor, reason: str) -> None:
+    """INSERT a new execution with its first attempt and its first two events (created, first
+    attempt): three statements. Its counters are set before the INSERT, so the row needs no
+    second write (this is on every API call that starts a run, and once per suite child)."""
+    execution.attempt_count, execution.event_seq = 1, 2  # the attempt and the events below
+    execution.save()
+    Attempt.objects.create(
+        execution=execution,
+        number=1,
+        reason=AttemptReason.FIRST,
+        triggered_by=actor if actor is not None and actor.is_authenticated else None,
+    )
+    events_insert(
+        execution,
+        [
+            event_build(
+                execution,
+                1,
+                kind=EventKind.TRANSITION,
+                to_status=execution.status,
+                actor=actor,
+                reason=reason,
+            ),
+            event_build(
+                execution,
+                2,
+                kind=EventKind.ATTEMPT,
+                actor=actor,
+                reason=AttemptReason.FIRST.label,
+                data={"attempt": 1, "reason": AttemptReason.FIRST},
+                attempt_number=1,
+            ),
+        ],
+    )
 
 
 def _suite_items(suite: TestSuite):
@@ -204,10 +242,7 @@ def _suite_fan_out(parent: Execution, *, actor=None) -> None:
                 max_retries=parent.max_retries,
                 retry_backoff_seconds=parent.retry_backoff_seconds,
             )
-            child.save()
-            event_transition(child, "", actor=actor, reason=f"part of suite run #{parent.pk}")
-            _new_attempt(child, AttemptReason.FIRST, actor)
-            child.save(update_fields=["attempt_count", "event_seq"])
+            _insert_new(child, actor=actor, reason=f"part of suite run #{parent.pk}")
             ring_doorbell()
     before = parent.status
     parent.start(worker="", now=now, deadline=deadline)
