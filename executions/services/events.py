@@ -8,19 +8,9 @@ from monitoring.events import ExecutionEventPayload, StepSummary
 from monitoring.publish import publish_execution_event
 
 
-def event_record(
-    execution: Execution,
-    *,
-    kind: str,
-    from_status: str = "",
-    to_status: str = "",
-    actor=None,
-    actor_label: str = "",
-    reason: str = "",
-    data: dict | None = None,
-    attempt_number: int | None = None,
-) -> ExecutionEvent:
-    """Append an event to the execution's log and publish it on commit.
+def event_record(execution: Execution, **fields) -> ExecutionEvent:
+    """Append an event to the execution's log and publish it on commit (`fields` as event_build
+    takes them: kind, from_status, to_status, actor, actor_label, reason, data, attempt_number).
 
     The caller holds the execution row locked (select_for_update) inside transaction.atomic(), which
     is what makes `seq` gap-free and ordered, and saves the execution (with `event_seq`) after
@@ -28,19 +18,7 @@ def event_record(
     would hit the unique (execution, seq) constraint on its next event, never lose one silently.
     """
     execution.event_seq += 1
-    event = event_build(
-        execution,
-        execution.event_seq,
-        kind=kind,
-        from_status=from_status,
-        to_status=to_status,
-        actor=actor,
-        actor_label=actor_label,
-        reason=reason,
-        data=data,
-        attempt_number=attempt_number,
-    )
-    return events_insert(execution, [event])[0]
+    return events_insert(execution, [event_build(execution, execution.event_seq, **fields)])[0]
 
 
 def event_build(
