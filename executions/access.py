@@ -4,7 +4,7 @@ Roles are ranked: viewer < tester < maintainer. Superusers may do anything. A us
 of a project cannot see that it exists (the API answers 404, never 403, for its objects).
 """
 
-from django.db.models import QuerySet
+from django.db.models import OuterRef, QuerySet, Subquery
 
 from executions.models import ROLE_RANK, Membership, Project, Role
 
@@ -26,6 +26,19 @@ def role_in(user, project_id: int) -> str | None:
             .first()
         )
     return cache[project_id]
+
+
+def with_role_of(queryset: QuerySet, user) -> QuerySet:
+    """`queryset` (of objects with a `project`) annotated with `user`'s role in each object's
+    project as `role_of_user`: one query answers "may you see it" and "what may you do with it".
+    Hand the value to remember_role so that role_in does not ask again."""
+    role = Membership.objects.filter(user=user, project_id=OuterRef("project_id")).values("role")
+    return queryset.annotate(role_of_user=Subquery(role[:1]))
+
+
+def remember_role(user, project_id: int, role: str | None) -> None:
+    if user and user.is_authenticated and not user.is_superuser:
+        user.__dict__.setdefault("_ib_roles", {})[project_id] = role
 
 
 def has_role(user, project_id: int, needed: str) -> bool:

@@ -9,7 +9,7 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
-from executions.access import visible_project_ids
+from executions.access import remember_role, visible_project_ids, with_role_of
 from executions.models import (
     Attempt,
     CaseStatus,
@@ -97,8 +97,15 @@ class ExecutionCreateSerializer(serializers.Serializer):
         if request is not None and request.user.is_authenticated:
             # Another project's case is "does not exist", never "forbidden".
             visible = visible_project_ids(request.user)
-            cases = TestCase.objects.filter(project__in=visible).select_related("project")
-            suites = TestSuite.objects.filter(project__in=visible).select_related("project")
+            # With the caller's role in the project: the view's permission check asks no more.
+            cases = with_role_of(
+                TestCase.objects.filter(project__in=visible).select_related("project"),
+                request.user,
+            )
+            suites = with_role_of(
+                TestSuite.objects.filter(project__in=visible).select_related("project"),
+                request.user,
+            )
             self.fields["test_case"].queryset = cases
             self.fields["test_suite"].queryset = suites
 
@@ -113,7 +120,11 @@ class ExecutionCreateSerializer(serializers.Serializer):
             raise serializers.ValidationError("Give exactly one of test_case or test_suite.")
         if case is not None and case.status == CaseStatus.DEPRECATED:
             raise serializers.ValidationError({"test_case": "This test case is deprecated."})
-        attrs["project"] = (case or suite).project
+        target = case or suite
+        attrs["project"] = target.project
+        request = self.context.get("request")
+        if request is not None and hasattr(target, "role_of_user"):
+            remember_role(request.user, target.project_id, target.role_of_user)
         return attrs
 
 

@@ -23,10 +23,10 @@ pytestmark = pytest.mark.django_db
 STATEMENTS_PER_RUN = 21
 
 
-# POST /api/v1/executions/ for a case: the token, the case, the caller's role; BEGIN, the execution,
+# POST /api/v1/executions/ for a case: the token, the case with the caller's role; BEGIN, the execution,
 # its first attempt, its first two events (one INSERT), the doorbell (ORM broker, the default: a
 # row in the same transaction), COMMIT (in a test: a savepoint).
-STATEMENTS_PER_START = 9
+STATEMENTS_PER_START = 8
 
 
 def test_starting_a_run_through_the_api_costs_a_fixed_number_of_statements(project, member):
