@@ -19,6 +19,7 @@ from itertools import pairwise
 from typing import NamedTuple
 
 from django.conf import settings
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from results.bulk import insert_rows, select_any
@@ -128,33 +129,29 @@ def history_record(entries: list[Entry], *, project_id: int, actor_label: str) -
     """Add new results to their cases' stats and record flaky / stable changes as case events.
 
     Any number of cases in a few statements (an import calls it per batch of testcases): lock
-    the cases' stats rows, fold, write back with one upsert. A case's first results first create
-    its row empty (an INSERT that skips rows someone else created meanwhile) and lock it like the
-    others. The lock makes two processors of one case take turns instead of overwriting each
-    other's counts. Call inside a transaction. Returns how many cases changed their flaky verdict.
+    the cases' stats rows, fold, write back (COPY for new rows, one upsert for the others). The
+    lock makes two processors of one case take turns instead of overwriting each other's counts.
+    Call inside a transaction. Returns how many cases changed their flaky verdict.
     """
     if not entries:
         return 0
     by_case: dict[int, list[Entry]] = defaultdict(list)
     for entry in entries:  # in the order they happened; ties keep the caller's order
         by_case[entry.case_id].append(entry)
-    window, min_flips = settings.IB_FLAKY_WINDOW, settings.IB_FLAKY_MIN_FLIPS
-    stats_of = _locked_stats(list(by_case))
-    missing = [case_id for case_id in by_case if case_id not in stats_of]
-    if missing:
-        fresh = [_fresh_stats(case_id, project_id) for case_id in missing]
+    existing = _locked_stats(list(by_case))
+    if len(existing) == len(by_case):
+        # Every row is there and locked: nothing can collide, so no savepoint (an engine finish
+        # of a case that has run before, the common case).
+        return _fold(by_case, existing, project_id, actor_label)
+    try:
+        with transaction.atomic():
+            return _fold(by_case, existing, project_id, actor_label)
+    except IntegrityError:
+        # Another processor created the stats of some of these cases after we looked (the
+        # first results of a case arriving twice at once). They exist now: lock, fold again.
+        fresh = [{"case_id": case_id, "project_id": project_id} for case_id in by_case]
         insert_rows(CaseStats, fresh, conflict=("case",))
-        stats_of.update(_locked_stats(missing))
-    events = []
-    for case_id, case_entries in by_case.items():
-        stats = stats_of[case_id]
-        was_flaky = stats["is_flaky"]
-        stats_apply(stats, sorted(case_entries, key=lambda e: e.created_at), window, min_flips)
-        if stats["is_flaky"] != was_flaky:
-            events.append(_verdict_event(stats, actor_label))
-    insert_rows(CaseStats, list(stats_of.values()), conflict=("case",), update=STATS_FIELDS)
-    CaseEvent.objects.bulk_create(events)
-    return len(events)
+        return _fold(by_case, _locked_stats(list(by_case)), project_id, actor_label)
 
 
 def _locked_stats(case_ids: list[int]) -> dict[int, dict]:
@@ -163,8 +160,25 @@ def _locked_stats(case_ids: list[int]) -> dict[int, dict]:
     return {row["case_id"]: row for row in rows}
 
 
+def _fold(
+    by_case: dict[int, list[Entry]], existing: dict[int, dict], project_id: int, actor_label: str
+) -> int:
+    window, min_flips = settings.IB_FLAKY_WINDOW, settings.IB_FLAKY_MIN_FLIPS
+    new, changed, events = [], [], []
+    for case_id, case_entries in by_case.items():
+        stats = existing.get(case_id) or _fresh_stats(case_id, project_id)
+        was_flaky = stats["is_flaky"]
+        stats_apply(stats, sorted(case_entries, key=lambda e: e.created_at), window, min_flips)
+        (changed if case_id in existing else new).append(stats)
+        if stats["is_flaky"] != was_flaky:
+            events.append(_verdict_event(stats, actor_label))
+    insert_rows(CaseStats, new)  # raises IntegrityError if someone created one meanwhile
+    insert_rows(CaseStats, changed, conflict=("case",), update=STATS_FIELDS)
+    CaseEvent.objects.bulk_create(events)
+    return len(events)
+
+
 def _fresh_stats(case_id: int, project_id: int) -> dict:
-    """The stats row of a case with no results yet."""
     counters = dict.fromkeys(("runs", "passed", "failed", "errored", "skipped", "flips"), 0)
     return {
         "case_id": case_id,
@@ -176,7 +190,7 @@ def _fresh_stats(case_id: int, project_id: int) -> dict:
         "flaky_score": 0.0,
         "is_flaky": False,
         "flaky_reason": "",
-        "updated_at": timezone.now(),
+        "updated_at": None,
     }
 
 
