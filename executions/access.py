@@ -18,7 +18,7 @@ def role_in(user, project_id: int) -> str | None:
         return None
     if user.is_superuser:
         return Role.MAINTAINER
-    cache = user.__dict__.setdefault("_ib_roles", {})
+    cache = _roles_known(user)
     if project_id not in cache:
         cache[project_id] = (
             Membership.objects.filter(user=user, project_id=project_id)
@@ -38,7 +38,12 @@ def with_role_of(queryset: QuerySet, user) -> QuerySet:
 
 def remember_role(user, project_id: int, role: str | None) -> None:
     if user and user.is_authenticated and not user.is_superuser:
-        user.__dict__.setdefault("_ib_roles", {})[project_id] = role
+        _roles_known(user)[project_id] = role
+
+
+def _roles_known(user) -> dict:
+    """The user's roles looked up so far, by project id (kept on the user object: one request)."""
+    return user.__dict__.setdefault("_ib_roles", {})
 
 
 def has_role(user, project_id: int, needed: str) -> bool:

@@ -111,7 +111,8 @@ def _report(execution: Execution, ctx: RunContext, result, recorder: StepRecorde
     """End the run through the lifecycle. A finish takes the runner's held last step with it
     (one transaction); any other ending stores that step on its own first."""
     execution_id, worker = execution.pk, recorder.worker
-    if isinstance(result, Cancelled) or (isinstance(result, RunResult) and result.awaiting_input):
+    awaiting = isinstance(result, RunResult) and result.awaiting_input
+    if isinstance(result, Cancelled) or awaiting:
         with contextlib.suppress(Cancelled):  # lease lost: the step is no longer ours to store
             recorder.flush()
     if isinstance(result, Cancelled):
@@ -120,7 +121,7 @@ def _report(execution: Execution, ctx: RunContext, result, recorder: StepRecorde
         elif result.kind == StopKind.CANCEL:
             lifecycle.execution_confirm_cancel(execution_id, worker=worker)
         return  # lease lost: the new owner reports
-    if isinstance(result, RunResult) and result.awaiting_input:
+    if awaiting:
         lifecycle.execution_await_input(execution_id, worker=worker)
         return
     if isinstance(result, Exception):
