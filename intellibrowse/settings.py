@@ -23,6 +23,9 @@ from intellibrowse.env import (
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("IB_VAR_DIR", str(BASE_DIR / "var")))
+# Names this installation's keys in a shared Redis (channel groups, cache keys, the task queue), so
+# two installations (or two test runs) on one Redis never see each other's messages or tasks.
+IB_NAMESPACE = env_str("IB_NAMESPACE", "intellibrowse")
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 DEBUG = env_bool("DEBUG", True)
@@ -136,7 +139,7 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": "intellibrowse"},
+            "CONFIG": {"hosts": [REDIS_URL], "prefix": IB_NAMESPACE},
         }
     }
 else:
@@ -152,7 +155,7 @@ if REDIS_URL:
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
-            "KEY_PREFIX": "intellibrowse",
+            "KEY_PREFIX": IB_NAMESPACE,
         }
     }
 else:
@@ -168,7 +171,7 @@ if Q_BROKER == "redis" and not REDIS_URL:
 # what runs. django-q2 must never retry by itself, and timeout must stay below retry.
 Q_TASK_TIMEOUT = env_int("Q_TASK_TIMEOUT", 3600, minimum=10)
 Q_CLUSTER = {
-    "name": "intellibrowse",
+    "name": IB_NAMESPACE,
     "workers": env_int("Q_WORKERS", 2, minimum=1),
     "timeout": Q_TASK_TIMEOUT,
     "retry": Q_TASK_TIMEOUT + 60,
