@@ -20,9 +20,7 @@ from rest_framework.authentication import TokenAuthentication
 from executions import access
 from executions.attachments import INLINE_TYPES, attachment_describe
 from executions.models import Execution
-
-# A document from this view is an opaque origin that may load nothing and run nothing.
-SANDBOX_CSP = "sandbox; default-src 'none'; img-src 'self'; style-src 'unsafe-inline'"
+from intellibrowse.inert import served_inert
 
 
 def _user_of(request):
@@ -63,8 +61,7 @@ def attachment_download(request, execution_id: int, rest: str):
 
 
 def _harden(response):
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Security-Policy"] = SANDBOX_CSP
+    served_inert(response)
     response["Cross-Origin-Resource-Policy"] = "same-origin"
     response["Cache-Control"] = "private, no-store"
     return response
