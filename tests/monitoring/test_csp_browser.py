@@ -202,3 +202,17 @@ def _visit_every_page(browser, server, owner, project_id, execution_id, size, tm
             violations[path] = found
     shutil.copytree(tmp_path, SHOTS, dirs_exist_ok=True, ignore=shutil.ignore_patterns("*.log"))
     return violations, console_errors, outside
+
+
+def test_the_project_picker_submits_under_the_policy(server, project, owner):
+    """The picker's onchange attribute became static/monitoring/forms.js (data-autosubmit)."""
+    with_browser_password(owner)
+    with chromium() as browser:
+        page = browser.new_page()
+        page.set_default_timeout(30_000)
+        sign_in(page, server, owner.username)
+        page.select_option("select[name=project]", str(project.pk))
+        page.wait_for_url(f"{server}/?project={project.pk}")
+        url = page.url
+
+    assert url.endswith(f"?project={project.pk}")
