@@ -96,8 +96,11 @@ def attachment_describe(execution_id: int, path: str) -> tuple[str, str] | None:
         return (row.name, row.content_type) if default_storage.exists(path) else None
     if not default_storage.exists(path):
         return None
-    with default_storage.open(path, "rb") as file:
-        sniffed = sniff_content_type(file.read(_SNIFF_BYTES))
+    try:
+        with default_storage.open(path, "rb") as file:
+            sniffed = sniff_content_type(file.read(_SNIFF_BYTES))
+    except IsADirectoryError:  # `/media/attachments/<execution>/<attempt>` names a folder
+        return None
     return download_name(_LEGACY_PREFIX.sub("", path.rsplit("/", 1)[-1])), sniffed
 
 

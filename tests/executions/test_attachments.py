@@ -195,6 +195,24 @@ def test_a_file_stored_before_the_attachment_rows_still_downloads(execution, vie
     assert response["Content-Security-Policy"].startswith(SANDBOX)
 
 
+def test_a_folder_of_attachments_is_a_404_not_a_500(execution, viewer):
+    attachment_save(execution.pk, 1, "shot.png", PNG, "image/png")
+
+    response = browser_for(viewer).get(f"/media/attachments/{execution.pk}/1")
+
+    assert response.status_code == 404
+
+
+def test_a_path_out_of_the_execution_is_a_404(execution, viewer, other_project):
+    other = execution_for(TestCaseFactory(project=other_project))
+    stored = attachment_save(other.pk, 1, "secret.png", PNG, "image/png")
+    name = stored["path"].rsplit("/", 1)[-1]
+
+    response = browser_for(viewer).get(f"/media/attachments/{execution.pk}/../{other.pk}/1/{name}")
+
+    assert response.status_code == 404
+
+
 def test_media_root_inside_the_project_folder_is_refused():
     result = subprocess.run(
         [sys.executable, "-c", "import django; django.setup()"],
