@@ -49,6 +49,8 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "csp",
     "django_q",
     "intellibrowse",
     "executions",
@@ -66,6 +68,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
 ]
 
 ROOT_URLCONF = "intellibrowse.urls"
@@ -289,6 +292,12 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
+    # Swagger UI from our own static files (no CDN), its init script a URL of its own
+    # (SpectacularSwaggerSplitView): the Content-Security-Policy below allows neither inline
+    # script nor another origin.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     # `<id:pk>` (intellibrowse.ids): ids are integers the database can hold.
     "PATH_CONVERTER_OVERRIDES": {"id": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}},
     "POSTPROCESSING_HOOKS": [
@@ -315,13 +324,52 @@ STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
 STATIC_ROOT.mkdir(exist_ok=True)  # whitenoise warns on every request when it is missing
 STATICFILES_DIRS = [BASE_DIR / "static"]
-MEDIA_ROOT = VAR_DIR / "media"
+# Uploads and files captured by runs. Outside the project folder (BASE_DIR), which is where runner
+# profiles' working directories are (executions.runners.actions.command): no stored file may sit
+# where a test command imports or collects code. Refused inside it.
+MEDIA_ROOT = Path(
+    env_str(
+        "IB_MEDIA_ROOT",
+        str(
+            Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+            / "intellibrowse"
+            / IB_NAMESPACE
+            / "media"
+        ),
+    )
+).resolve()
+if MEDIA_ROOT.is_relative_to(BASE_DIR.resolve()):
+    raise ImproperlyConfigured(
+        f"IB_MEDIA_ROOT ({MEDIA_ROOT}) must lie outside the project folder {BASE_DIR}, where "
+        "runner profiles run commands"
+    )
 MEDIA_URL = "media/"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 WHITENOISE_USE_FINDERS = DEBUG
+
+# --- Content-Security-Policy (django-csp) -------------------------------------------------------
+# On every page we render: the dashboard, the admin, the browsable API, Swagger UI, HTML reports.
+# Scripts only from our own static files, never inline, never another origin, so text a user
+# managed to get into a page cannot run. Styles may be inline (style attributes in our templates,
+# the admin's and DRF's): a style cannot read a cookie or send a request. Attachments carry a
+# stricter policy of their own (executions.views).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
 
 # --- Production hardening (on when DEBUG is off) ----------------------------------------------
 if not DEBUG:

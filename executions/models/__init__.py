@@ -1,3 +1,4 @@
+from executions.models.attachments import Attachment
 from executions.models.catalog import (
     ROLE_RANK,
     CasePriority,
@@ -34,6 +35,7 @@ __all__ = [
     "OUTCOMES",
     "ROLE_RANK",
     "TERMINAL",
+    "Attachment",
     "Attempt",
     "AttemptReason",
     "CasePriority",

@@ -10,6 +10,7 @@ from rest_framework.negotiation import BaseContentNegotiation
 from executions import access
 from executions.models import Execution, Project
 from executions.permissions import ProjectRole
+from intellibrowse.inert import served_inert
 from results import reports, selectors
 from results.errors import InvalidQuery
 
@@ -102,7 +103,9 @@ def report_response(report: reports.Report, fmt: str, filename: str):
     if fmt not in reports.FORMATS:
         raise InvalidQuery(f"`as` must be one of {', '.join(reports.FORMATS)}.")
     if fmt == "html":
-        return HttpResponse(reports.render_html(report), content_type=MEDIA["html"])
+        # Escaped by the template, and served inert besides: its text came from test runs and
+        # JUnit uploads, so the page may not run anything in our origin (intellibrowse.inert).
+        return served_inert(HttpResponse(reports.render_html(report), content_type=MEDIA["html"]))
     render = {"json": reports.render_json, "csv": reports.render_csv, "junit": reports.render_junit}
     response = StreamingHttpResponse(render[fmt](report), content_type=MEDIA[fmt])
     if fmt in ("csv", "junit"):

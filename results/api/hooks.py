@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 
 from executions import access
 from executions.models import TestSuite
+from intellibrowse.inert import served_inert
 from results import selectors
 from results.api.common import AnyAccept, project_with_role
 from results.errors import HookUnauthenticated
@@ -154,4 +155,5 @@ class SuiteBadgeView(APIView):
         svg = badge_svg(suite.name, latest.status if latest else None)
         response = HttpResponse(svg, content_type="image/svg+xml")
         response["Cache-Control"] = "no-cache, max-age=0"  # READMEs must show the latest run
-        return response
+        # An SVG is a document that may run script; the suite name in it is a user's text.
+        return served_inert(response)

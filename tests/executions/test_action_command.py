@@ -162,6 +162,18 @@ def test_the_worker_environment_is_not_passed_on_but_the_profile_env_is(project,
     assert step["actual"]["output_tail"] == "absent hi team\n"
 
 
+def test_a_command_never_runs_among_the_stored_uploads(project, settings):
+    """An upload of a tester (a `conftest.py`, say) must never sit where a command runs."""
+    uploads = Path(settings.MEDIA_ROOT) / "attachments"
+    uploads.mkdir(parents=True)
+    python_profile(project, "print('ran')", working_dir=str(uploads))
+
+    execution, (step,) = run_case(command_case(project, "p"))
+
+    assert execution.status == S.ERROR
+    assert step["error"]["type"] == "WorkingDirRefused"
+
+
 def test_a_missing_junit_file_is_an_error(project):
     python_profile(project, "print('wrote nothing')", junit_xml="{{ output_dir }}/junit.xml")
     execution, (step,) = run_case(command_case(project, "p"))

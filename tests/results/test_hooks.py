@@ -225,3 +225,11 @@ def test_the_badge_escapes_the_suite_name(project, make_suite):
     svg = badge(APIClient(), suite, hook.badge_key).content.decode()
 
     assert "<script>" not in svg and "&lt;script&gt;" in svg
+
+
+def test_the_badge_is_served_sandboxed(suite, hook):
+    response = badge(APIClient(), suite, hook.badge_key)
+
+    # An SVG is a document that may run script; the suite name in it is a user's text.
+    assert response["Content-Security-Policy"].startswith("sandbox; default-src 'none'")
+    assert response["X-Content-Type-Options"] == "nosniff"

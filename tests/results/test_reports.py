@@ -209,3 +209,31 @@ def test_import_results_are_paginated_and_filterable(project, viewer_api):
 
     assert data["count"] == 1
     assert data["results"][0]["message"].startswith("AssertionError")
+
+
+HOSTILE_JUNIT = b"""<?xml version="1.0"?>
+<testsuite name="evil&lt;script&gt;alert(1)&lt;/script&gt;" tests="1" failures="1">
+  <testcase classname="x" name="&lt;img src=x onerror=alert(2)&gt;">
+    <failure message="&lt;script&gt;alert(3)&lt;/script&gt;">&lt;/pre&gt;&lt;script&gt;alert(4)&lt;/script&gt;</failure>
+  </testcase>
+</testsuite>
+"""
+
+
+def test_html_report_escapes_text_from_a_junit_import(project, viewer_api):
+    batch, _ = junit_import(project=project, stream=io.BytesIO(HOSTILE_JUNIT))
+
+    html = body(report(viewer_api, "imports", batch.pk, "html")).decode()
+
+    assert "<script>" not in html and "<img" not in html
+    assert "&lt;/pre&gt;&lt;script&gt;alert(4)&lt;/script&gt;" in html
+
+
+def test_html_report_is_served_sandboxed(project, viewer_api):
+    batch, _ = junit_import(project=project, stream=io.BytesIO(HOSTILE_JUNIT))
+
+    response = report(viewer_api, "imports", batch.pk, "html")
+
+    # No script at all, not even ours: the page is text from test runs (intellibrowse.inert).
+    assert response["Content-Security-Policy"].startswith("sandbox; default-src 'none'")
+    assert response["X-Content-Type-Options"] == "nosniff"

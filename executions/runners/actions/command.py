@@ -101,6 +101,14 @@ def _working_dir(profile: RunnerProfile) -> Path:
     return path if path.is_absolute() else Path(settings.BASE_DIR) / path
 
 
+def _holds_uploads(cwd: Path) -> bool:
+    """A command never runs where users' files are stored (or above them): a test runner there
+    would collect or import what a tester uploaded. Stored names have no extension either
+    (executions.attachments); this is the second wall."""
+    cwd, media = cwd.resolve(), Path(settings.MEDIA_ROOT).resolve()
+    return cwd.is_relative_to(media) or media.is_relative_to(cwd)
+
+
 def _child_environment(env: dict[str, str], output_dir: str) -> dict[str, str]:
     """A small fresh environment: the worker's own holds secrets (DATABASE_URL, SECRET_KEY)."""
     return {
@@ -157,6 +165,12 @@ def _run_profile(ctx: RunContext, profile: RunnerProfile, values: dict) -> StepO
     cwd = _working_dir(profile)
     if not cwd.is_dir():
         return _error("WorkingDirMissing", f"The working directory {cwd} does not exist.")
+    if _holds_uploads(cwd):
+        return _error(
+            "WorkingDirRefused",
+            f"The working directory {cwd} holds or lies in the stored uploads ({settings.MEDIA_ROOT}).",
+            "Point the runner profile at a folder of the project.",
+        )
     log_path = Path(values["output_dir"]) / "output.log"
     limit = float(profile.timeout_seconds)
     timeout = action_timeout(ctx, limit)
