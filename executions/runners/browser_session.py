@@ -8,8 +8,14 @@ Why not simply `playwright.chromium.launch()` on the runner thread:
   process group and connect over CDP, so `close()` can kill the whole group at once, from any
   thread; the pending Playwright call then fails immediately and the thread shuts down.
 
-The allow-list is enforced inside the browser by a route handler on the context: every request
-to a host outside it (the page itself, an image, a fetch) is aborted and remembered in `blocked`.
+The allow-list is enforced twice. Below the page, Chromium sends every connection through the
+session's AllowListProxy (browser_proxy.py), which checks the resolved address of each one,
+redirect hops and WebSockets included, and refuses the rest. Above it, a route handler on the
+context aborts the requests Playwright does see (the page, an image, a fetch) with their full
+URL. take_blocked() hands the action what was refused, with host and port, which it matches
+against the page's navigations to tell "the page was sent elsewhere" from "an image was left
+out". The proxy also refuses Chromium's own background requests; only refusals of hosts the page
+itself asked for are reported. Service workers are blocked: their requests bypass routing.
 Used by executions.runners.actions.browser (one session per RunContext, in ctx.resources).
 """
 
@@ -24,10 +30,12 @@ import threading
 import time
 from concurrent.futures import Future
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from django.conf import settings
 
 from executions.runners.allowlist import url_block_reason
+from executions.runners.browser_proxy import AllowListProxy, Refusal
 from executions.runners.context import RunContext
 
 DEFAULT_EXECUTABLE = "/usr/bin/chromium"
@@ -42,6 +50,22 @@ CHROMIUM_ARGS = [
     "--disable-dev-shm-usage",
     "--remote-debugging-address=127.0.0.1",
     "--remote-debugging-port=0",  # Chromium picks a free port and writes it to DevToolsActivePort
+    # Everything goes through the session's proxy (added at launch); '<-loopback>' removes
+    # Chromium's built-in bypass for localhost and 127.0.0.1, which the proxy must see too.
+    "--proxy-bypass-list=<-loopback>",
+    # No path around the proxy: no UDP for WebRTC, no QUIC, no DNS prefetching.
+    "--force-webrtc-ip-handling-policy=disable_non_proxied_udp",
+    "--disable-quic",
+    "--dns-prefetch-disable",
+    # Chromium's own traffic (autofill, translate, safe browsing...) would only be refused by
+    # the proxy: switch it off instead.
+    "--disable-features=AutofillServerCommunication,Translate,OptimizationHints,MediaRouter,"
+    "DialMediaRouteProvider,CertificateTransparencyComponentUpdater",
+    "--disable-client-side-phishing-detection",
+    "--disable-default-apps",
+    "--disable-extensions",
+    "--disable-domain-reliability",
+    "--metrics-recording-only",
 ]
 START_TIMEOUT_SECONDS = 30.0
 _STOP = object()
@@ -59,7 +83,12 @@ class BrowserSession:
     def __init__(self, allowed_hosts: list[str], *, executable: str | None = None) -> None:
         self.allowed_hosts = list(allowed_hosts)
         self.executable = executable or browser_executable()
-        self.blocked: list[str] = []  # requests the route handler aborted (read by the action)
+        self._refused: list[Refusal] = []  # by the route handler: always the page's own
+        self._refused_below: list[Refusal] = []  # by the proxy: reported once the page asked
+        self._requested: set[tuple[str, int]] = set()  # hosts the page sent requests to
+        self._navigations: list[str] = []  # main-frame navigations since the last take
+        self._report_lock = threading.Lock()
+        self._proxy = AllowListProxy(self.allowed_hosts, self._refused_by_proxy)
         self._jobs: queue.Queue = queue.Queue()
         self._ready: Future = Future()
         self._process: subprocess.Popen | None = None
@@ -83,9 +112,16 @@ class BrowserSession:
         self._jobs.put((func, job))
         return self._wait(ctx, job, timeout)
 
-    def take_blocked(self) -> list[str]:
-        blocked, self.blocked = self.blocked, []
-        return blocked
+    def take_blocked(self) -> tuple[list[Refusal], list[str]]:
+        """What the allow-list refused of the page's requests since the last take, and the
+        page's main-frame navigations (redirect hops included). A proxy refusal whose request
+        Playwright has not reported yet waits for the next take."""
+        with self._report_lock:
+            below = [r for r in self._refused_below if (r.host, r.port) in self._requested]
+            waiting = [r for r in self._refused_below if (r.host, r.port) not in self._requested]
+            refused, navigations = [*self._refused, *below], self._navigations
+            self._refused, self._refused_below, self._navigations = [], waiting[-100:], []
+        return refused, navigations
 
     def close(self) -> None:
         """Kill Chromium's process group and stop the thread. Safe from any thread, twice."""
@@ -93,6 +129,7 @@ class BrowserSession:
             return
         self._closed = True
         self._kill()
+        self._proxy.close()
         self._jobs.put(_STOP)
         if threading.current_thread() is not self._thread and self._thread.is_alive():
             self._thread.join(timeout=10)
@@ -169,10 +206,12 @@ class BrowserSession:
 
         if not Path(self.executable).exists():
             raise BrowserError(f"No Chromium at {self.executable} (setting IB_BROWSER_EXECUTABLE).")
+        self._proxy.start()
         self._process = subprocess.Popen(
             [
                 self.executable,
                 *CHROMIUM_ARGS,
+                f"--proxy-server={self._proxy.address}",
                 f"--user-data-dir={self._profile_dir}",
                 "about:blank",
             ],
@@ -192,6 +231,8 @@ class BrowserSession:
             )
             context.route("**/*", self._route)
             page = context.new_page()
+            page.on("request", self._note_request)
+            page.on("websocket", lambda socket: self._note_request(None, socket.url))
         except BaseException:
             playwright.stop()
             raise
@@ -211,10 +252,40 @@ class BrowserSession:
 
     def _route(self, route) -> None:
         url = route.request.url
-        if url.startswith(("http:", "https:", "ws:", "wss:")) and url_block_reason(
-            url, self.allowed_hosts
-        ):
-            self.blocked.append(url)
+        reason = None
+        if url.startswith(("http:", "https:", "ws:", "wss:")):
+            reason = url_block_reason(url, self.allowed_hosts)
+        if reason:
+            with self._report_lock:
+                self._refused.append(Refusal(url, reason[1], _port_of(url), reason[0]))
             route.abort("blockedbyclient")
         else:
             route.continue_()
+
+    def _refused_by_proxy(self, refusal: Refusal) -> None:  # on a proxy thread
+        with self._report_lock:
+            self._refused_below.append(refusal)
+            del self._refused_below[:-1000]
+
+    def _note_request(self, request, url: str | None = None) -> None:
+        # Fired for every redirect hop too (unlike routing), so a refused hop can be matched.
+        url = url or request.url
+        with self._report_lock:
+            self._requested.add(host_port(url))
+            # is_navigation_request() first: a worker's request has no frame to ask.
+            navigation = request is not None and request.is_navigation_request()
+            if navigation and request.frame.parent_frame is None:
+                self._navigations.append(url)
+
+
+def _port_of(url: str) -> int:
+    parts = urlsplit(url)
+    try:
+        return parts.port or (443 if parts.scheme in ("https", "wss") else 80)
+    except ValueError:
+        return 0
+
+
+def host_port(url: str) -> tuple[str, int]:
+    """(host, port) of a URL as the proxy and the route handler record it."""
+    return (urlsplit(url).hostname or ""), _port_of(url)
