@@ -116,7 +116,7 @@ class AllowListProxy:
         except _BadRequest as exc:
             with contextlib.suppress(OSError):
                 _reply(client, 400, str(exc))
-        except OSError:
+        except (OSError, ValueError):  # ValueError: select() on a socket close() just shut
             with contextlib.suppress(OSError):
                 if upstream is None:
                     _reply(client, 502, "The site could not be reached.")

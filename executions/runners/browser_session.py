@@ -20,6 +20,7 @@ Used by executions.runners.actions.browser (one session per RunContext, in ctx.r
 """
 
 import contextlib
+import json
 import os
 import queue
 import shutil
@@ -53,8 +54,7 @@ CHROMIUM_ARGS = [
     # Everything goes through the session's proxy (added at launch); '<-loopback>' removes
     # Chromium's built-in bypass for localhost and 127.0.0.1, which the proxy must see too.
     "--proxy-bypass-list=<-loopback>",
-    # No path around the proxy: no UDP for WebRTC, no QUIC, no DNS prefetching.
-    "--force-webrtc-ip-handling-policy=disable_non_proxied_udp",
+    # No path around the proxy: no QUIC, no DNS prefetching (WebRTC: PROFILE_PREFERENCES).
     "--disable-quic",
     "--dns-prefetch-disable",
     # Chromium's own traffic (autofill, translate, safe browsing...) would only be refused by
@@ -67,6 +67,16 @@ CHROMIUM_ARGS = [
     "--disable-domain-reliability",
     "--metrics-recording-only",
 ]
+# WebRTC sends STUN over UDP straight to any address a page names, past every proxy; this
+# policy makes it use the proxy or nothing. Only the profile preference works: Chromium ignores
+# --force-webrtc-ip-handling-policy here (tests/executions/test_browser_allowlist.py proves it).
+PROFILE_PREFERENCES = {
+    "webrtc": {
+        "ip_handling_policy": "disable_non_proxied_udp",
+        "multiple_routes_enabled": False,
+        "nonproxied_udp_enabled": False,
+    }
+}
 START_TIMEOUT_SECONDS = 30.0
 _STOP = object()
 
@@ -88,6 +98,7 @@ class BrowserSession:
         self._requested: set[tuple[str, int]] = set()  # hosts the page sent requests to
         self._navigations: list[str] = []  # main-frame navigations since the last take
         self._report_lock = threading.Lock()
+        self._page = None  # the steps' page (a pop-up's navigations are not the step's)
         self._proxy = AllowListProxy(self.allowed_hosts, self._refused_by_proxy)
         self._jobs: queue.Queue = queue.Queue()
         self._ready: Future = Future()
@@ -207,6 +218,9 @@ class BrowserSession:
         if not Path(self.executable).exists():
             raise BrowserError(f"No Chromium at {self.executable} (setting IB_BROWSER_EXECUTABLE).")
         self._proxy.start()
+        preferences = Path(self._profile_dir) / "Default" / "Preferences"
+        preferences.parent.mkdir(parents=True, exist_ok=True)
+        preferences.write_text(json.dumps(PROFILE_PREFERENCES))
         self._process = subprocess.Popen(
             [
                 self.executable,
@@ -230,9 +244,10 @@ class BrowserSession:
                 service_workers="block", viewport={"width": 1280, "height": 800}
             )
             context.route("**/*", self._route)
-            page = context.new_page()
-            page.on("request", self._note_request)
-            page.on("websocket", lambda socket: self._note_request(None, socket.url))
+            # On the context, so pop-ups are heard too; WebSockets are only a page event.
+            context.on("request", self._note_request)
+            context.on("page", self._listen_for_websockets)
+            page = self._page = context.new_page()
         except BaseException:
             playwright.stop()
             raise
@@ -267,14 +282,20 @@ class BrowserSession:
             self._refused_below.append(refusal)
             del self._refused_below[:-1000]
 
+    def _listen_for_websockets(self, page) -> None:
+        page.on("websocket", lambda socket: self._note_request(None, socket.url))
+
     def _note_request(self, request, url: str | None = None) -> None:
         # Fired for every redirect hop too (unlike routing), so a refused hop can be matched.
+        # An exception here would surface in whatever Playwright call is running: none may leave.
         url = url or request.url
+        main = False
+        if request is not None and request.is_navigation_request():
+            with contextlib.suppress(Exception):  # a pop-up's first request has no frame yet
+                main = request.frame.parent_frame is None and request.frame.page is self._page
         with self._report_lock:
             self._requested.add(host_port(url))
-            # is_navigation_request() first: a worker's request has no frame to ask.
-            navigation = request is not None and request.is_navigation_request()
-            if navigation and request.frame.parent_frame is None:
+            if main:
                 self._navigations.append(url)
 
 
@@ -288,4 +309,4 @@ def _port_of(url: str) -> int:
 
 def host_port(url: str) -> tuple[str, int]:
     """(host, port) of a URL as the proxy and the route handler record it."""
-    return (urlsplit(url).hostname or ""), _port_of(url)
+    return (urlsplit(url).hostname or "").rstrip("."), _port_of(url)

@@ -4,7 +4,8 @@ at to prove that nothing gets through.
 `OutsideListener` makes a network namespace joined to ours by a veth pair (root only; the test
 is skipped without it) and listens on our end of the pair: a real, non-loopback address that is
 on this machine, so no packet leaves it. Every connection it accepts is recorded; a test that
-expects the allow-list to hold asserts the list stays empty. `localhost_alias` adds a name under
+expects the allow-list to hold asserts the list stays empty. The same port also takes UDP
+datagrams (STUN, for WebRTC), recorded alike. `localhost_alias` adds a name under
 .localhost that resolves (through /etc/hosts) to that address.
 """
 
@@ -38,6 +39,7 @@ class OutsideListener:
         self.peer = f"10.250.{block // 256}.{block % 256 + 2}"
         self.accepted: list[bytes] = []  # the first bytes of every connection
         self._server: socket.socket | None = None
+        self._udp: socket.socket | None = None
 
     def url(self, path: str = "", scheme: str = "http") -> str:
         return f"{scheme}://{self.address}:{self.port}{path}"
@@ -55,8 +57,19 @@ class OutsideListener:
         _ip("-n", self.namespace, "link", "set", f"{self.link}p", "up")
         self._server = socket.create_server((self.address, 0))
         self.port = self._server.getsockname()[1]
+        self._udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self._udp.bind((self.address, self.port))
         threading.Thread(target=self._accept, daemon=True).start()
+        threading.Thread(target=self._receive, daemon=True).start()
         return self
+
+    def _receive(self) -> None:
+        while True:
+            try:
+                data, _ = self._udp.recvfrom(4096)
+            except OSError:
+                return  # closed by __exit__
+            self.accepted.append(data)
 
     def _accept(self) -> None:
         while True:
@@ -78,8 +91,9 @@ class OutsideListener:
             connection.close()
 
     def __exit__(self, *exc) -> None:
-        if self._server is not None:
-            self._server.close()
+        for sock in (self._server, self._udp):
+            if sock is not None:
+                sock.close()
         self._cleanup()
 
     def _cleanup(self) -> None:

@@ -159,6 +159,40 @@ def test_a_websocket_to_a_host_outside_the_list_reaches_nothing(project, site, o
     assert reported(steps, outside)
 
 
+def test_a_pop_up_redirected_outside_the_list_loads_nothing(project, site, outside):
+    html = f"""<button id=go onclick="window.open({redirect(site, outside.url("/popup"))!r})">
+    go</button>"""
+    case = browser_case(
+        project,
+        {"do": "goto", "url": page(site, html)},
+        {"do": "click", "selector": "#go"},
+        {"do": "wait_for", "selector": "#never", "timeout": 2},  # lets the pop-up's reports land
+    )
+    _, steps = run_case(case)
+
+    assert outside.accepted == []
+    assert reported(steps, outside)
+
+
+def test_webrtc_sends_no_udp_outside_the_proxy(project, site, outside):
+    """STUN goes over UDP, which no HTTP proxy carries: Chromium may not send it at all."""
+    script = f"""<p id=state>gathering</p><script>
+    const pc = new RTCPeerConnection({{iceServers: [{{urls: 'stun:{outside.address}:{outside.port}'}}]}});
+    pc.createDataChannel('x');
+    pc.onicegatheringstatechange = () => {{
+        if (pc.iceGatheringState === 'complete') state.textContent = 'done'; }};
+    pc.createOffer().then(o => pc.setLocalDescription(o));</script>"""
+    case = browser_case(
+        project,
+        {"do": "goto", "url": page(site, script)},
+        {"do": "expect_text", "selector": "#state", "text": "done", "timeout": 30},
+    )
+    execution, steps = run_case(case)
+
+    assert execution.status == S.PASSED, [s["error"] for s in steps]
+    assert outside.accepted == []
+
+
 def test_preconnect_prefetch_and_dns_prefetch_reach_nothing(project, site, outside):
     target = outside.url()
     links = "".join(
