@@ -189,8 +189,8 @@ def test_webrtc_sends_no_udp_outside_the_proxy(project, site, outside):
     )
     execution, steps = run_case(case)
 
-    assert execution.status == S.PASSED, [s["error"] for s in steps]
     assert outside.accepted == []
+    assert execution.status == S.PASSED, [s["error"] for s in steps]
 
 
 def test_preconnect_prefetch_and_dns_prefetch_reach_nothing(project, site, outside):
