@@ -270,7 +270,11 @@ def _pinned_transport(patterns: list[str]) -> httpx.HTTPTransport:
     # (the same pool it builds without a proxy); tests/executions/test_allowlist.py proves the
     # backend is the one that connects.
     transport._pool = httpcore.ConnectionPool(
-        ssl_context=_tls_context(), network_backend=_PinnedBackend(list(patterns))
+        ssl_context=_tls_context(),
+        max_connections=100,  # httpx's default limits
+        max_keepalive_connections=20,
+        keepalive_expiry=5.0,
+        network_backend=_PinnedBackend(list(patterns)),
     )
     return transport
 
