@@ -145,6 +145,8 @@ def _read_head(client: socket.socket) -> tuple[bytes, bytes]:
             raise OSError("the browser closed the connection")
         data += chunk
     head, _, rest = data.partition(b"\r\n\r\n")
+    if len(head) > MAX_HEAD_BYTES:
+        raise _BadRequest("The request head is too large.")
     return head, rest
 
 
