@@ -271,8 +271,9 @@ class BrowserSession:
         if url.startswith(("http:", "https:", "ws:", "wss:")):
             reason = url_block_reason(url, self.allowed_hosts)
         if reason:
+            host, port = host_port(url)
             with self._report_lock:
-                self._refused.append(Refusal(url, reason[1], _port_of(url), reason[0]))
+                self._refused.append(Refusal(url, host, port, reason[0]))
             route.abort("blockedbyclient")
         else:
             route.continue_()
