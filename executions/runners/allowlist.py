@@ -2,13 +2,24 @@
 
 `Project.allowed_hosts` holds patterns: 'api.example.com' (any port), '*.example.com' (any
 subdomain, not the bare domain), '127.0.0.1:8000' (that port only), '[::1]:8000' for IPv6.
-Loopback (localhost, 127.0.0.0/8, ::1) is always allowed, so the demo works out of the box.
-Used by actions/http.py (every request and redirect), browser_session.py (a route handler that
-aborts every other request of the page) and checks/builtins.py.
+Loopback addresses (127.0.0.0/8, ::1) are always allowed, so the demo works out of the box.
+
+Two layers, because a name is not an address:
+- `host_allowed` / `url_block_reason` judge the name in a URL: quick, no DNS, for the early
+  refusal with a clear message. Names that only *look* local (localhost, anything under
+  .localhost) pass this layer: what they resolve to decides, below.
+- `resolve_allowed` is what every connection goes through: it resolves the name once, checks
+  every address it got (a name outside the patterns passes only if all its addresses are
+  allowed, i.e. loopback or an address pattern), and returns the addresses; the caller connects
+  to one of those, never to the name again, so a second DNS answer (DNS rebinding) cannot send
+  the connection somewhere that was not checked.
+Used by actions/http.py (a network backend under httpx: every request and redirect),
+browser_proxy.py (the proxy every request of the browser goes through) and checks/builtins.py.
 """
 
 import ipaddress
 import re
+import socket
 from urllib.parse import urlsplit
 
 from executions.runners.outcome import StepOutcome, StepStatus
@@ -22,14 +33,49 @@ class HostNotAllowed(Exception):
     """For code outside the actions (a check) that meets a host outside the allow-list; the
     `python` action turns it into the same step error as http and browser steps give."""
 
-    def __init__(self, host: str, port: int | None = None) -> None:
-        super().__init__(f"{host_label(host, port)} is not in the project's allowed hosts.")
+    def __init__(self, host: str, port: int | None = None, addresses: list[str] = ()) -> None:
+        message = f"{host_label(host, port)} is not in the project's allowed hosts."
+        if addresses:
+            message = (
+                f"{host_label(host, port)} resolves to {', '.join(addresses)}, which is not in "
+                "the project's allowed hosts."
+            )
+        super().__init__(message)
         self.host = host
+        self.port = port
 
 
-def require_allowed(host: str, port: int | None, patterns: list[str]) -> None:
-    if not host_allowed(host, port, patterns):
-        raise HostNotAllowed(host, port)
+def resolve_allowed(host: str, port: int | None, patterns: list[str]) -> list[str]:
+    """The addresses of `host` a step may connect to (in the resolver's order); connect to one
+    of these, not to the name. Raises HostNotAllowed, or socket.gaierror when the name does not
+    resolve."""
+    name = _normal(host)
+    if not host_allowed(name, port, patterns):
+        raise HostNotAllowed(name, port)
+    if _is_address(name):
+        return [name]
+    infos = socket.getaddrinfo(name, port, type=socket.SOCK_STREAM)
+    addresses = list(dict.fromkeys(info[4][0].split("%")[0] for info in infos))
+    if _matches_pattern(name, port, patterns):
+        return addresses  # the project named this host: wherever it points is its choice
+    refused = [a for a in addresses if not host_allowed(a, port, patterns)]
+    if refused or not addresses:
+        raise HostNotAllowed(name, port, refused)
+    return addresses
+
+
+def require_allowed(host: str, port: int | None, patterns: list[str]) -> list[str]:
+    """resolve_allowed under the name custom checks were told to call (docs/runners.md); the
+    returned addresses are the ones to connect to."""
+    return resolve_allowed(host, port, patterns)
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def _normal(host: str) -> str:
@@ -37,6 +83,8 @@ def _normal(host: str) -> str:
 
 
 def is_loopback(host: str) -> bool:
+    """Loopback by name or address. A name is only a claim: resolve_allowed checks where it
+    points before anything connects."""
     host = _normal(host)
     if host in _LOOPBACK_NAMES or host.endswith(".localhost"):
         return True
@@ -63,8 +111,11 @@ def host_allowed(host: str, port: int | None, patterns: list[str]) -> bool:
     host = _normal(host)
     if not host:
         return False
-    if is_loopback(host):
-        return True
+    return is_loopback(host) or _matches_pattern(host, port, patterns)
+
+
+def _matches_pattern(host: str, port: int | None, patterns: list[str]) -> bool:
+    host = _normal(host)
     for pattern in patterns:
         allowed_host, allowed_port = _split_pattern(pattern)
         if allowed_port is not None and allowed_port != port:

@@ -8,12 +8,19 @@ Why not simply `playwright.chromium.launch()` on the runner thread:
   process group and connect over CDP, so `close()` can kill the whole group at once, from any
   thread; the pending Playwright call then fails immediately and the thread shuts down.
 
-The allow-list is enforced inside the browser by a route handler on the context: every request
-to a host outside it (the page itself, an image, a fetch) is aborted and remembered in `blocked`.
+The allow-list is enforced twice. Below the page, Chromium sends every connection through the
+session's AllowListProxy (browser_proxy.py), which checks the resolved address of each one,
+redirect hops and WebSockets included, and refuses the rest. Above it, a route handler on the
+context aborts the requests Playwright does see (the page, an image, a fetch) with their full
+URL. take_blocked() hands the action what was refused, with host and port, which it matches
+against the page's navigations to tell "the page was sent elsewhere" from "an image was left
+out". The proxy also refuses Chromium's own background requests; only refusals of hosts the page
+itself asked for are reported. Service workers are blocked: their requests bypass routing.
 Used by executions.runners.actions.browser (one session per RunContext, in ctx.resources).
 """
 
 import contextlib
+import json
 import os
 import queue
 import shutil
@@ -24,10 +31,12 @@ import threading
 import time
 from concurrent.futures import Future
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from django.conf import settings
 
 from executions.runners.allowlist import url_block_reason
+from executions.runners.browser_proxy import AllowListProxy, Refusal
 from executions.runners.context import RunContext
 
 DEFAULT_EXECUTABLE = "/usr/bin/chromium"
@@ -42,7 +51,32 @@ CHROMIUM_ARGS = [
     "--disable-dev-shm-usage",
     "--remote-debugging-address=127.0.0.1",
     "--remote-debugging-port=0",  # Chromium picks a free port and writes it to DevToolsActivePort
+    # Everything goes through the session's proxy (added at launch); '<-loopback>' removes
+    # Chromium's built-in bypass for localhost and 127.0.0.1, which the proxy must see too.
+    "--proxy-bypass-list=<-loopback>",
+    # No path around the proxy: no QUIC, no DNS prefetching (WebRTC: PROFILE_PREFERENCES).
+    "--disable-quic",
+    "--dns-prefetch-disable",
+    # Chromium's own traffic (autofill, translate, safe browsing...) would only be refused by
+    # the proxy: switch it off instead.
+    "--disable-features=AutofillServerCommunication,Translate,OptimizationHints,MediaRouter,"
+    "DialMediaRouteProvider,CertificateTransparencyComponentUpdater",
+    "--disable-client-side-phishing-detection",
+    "--disable-default-apps",
+    "--disable-extensions",
+    "--disable-domain-reliability",
+    "--metrics-recording-only",
 ]
+# WebRTC sends STUN over UDP straight to any address a page names, past every proxy; this
+# policy makes it use the proxy or nothing. Only the profile preference works: Chromium ignores
+# --force-webrtc-ip-handling-policy here (tests/executions/test_browser_allowlist.py proves it).
+PROFILE_PREFERENCES = {
+    "webrtc": {
+        "ip_handling_policy": "disable_non_proxied_udp",
+        "multiple_routes_enabled": False,
+        "nonproxied_udp_enabled": False,
+    }
+}
 START_TIMEOUT_SECONDS = 30.0
 _STOP = object()
 
@@ -59,7 +93,13 @@ class BrowserSession:
     def __init__(self, allowed_hosts: list[str], *, executable: str | None = None) -> None:
         self.allowed_hosts = list(allowed_hosts)
         self.executable = executable or browser_executable()
-        self.blocked: list[str] = []  # requests the route handler aborted (read by the action)
+        self._refused: list[Refusal] = []  # by the route handler: always the page's own
+        self._refused_below: list[Refusal] = []  # by the proxy: reported once the page asked
+        self._requested: set[tuple[str, int]] = set()  # hosts the page sent requests to
+        self._navigations: list[str] = []  # main-frame navigations since the last take
+        self._report_lock = threading.Lock()
+        self._page = None  # the steps' page (a pop-up's navigations are not the step's)
+        self._proxy = AllowListProxy(self.allowed_hosts, self._refused_by_proxy)
         self._jobs: queue.Queue = queue.Queue()
         self._ready: Future = Future()
         self._process: subprocess.Popen | None = None
@@ -83,9 +123,16 @@ class BrowserSession:
         self._jobs.put((func, job))
         return self._wait(ctx, job, timeout)
 
-    def take_blocked(self) -> list[str]:
-        blocked, self.blocked = self.blocked, []
-        return blocked
+    def take_blocked(self) -> tuple[list[Refusal], list[str]]:
+        """What the allow-list refused of the page's requests since the last take, and the
+        page's main-frame navigations (redirect hops included). A proxy refusal whose request
+        Playwright has not reported yet waits for the next take."""
+        with self._report_lock:
+            below = [r for r in self._refused_below if (r.host, r.port) in self._requested]
+            waiting = [r for r in self._refused_below if (r.host, r.port) not in self._requested]
+            refused, navigations = [*self._refused, *below], self._navigations
+            self._refused, self._refused_below, self._navigations = [], waiting[-100:], []
+        return refused, navigations
 
     def close(self) -> None:
         """Kill Chromium's process group and stop the thread. Safe from any thread, twice."""
@@ -93,6 +140,7 @@ class BrowserSession:
             return
         self._closed = True
         self._kill()
+        self._proxy.close()
         self._jobs.put(_STOP)
         if threading.current_thread() is not self._thread and self._thread.is_alive():
             self._thread.join(timeout=10)
@@ -169,10 +217,15 @@ class BrowserSession:
 
         if not Path(self.executable).exists():
             raise BrowserError(f"No Chromium at {self.executable} (setting IB_BROWSER_EXECUTABLE).")
+        self._proxy.start()
+        preferences = Path(self._profile_dir) / "Default" / "Preferences"
+        preferences.parent.mkdir(parents=True, exist_ok=True)
+        preferences.write_text(json.dumps(PROFILE_PREFERENCES))
         self._process = subprocess.Popen(
             [
                 self.executable,
                 *CHROMIUM_ARGS,
+                f"--proxy-server={self._proxy.address}",
                 f"--user-data-dir={self._profile_dir}",
                 "about:blank",
             ],
@@ -191,7 +244,10 @@ class BrowserSession:
                 service_workers="block", viewport={"width": 1280, "height": 800}
             )
             context.route("**/*", self._route)
-            page = context.new_page()
+            # On the context, so pop-ups are heard too; WebSockets are only a page event.
+            context.on("request", self._note_request)
+            context.on("page", self._listen_for_websockets)
+            page = self._page = context.new_page()
         except BaseException:
             playwright.stop()
             raise
@@ -211,10 +267,47 @@ class BrowserSession:
 
     def _route(self, route) -> None:
         url = route.request.url
-        if url.startswith(("http:", "https:", "ws:", "wss:")) and url_block_reason(
-            url, self.allowed_hosts
-        ):
-            self.blocked.append(url)
+        reason = None
+        if url.startswith(("http:", "https:", "ws:", "wss:")):
+            reason = url_block_reason(url, self.allowed_hosts)
+        if reason:
+            host, port = host_port(url)
+            with self._report_lock:
+                self._refused.append(Refusal(url, host, port, reason[0]))
             route.abort("blockedbyclient")
         else:
             route.continue_()
+
+    def _refused_by_proxy(self, refusal: Refusal) -> None:  # on a proxy thread
+        with self._report_lock:
+            self._refused_below.append(refusal)
+            del self._refused_below[:-1000]
+
+    def _listen_for_websockets(self, page) -> None:
+        page.on("websocket", lambda socket: self._note_request(None, socket.url))
+
+    def _note_request(self, request, url: str | None = None) -> None:
+        # Fired for every redirect hop too (unlike routing), so a refused hop can be matched.
+        # An exception here would surface in whatever Playwright call is running: none may leave.
+        url = url or request.url
+        main = False
+        if request is not None and request.is_navigation_request():
+            with contextlib.suppress(Exception):  # a pop-up's first request has no frame yet
+                main = request.frame.parent_frame is None and request.frame.page is self._page
+        with self._report_lock:
+            self._requested.add(host_port(url))
+            if main:
+                self._navigations.append(url)
+
+
+def _port_of(url: str) -> int:
+    parts = urlsplit(url)
+    try:
+        return parts.port or (443 if parts.scheme in ("https", "wss") else 80)
+    except ValueError:
+        return 0
+
+
+def host_port(url: str) -> tuple[str, int]:
+    """(host, port) of a URL as the proxy and the route handler record it."""
+    return (urlsplit(url).hostname or "").rstrip("."), _port_of(url)

@@ -2,7 +2,8 @@
 and helpers to run a case through the real engine and read its trace.
 
 Routes: /json, /text, /echo (method, path, query, headers and body back as JSON), /slow?ms=,
-/status/<code>, /redirect?to=<url>, /page/<name> (the HTML pages below, for browser steps).
+/status/<code>, /redirect?to=<url>, /page/<name> (the HTML pages below, for browser steps),
+/html?src=<html>[&type=<content type>] (that text, for pages and scripts a test writes).
 """
 
 import json
@@ -110,6 +111,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(int(parts.path.rsplit("/", 1)[1]), {"status": "as asked"})
         elif parts.path == "/redirect":
             self._send(302, b"", "text/plain", {"Location": query["to"][0]})
+        elif parts.path == "/html":
+            kind = query.get("type", ["text/html"])[0]
+            self._send(200, query["src"][0].encode(), f"{kind}; charset=utf-8")
         elif parts.path.startswith("/page/") and parts.path[6:] in PAGES:
             self._send(200, PAGES[parts.path[6:]].encode(), "text/html; charset=utf-8")
         else:

@@ -69,7 +69,7 @@ def test_a_form_is_driven_end_to_end(project, site):
     execution, steps = run_case(case)
 
     assert execution.status == S.PASSED, [s["error"] for s in steps if s["error"]]
-    assert [s["status"] for s in steps] == ["passed"] * len(steps)
+    assert [s["status"] for s in steps] == ["passed"] * len(steps), steps[0]["error"]
     assert steps[0]["actual"]["status"] == 200
     assert steps[11]["actual"]["text"] == "Order"
     (shot,) = steps[-1]["attachments"]

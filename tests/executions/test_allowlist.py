@@ -1,10 +1,18 @@
 """The per-project allow-list: what HTTP, browser and network-check steps may reach."""
 
+import socket
+
 import pytest
 
 from executions.models import ExecutionStatus
-from executions.runners.allowlist import host_allowed, url_block_reason
+from executions.runners.allowlist import (
+    HostNotAllowed,
+    host_allowed,
+    resolve_allowed,
+    url_block_reason,
+)
 from tests.executions.local_site import LocalSite, needs_browser, run_case
+from tests.executions.outside import OutsideListener, localhost_alias
 from tests.factories import TestCaseFactory
 
 S = ExecutionStatus
@@ -130,3 +138,100 @@ def test_the_browser_aborts_page_requests_to_hosts_outside_the_list(project, set
     assert step["actual"]["blocked_requests"] == ["http://blocked.example.test/pixel.png"]
     assert "blocked 1 request" in step["error"]["message"]
     assert execution.status == S.PASSED  # a warning does not fail the run
+
+
+# --- names are judged by the address they resolve to ------------------------------------------
+
+
+@pytest.fixture
+def outside():
+    """A listener on a non-loopback address of this machine that no project allows."""
+    with OutsideListener() as listener:
+        yield listener
+
+
+@pytest.fixture
+def alias(outside):
+    """A name under .localhost that resolves to the outside listener."""
+    with localhost_alias(outside.address) as name:
+        yield name
+
+
+def test_a_localhost_name_that_resolves_to_loopback_is_allowed():
+    assert resolve_allowed("localhost", 80, []) == ["127.0.0.1"]
+
+
+def test_a_localhost_name_that_resolves_elsewhere_is_refused_with_its_address(outside, alias):
+    with pytest.raises(HostNotAllowed) as refused:
+        resolve_allowed(alias, outside.port, [])
+
+    assert f"resolves to {outside.address}" in str(refused.value)
+
+
+def test_an_address_pattern_admits_a_name_that_resolves_to_it(outside, alias):
+    assert resolve_allowed(alias, outside.port, [outside.address]) == [outside.address]
+
+
+@pytest.mark.django_db
+def test_an_http_step_to_a_localhost_name_pointing_outside_reaches_nothing(project, outside, alias):
+    url = f"http://{alias}:{outside.port}/steal"
+    case = TestCaseFactory(project=project, steps=[http_step({"url": url})])
+    execution, (step,) = run_case(case)
+
+    assert outside.accepted == []
+    assert execution.status == S.ERROR
+    assert step["error"]["type"] == "HostNotAllowed"
+    assert f"resolves to {outside.address}" in step["error"]["message"]
+
+
+@pytest.mark.django_db
+def test_an_http_redirect_to_a_localhost_name_pointing_outside_reaches_nothing(
+    project, outside, alias
+):
+    with LocalSite() as site:
+        url = site.url(f"/redirect?to=http://{alias}:{outside.port}/steal")
+        case = TestCaseFactory(
+            project=project, steps=[http_step({"url": url, "follow_redirects": True})]
+        )
+        _, (step,) = run_case(case)
+
+    assert outside.accepted == []
+    assert step["error"]["type"] == "HostNotAllowed"
+    assert alias in step["error"]["message"]
+
+
+@pytest.mark.django_db
+def test_a_port_check_on_a_localhost_name_pointing_outside_reaches_nothing(project, outside, alias):
+    args = {"host": alias, "port": outside.port}
+    case = TestCaseFactory(
+        project=project,
+        steps=[{"action": "python", "params": {"check": "tcp_port_open", "args": args}}],
+    )
+    _, (step,) = run_case(case)
+
+    assert outside.accepted == []
+    assert step["error"]["type"] == "HostNotAllowed"
+
+
+@pytest.mark.django_db
+def test_an_http_step_connects_to_the_address_it_checked(project, outside, monkeypatch):
+    """DNS rebinding: a name that answers loopback to the check and an outside address to any
+    later lookup must still be connected to at the checked address. The resolver is the one
+    thing faked here (it is outside the house); the server and the request are real."""
+    real = socket.getaddrinfo
+    answers = iter(["127.0.0.1"])
+
+    def rebinding(host, port, *args, **kwargs):
+        if host == "rebind.localhost":
+            return real(next(answers, outside.address), port, *args, **kwargs)
+        return real(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    with LocalSite() as site:
+        url = f"http://rebind.localhost:{site.port}/json"
+        case = TestCaseFactory(project=project, steps=[http_step({"url": url, "timeout": 5})])
+        _, (step,) = run_case(case)
+
+    assert step["status"] == "passed", step["error"]
+    assert site.seen == ["/json"]
+    assert outside.accepted == []

@@ -7,14 +7,16 @@
 Every `do` and its parameters are listed in COMMANDS (and in docs/runners.md). All steps of an
 execution share one browser context (cookies and the page carry over), created on the first
 browser step and closed by the run's clean-ups, so a cancel kills it. A failed step gets a
-screenshot; requests the allow-list aborted turn a passing step into a warning that names them.
+screenshot. When the allow-list stops the page itself (a redirect or a link to a host outside
+it), the step is a HostNotAllowed error naming the host; when it only stops something the page
+loads (an image, a fetch, a WebSocket), a passing step becomes a warning that names them.
 """
 
 import re
 
 from executions.attachments import attachment_for_step
-from executions.runners.allowlist import url_blocked_outcome
-from executions.runners.browser_session import BrowserError, BrowserSession
+from executions.runners.allowlist import blocked_outcome, host_label, url_blocked_outcome
+from executions.runners.browser_session import BrowserError, BrowserSession, host_port
 from executions.runners.context import RunContext
 from executions.runners.matchers import OPERATORS, one_operator, regex_error
 from executions.runners.outcome import StepOutcome, StepStatus
@@ -114,8 +116,12 @@ def browser_step(ctx: RunContext, params: dict) -> StepOutcome:
     timeout = action_timeout(ctx, float(params.get("timeout", DEFAULT_TIMEOUT_SECONDS)))
     session.take_blocked()
     outcome = _perform(ctx, session, do, params, timeout)
-    blocked = session.take_blocked()
-    if blocked and outcome.status == StepStatus.PASSED:
+    refused, navigations = session.take_blocked()
+    blocked = [r.url for r in refused]
+    stopped = _refused_navigation(refused, navigations)
+    if stopped is not None:
+        outcome = _navigation_refused_outcome(ctx, session, stopped, outcome)
+    elif blocked and outcome.status == StepStatus.PASSED:
         outcome.status = StepStatus.WARNING
         outcome.error = {
             "type": "RequestsBlocked",
@@ -126,6 +132,24 @@ def browser_step(ctx: RunContext, params: dict) -> StepOutcome:
         outcome.actual["blocked_requests"] = blocked[:50]
     if outcome.status in (StepStatus.FAILED, StepStatus.ERROR) and do != "screenshot":
         _attach_screenshot(ctx, session, outcome)
+    return outcome
+
+
+def _refused_navigation(refused, navigations: list[str]):
+    """The refusal that stopped the page itself, if any: one whose host and port are those of a
+    main-frame navigation of this step (the proxy knows a tunnel only by host and port)."""
+    targets = {host_port(url) for url in navigations}
+    return next((r for r in refused if (r.host, r.port) in targets), None)
+
+
+def _navigation_refused_outcome(ctx, session, refusal, performed: StepOutcome) -> StepOutcome:
+    outcome = blocked_outcome(
+        f"The page was sent to {host_label(refusal.host, refusal.port)}, and the allow-list "
+        f"refused it: {refusal.message}",
+        refusal.host,
+        actual={**(_page_state(ctx, session) or {}), "refused_url": refusal.url},
+    )
+    outcome.attachments = performed.attachments
     return outcome
 
 

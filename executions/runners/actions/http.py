@@ -14,8 +14,9 @@
             "max_latency_ms": 500}},
      "capture": {"item_id": "json.id"}}
 
-The target (and every redirect) must pass the project's allow-list. The trace keeps a trimmed
-request and response; a failed step also gets the full response body as an attachment.
+The target (and every redirect) must pass the project's allow-list, by name before the request
+and by resolved address when connecting (_PinnedBackend). The trace keeps a trimmed request and
+response; a failed step also gets the full response body as an attachment.
 """
 
 import contextlib
@@ -25,10 +26,16 @@ import ssl
 import time
 
 import certifi
+import httpcore
 import httpx
 
 from executions.attachments import attachment_for_step
-from executions.runners.allowlist import url_blocked_outcome
+from executions.runners.allowlist import (
+    HostNotAllowed,
+    blocked_outcome,
+    resolve_allowed,
+    url_blocked_outcome,
+)
 from executions.runners.context import RunContext
 from executions.runners.jsonpath import PathError, parse, resolve
 from executions.runners.matchers import OPERATORS, matches, one_operator, regex_error
@@ -161,7 +168,7 @@ def http_request(ctx: RunContext, params: dict) -> StepOutcome:
         return blocked
     timeout = action_timeout(ctx, float(params.get("timeout", DEFAULT_TIMEOUT_SECONDS)))
     client = httpx.Client(
-        verify=_tls_context(),
+        transport=_pinned_transport(ctx.allowed_hosts),
         timeout=timeout,
         follow_redirects=bool(params.get("follow_redirects", False)),
         event_hooks={"request": [_allow_list_hook(ctx)]},
@@ -174,6 +181,8 @@ def http_request(ctx: RunContext, params: dict) -> StepOutcome:
         elapsed_ms = round((time.monotonic() - started) * 1000)
     except _Blocked as blocked_redirect:
         return blocked_redirect.outcome
+    except HostNotAllowed as refused:  # the name pointed outside the list (or a redirect's did)
+        return blocked_outcome(str(refused), refused.host, actual={"url": url})
     except httpx.TimeoutException:
         return _error(
             "Timeout",
@@ -228,6 +237,46 @@ def _request_args(params: dict) -> dict:
 
 def _query_value(value: object) -> object:
     return [str(v) for v in value] if isinstance(value, list) else str(value)
+
+
+class _PinnedBackend(httpcore.SyncBackend):
+    """Connects to an address resolve_allowed checked, never to the name: the name is resolved
+    once here, so neither a `.localhost` name that points elsewhere nor a DNS answer that changes
+    between check and connect (rebinding) gets past the allow-list. TLS still verifies the
+    certificate against the name (httpcore passes it as server_hostname separately)."""
+
+    def __init__(self, patterns: list[str]) -> None:
+        self.patterns = patterns
+
+    def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
+        try:
+            addresses = resolve_allowed(host, port, self.patterns)
+        except OSError as exc:  # the name does not resolve: the same error as httpx's own
+            raise httpcore.ConnectError(str(exc)) from exc
+        last: Exception | None = None
+        for address in addresses:
+            try:
+                return super().connect_tcp(
+                    address, port, timeout, local_address, socket_options=socket_options
+                )
+            except httpcore.ConnectError as exc:
+                last = exc
+        raise last
+
+
+def _pinned_transport(patterns: list[str]) -> httpx.HTTPTransport:
+    transport = httpx.HTTPTransport(verify=_tls_context())
+    # httpx takes no network backend, so its connection pool is replaced by one with ours
+    # (the same pool it builds without a proxy); tests/executions/test_allowlist.py proves the
+    # backend is the one that connects.
+    transport._pool = httpcore.ConnectionPool(
+        ssl_context=_tls_context(),
+        max_connections=100,  # httpx's default limits
+        max_keepalive_connections=20,
+        keepalive_expiry=5.0,
+        network_backend=_PinnedBackend(list(patterns)),
+    )
+    return transport
 
 
 def _allow_list_hook(ctx: RunContext):

@@ -1,5 +1,6 @@
 """Built-in checks for `python` steps: is a port open, does a file say something, does a name
-resolve. Network checks obey the project's allow-list like http and browser steps do."""
+resolve. Network checks obey the project's allow-list like http and browser steps do: by name,
+and by the address the name resolves to, which is the one they connect to."""
 
 import re
 import socket
@@ -8,30 +9,28 @@ from pathlib import Path
 
 from django.conf import settings
 
-from executions.runners.allowlist import host_label, require_allowed
+from executions.runners.allowlist import host_label, resolve_allowed
 from executions.runners.checks import CheckFailed, check
 from executions.runners.waiting import action_timeout, run_interruptible
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
 
 
-def _require_allowed(ctx, host: str, port: int | None) -> None:
-    require_allowed(host, port, ctx.allowed_hosts)
-
-
 @check("tcp_port_open")
 def tcp_port_open(ctx, *, host: str, port: int, timeout: float = 3.0) -> dict:
     """Something accepts TCP connections on host:port."""
     port = int(port)
-    _require_allowed(ctx, host, port)
     started = time.monotonic()
-    try:
-        connection = run_interruptible(
-            ctx,
-            lambda: socket.create_connection(
-                (host, port), timeout=action_timeout(ctx, float(timeout))
-            ),
+
+    def connect():
+        # Connect to the address that was checked, not to the name (it could resolve anew).
+        address = resolve_allowed(host, port, ctx.allowed_hosts)[0]
+        return socket.create_connection(
+            (address, port), timeout=action_timeout(ctx, float(timeout))
         )
+
+    try:
+        connection = run_interruptible(ctx, connect)
     except OSError as exc:
         raise CheckFailed(
             f"Nothing accepts connections on {host_label(host, port)}: {exc}",
@@ -50,12 +49,12 @@ def tcp_port_open(ctx, *, host: str, port: int, timeout: float = 3.0) -> dict:
 @check("dns_resolves")
 def dns_resolves(ctx, *, name: str, expect: str | None = None) -> dict:
     """A host name resolves (optionally: to an address that includes `expect`)."""
-    _require_allowed(ctx, name, None)
     try:
-        infos = run_interruptible(ctx, lambda: socket.getaddrinfo(name, None))
+        addresses = sorted(
+            run_interruptible(ctx, lambda: resolve_allowed(name, None, ctx.allowed_hosts))
+        )
     except socket.gaierror as exc:
         raise CheckFailed(f"{name} does not resolve: {exc}", actual={"name": name}) from None
-    addresses = sorted({info[4][0] for info in infos})
     if expect is not None and str(expect) not in addresses:
         raise CheckFailed(
             f"{name} resolves to {', '.join(addresses)}, not {expect}",
