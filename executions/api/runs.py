@@ -195,7 +195,8 @@ class QueueViewSet(viewsets.ViewSet):
         summary="Queue depth by priority, running, oldest wait", responses=QueueStatusSerializer
     )
     def list(self, request):
-        return Response(QueueStatusSerializer(selectors.queue_status()).data)
+        scope = access.figures_scope(request.user)
+        return Response(QueueStatusSerializer(selectors.queue_status(scope)).data)
 
     @extend_schema(
         summary="Stop claiming new work (running executions carry on)",

@@ -232,6 +232,26 @@ def test_queue_status_counts_by_priority(member_api, case):
     } or response.data["queued_by_priority"] == {Priority.CRITICAL.value: 1}
 
 
+def test_queue_status_counts_only_the_users_projects(member_api, case, other_project):
+    execution_for(case)
+    execution_for(TestCaseFactory(project=other_project))
+    execution_for(TestCaseFactory(project=other_project))
+
+    response = member_api.get("/api/v1/queue/")
+
+    assert response.status_code == 200
+    assert response.data["queued"] == 1
+
+
+def test_queue_status_counts_every_project_for_staff(api_for, case, other_project):
+    execution_for(case)
+    execution_for(TestCaseFactory(project=other_project))
+
+    response = api_for(UserFactory(is_staff=True)).get("/api/v1/queue/")
+
+    assert response.data["queued"] == 2
+
+
 def test_only_staff_pause_the_queue(member_api, api_for):
     assert member_api.post("/api/v1/queue/pause/").status_code == 403
     staff = api_for(UserFactory(is_staff=True))
