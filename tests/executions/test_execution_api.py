@@ -297,3 +297,21 @@ def test_the_start_response_matches_the_serializer_exactly(
     execution = Execution.objects.get(pk=response.data["id"])
     request = response.wsgi_request
     assert response.data == dict(ExecutionSerializer(execution, context={"request": request}).data)
+
+
+@pytest.mark.parametrize("query", ["limit=", "after=", "limit=&after="])
+def test_events_with_an_empty_number_parameter_is_a_400(member_api, case, query):
+    execution = execution_for(case)
+
+    response = member_api.get(f"{URL}{execution.pk}/events/?{query}")
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid"
+
+
+def test_an_event_no_person_caused_has_a_null_actor(member_api, case):
+    execution = execution_for(case)  # the `queued` event: created by the factory, not a person
+
+    events = member_api.get(f"{URL}{execution.pk}/events/").json()
+
+    assert events[0]["actor"] is None
