@@ -117,5 +117,11 @@ def health_live(request):
 @never_cache
 @require_GET
 def health_ready(request):
+    """Anyone may ask (load balancers do not sign in) and gets the verdict and each check's
+    ok / required / ms. Only operators also get each check's `detail`: it names the broker, its
+    queue length, the worker count and the text of a failure (a database host, a user name)."""
     status, body = readiness()
+    if not (request.user.is_staff or request.user.is_superuser):
+        for check in body["checks"].values():
+            check.pop("detail", None)
     return JsonResponse(body, status=status)
