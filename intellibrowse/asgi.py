@@ -37,12 +37,12 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from monitoring.auth import WebSocketAuthMiddleware  # noqa: E402
 from monitoring.background import BackgroundTasks  # noqa: E402
-from monitoring.routing import websocket_urlpatterns  # noqa: E402
+from monitoring.routing import RefuseUnknownRoutes, websocket_urlpatterns  # noqa: E402
 
 router = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": WebSocketAuthMiddleware(URLRouter(websocket_urlpatterns)),
+        "websocket": RefuseUnknownRoutes(WebSocketAuthMiddleware(URLRouter(websocket_urlpatterns))),
     }
 )
 background = BackgroundTasks()

@@ -13,6 +13,7 @@ from executions.models import Execution
 from executions.services.events import event_payload
 from monitoring.consumers import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED
 from monitoring.publish import asend_to_groups
+from monitoring.routing import CLOSE_NOT_FOUND
 from tests.factories import SuiteItemFactory, TestSuiteFactory, execution_for
 from tests.monitoring.conftest import (
     communicator,
@@ -204,6 +205,18 @@ def test_empty_subprotocol_token_is_refused_even_with_a_session(running, viewer)
         return await comm.connect()
 
     assert run_async(body) == (False, CLOSE_UNAUTHENTICATED)
+
+
+@pytest.mark.parametrize(
+    "path", ["/ws/executions/abc/", f"/ws/executions/{2**63}/", "/ws/no-such-feed/"]
+)
+def test_a_url_no_route_matches_is_refused_with_4404(viewer, path):
+    viewer_headers = session_headers(viewer)
+
+    async def body():
+        return await communicator(path, viewer_headers).connect()
+
+    assert run_async(body) == (False, CLOSE_NOT_FOUND)
 
 
 def test_project_feed_checks_membership(project, viewer, stranger):
