@@ -111,7 +111,8 @@ class MembershipSetSerializer(serializers.Serializer):
             # Email addresses are not unique in Django's user model: two matches are ambiguous.
             found = list(users.filter(email__iexact=value)[:2])
         if len(found) != 1:
-            raise serializers.ValidationError(self.UNKNOWN_USER)
+            # "No such object": a 404 like an unknown id in any body (intellibrowse.api_errors).
+            raise serializers.ValidationError(self.UNKNOWN_USER, code="does_not_exist")
         return found[0]
 
 

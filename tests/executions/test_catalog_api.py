@@ -150,7 +150,7 @@ def test_a_user_that_cannot_be_added_gets_one_answer(owner_api, project, owner, 
 
     response = owner_api.post(f"{PROJECTS}{project.pk}/members/", {"user": name, "role": "viewer"})
 
-    assert response.status_code == 400
+    assert response.status_code == 404
     assert response.json()["detail"] == {
         "user": ["No active user has this username or email address."]
     }
