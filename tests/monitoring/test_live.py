@@ -68,7 +68,9 @@ def wait_for_worker(proc) -> None:
     wait_until(alive, timeout=30, interval=0.1, what="the worker to report")
 
 
-async def watch(url: str, token: str, timeout: float) -> tuple[list[dict], int]:
+async def watch(
+    url: str, token: str, timeout: float, caught_up: asyncio.Event | None = None
+) -> tuple[list[dict], int]:
     """Every event until the execution ends, and how many arrived before the feed caught up."""
     events: list[dict] = []
     replayed = None
@@ -80,6 +82,8 @@ async def watch(url: str, token: str, timeout: float) -> tuple[list[dict], int]:
                 message = json.loads(raw)
                 if message["type"] == "feed.caught_up":
                     replayed = len(events)
+                    if caught_up is not None:
+                        caught_up.set()
                 elif message["type"] == "execution.event":
                     events.append(message)
                     if message["kind"] == "transition" and message["to_status"] in TERMINAL:
@@ -118,8 +122,12 @@ def _stream_a_run(*, env: dict, case, user, tmp_path):
             url = f"ws://127.0.0.1:{port}/ws/executions/{execution.pk}/"
 
             async def scenario():
-                watching = asyncio.create_task(watch(url, token.key, 60))
-                await asyncio.sleep(0.5)  # connected and caught up
+                caught_up = asyncio.Event()
+                watching = asyncio.create_task(watch(url, token.key, 60, caught_up))
+                # Connected and caught up before the run starts (a condition, not a sleep: on a
+                # loaded machine the handshake alone can take longer than any fixed pause).
+                async with asyncio.timeout(60):
+                    await caught_up.wait()
                 await asyncio.to_thread(resume_in_thread)
                 return await watching
 
