@@ -20,6 +20,7 @@ from django_filters.fields import IsoDateTimeField
 from django_filters.filterset import FILTER_FOR_DBFIELD_DEFAULTS
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.drainage import set_override
+from rest_framework.exceptions import ValidationError as DrfValidationError
 
 from intellibrowse.ids import ID_MAX
 
@@ -156,8 +157,6 @@ def int_query_param(
     Given but empty (`?limit=`) is a 400 like any other value that is not a number, as for the
     filters above: the schema says integer, and a client that sent the name meant something by it.
     The schema of each parameter declares the same minimum."""
-    from rest_framework.exceptions import ValidationError as DrfValidationError
-
     raw = request.query_params.get(name)
     if raw is None:
         return default
