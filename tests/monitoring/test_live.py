@@ -29,7 +29,7 @@ STEPS = 6
 TERMINAL = {s.value for s in ExecutionStatus if s in ("passed", "failed", "error", "cancelled")}
 
 
-def uvicorn(env: dict, port: int, log_path, *, access_log: bool = False):
+def uvicorn(env: dict, port: int, log_path, *, access_log: bool = False, log_level: str = "info"):
     return process_group(
         [
             sys.executable,
@@ -43,6 +43,8 @@ def uvicorn(env: dict, port: int, log_path, *, access_log: bool = False):
             "--lifespan",
             "on",
             "--access-log" if access_log else "--no-access-log",
+            "--log-level",
+            log_level,
         ],
         env,
         log_path,

@@ -18,11 +18,12 @@ pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
 
 @pytest.fixture
 def server(tmp_path):
-    """A uvicorn serving the app with its access log on; yields (port, the log's path)."""
+    """A uvicorn serving the app with its access log on, at debug level (the websockets library
+    then logs every handshake header); yields (port, the log's path)."""
     env = live_env(REDIS_URL="", Q_BROKER="orm", IB_ALERT_EVALUATE_SECONDS="0")
     port = free_port()
     log_path = tmp_path / "uvicorn.log"
-    with uvicorn(env, port, log_path, access_log=True) as proc:
+    with uvicorn(env, port, log_path, access_log=True, log_level="debug") as proc:
         wait_for_server(port, proc)
         yield port, log_path
 
@@ -72,4 +73,5 @@ def test_no_token_reaches_the_server_log(server, running, viewer):
 
     log = log_path.read_text()
     assert log.count('"WebSocket /ws/executions/') == 3, log  # the log did record all three
+    assert "< authorization: [redacted]" in log.lower()  # and, at debug level, the headers
     assert token.key not in log
