@@ -241,8 +241,8 @@ def start_clients(port: int, execution_id: int, token: str, args) -> list[subpro
         count = min(SOCKETS_PER_CLIENT_PROCESS, remaining)
         remaining -= count
         spec = {
-            "url": f"ws://127.0.0.1:{port}/ws/executions/{execution_id}/?token={token}",
-            "origin": f"http://127.0.0.1:{port}",
+            "url": f"ws://127.0.0.1:{port}/ws/executions/{execution_id}/",
+            "token": token,
             "sockets": count,
             "events": args.events,
             "timeout": args.events / args.rate + 60,
@@ -271,7 +271,12 @@ async def run_clients(spec: dict) -> None:
 
     async def one(index: int) -> None:
         nonlocal ready
-        async with connect(spec["url"], origin=spec["origin"], proxy=None, max_queue=None) as ws:
+        async with connect(
+            spec["url"],
+            additional_headers={"Authorization": f"Token {spec['token']}"},
+            proxy=None,
+            max_queue=None,
+        ) as ws:
             async for raw in ws:
                 at = time.time()
                 message = json.loads(raw)

@@ -59,6 +59,17 @@ def visible_projects(user) -> QuerySet[Project]:
     return Project.objects.filter(memberships__user=user)
 
 
+def figures_scope(user) -> QuerySet | None:
+    """The projects whose work counts in the figures `user` sees summed up (queue depth, running,
+    throughput, workers): None for operators (staff and superusers), who see the whole
+    installation; otherwise the user's own projects. A total over all projects would tell any
+    signed-in user how busy projects they cannot see are (the API, the queue page and the
+    overview use this one rule)."""
+    if user.is_staff or user.is_superuser:
+        return None
+    return visible_project_ids(user)
+
+
 def visible_project_ids(user, needed: str = READ) -> QuerySet:
     """Ids of the projects where the user has at least `needed` (a subquery, not a list)."""
     if user.is_superuser:

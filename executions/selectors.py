@@ -24,10 +24,16 @@ def queue_claimable_count() -> int:
     return queue_claimable().count()
 
 
-def queue_status() -> dict:
-    """Depth by priority, running count, oldest queued age, and the pause switch."""
+def queue_status(project_ids=None) -> dict:
+    """Depth by priority, running count, oldest queued age, and the pause switch; counts over
+    `project_ids` only when given (see access.figures_scope). The switch is global: it stops
+    every project's work, so everyone may see it."""
     now = timezone.now()
-    queued = Execution.objects.filter(status=S.QUEUED, test_case__isnull=False)
+    every = Execution.objects.all()
+    if project_ids is not None:
+        every = every.filter(project_id__in=project_ids)
+    runs = every.filter(test_case__isnull=False)  # a suite run's children count, not the suite
+    queued = runs.filter(status=S.QUEUED)
     by_priority = {
         row["priority"]: row["n"]
         for row in queued.values("priority").annotate(n=Count("id")).order_by()
@@ -39,10 +45,8 @@ def queue_status() -> dict:
         "paused_reason": state.reason,
         "queued": sum(by_priority.values()),
         "queued_by_priority": by_priority,
-        "delayed": Execution.objects.filter(status=S.PENDING).count(),
-        "running": Execution.objects.filter(
-            status__in=(S.RUNNING, S.CANCELLING), test_case__isnull=False
-        ).count(),
-        "awaiting_input": Execution.objects.filter(status=S.AWAITING_INPUT).count(),
+        "delayed": every.filter(status=S.PENDING).count(),
+        "running": runs.filter(status__in=(S.RUNNING, S.CANCELLING)).count(),
+        "awaiting_input": every.filter(status=S.AWAITING_INPUT).count(),
         "oldest_queued_seconds": (now - oldest).total_seconds() if oldest else None,
     }

@@ -2,8 +2,9 @@
 process's background work (the embedded relay and the alert evaluator, see monitoring.background).
 
 Run it with uvicorn (`uvicorn intellibrowse.asgi:application`), which sends lifespan events.
-WebSocket handshakes are checked in this order: Origin against ALLOWED_HOSTS, then session cookie,
-then a DRF token (`?token=` or `Authorization: Token ...`), then the consumer's own access check.
+WebSocket handshakes (monitoring.auth): a DRF token in `Authorization: Token ...` or the
+subprotocol `token, <key>` decides the user on its own; without one, the Origin must be in
+ALLOWED_HOSTS and the session cookie decides. Then the consumer's own access check.
 """
 
 import os
@@ -24,24 +25,24 @@ finally:
     if _asked_for_pool:
         del os.environ["IB_DB_POOL"]
 
+from intellibrowse import redact  # noqa: E402
 from intellibrowse.handlers import SyncChainASGIHandler  # noqa: E402
+
+# uvicorn logs each request's path and query string; mask credentials a client put there.
+redact.install("uvicorn.access", "uvicorn.error")
 
 django_asgi_app = SyncChainASGIHandler()
 
-from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
-from monitoring.auth import TokenAuthMiddleware  # noqa: E402
+from monitoring.auth import WebSocketAuthMiddleware  # noqa: E402
 from monitoring.background import BackgroundTasks  # noqa: E402
-from monitoring.routing import websocket_urlpatterns  # noqa: E402
+from monitoring.routing import RefuseUnknownRoutes, websocket_urlpatterns  # noqa: E402
 
 router = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(
-            AuthMiddlewareStack(TokenAuthMiddleware(URLRouter(websocket_urlpatterns)))
-        ),
+        "websocket": RefuseUnknownRoutes(WebSocketAuthMiddleware(URLRouter(websocket_urlpatterns))),
     }
 )
 background = BackgroundTasks()

@@ -20,6 +20,7 @@ from django_filters.fields import IsoDateTimeField
 from django_filters.filterset import FILTER_FOR_DBFIELD_DEFAULTS
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.drainage import set_override
+from rest_framework.exceptions import ValidationError as DrfValidationError
 
 from intellibrowse.ids import ID_MAX
 
@@ -146,3 +147,25 @@ class FilterBackend(DjangoFilterBackend):
         ):
             return queryset
         return super().filter_queryset(request, queryset, view)
+
+
+def int_query_param(
+    request, name: str, default: int | None, *, minimum: int | None = 0
+) -> int | None:
+    """Query parameter `name` as a whole number (at least `minimum`), `default` when it is absent.
+
+    Given but empty (`?limit=`) is a 400 like any other value that is not a number, as for the
+    filters above: the schema says integer, and a client that sent the name meant something by it.
+    The schema of each parameter declares the same minimum."""
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise DrfValidationError({name: "Give a whole number."}) from None
+    if minimum is not None and value < minimum:
+        raise DrfValidationError({name: f"Give a number of at least {minimum}."})
+    if abs(value) > ID_MAX:
+        raise DrfValidationError({name: f"Give a number of at most {ID_MAX}."})
+    return value

@@ -55,7 +55,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/metrics/", monitoring_ops.MetricsView.as_view(), name="api-metrics"),
     path(
-        "api/v1/executions/<id:pk>/steps/<int:order>/result/",
+        "api/v1/executions/<id:pk>/steps/<id:order>/result/",
         ManualStepResultView.as_view(),
         name="execution-manual-step-result",
     ),

@@ -28,6 +28,7 @@ from django.utils import timezone
 from executions import access
 from executions.models import Execution
 from monitoring import feed
+from monitoring.auth import SCOPE_SUBPROTOCOL
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +85,8 @@ class FeedConsumer(AsyncJsonWebsocketConsumer):
         for group in self.feed_groups:
             await self.channel_layer.group_add(group, self.channel_name)
         self.joined = True
-        await self.accept()
+        # A browser that sent its token as a subprotocol needs it answered, or it drops the socket.
+        await self.accept(self.scope.get(SCOPE_SUBPROTOCOL))
         query = parse_qs(self.scope.get("query_string", b"").decode("latin1"))
         await self.resume(_int_or_none((query.get("after") or [None])[0]))
         self._sweeper = asyncio.create_task(self._sweep_forever())

@@ -98,8 +98,9 @@ def metrics_snapshot(*, project_ids=None) -> dict:
 
 
 def workers_visible(project_ids=None) -> list[dict]:
-    """Recent workers; a worker's running list keeps only executions of `project_ids` (it may name
-    other projects' work)."""
+    """Recent workers, all of them when `project_ids` is None. Otherwise only the workers running
+    executions of `project_ids`, their running lists cut down to those: how many workers there
+    are and what they run elsewhere is another project's business."""
     workers = workers_recent()
     if project_ids is None:
         return workers
@@ -109,7 +110,8 @@ def workers_visible(project_ids=None) -> list[dict]:
             "pk", flat=True
         )
     )
-    return [{**w, "running": [i for i in w["running"] if i in visible]} for w in workers]
+    shown = [{**w, "running": [i for i in w["running"] if i in visible]} for w in workers]
+    return [w for w in shown if w["running"]]
 
 
 def _jsonable_worker(worker: dict) -> dict:

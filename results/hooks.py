@@ -27,16 +27,22 @@ def signature_of(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-def hook_verify(suite: TestSuite, *, body: bytes, signature: str, token: str) -> SuiteHook:
-    """The suite's enabled hook if the signature or token matches its secret.
+def hook_verify(suite_id: int, *, body: bytes, signature: str, token: str) -> SuiteHook:
+    """The enabled hook of suite `suite_id` (its suite and project loaded) if the signature or
+    token matches its secret.
 
     Raises HookUnauthenticated (401) when neither was sent, HookBadSignature (403) otherwise; a
-    suite without a hook answers the same as a wrong secret, so a caller learns nothing more."""
+    suite without a hook, and an id no suite has, answer the same as a wrong secret, so a caller
+    learns nothing more."""
     if not signature and not token:
         raise HookUnauthenticated(
             f"Sign the body ({SIGNATURE_HEADER}: sha256=<hex>) or send {TOKEN_HEADER}."
         )
-    hook = SuiteHook.objects.filter(suite=suite, enabled=True).first()
+    hook = (
+        SuiteHook.objects.select_related("suite__project")
+        .filter(suite_id=suite_id, enabled=True)
+        .first()
+    )
     secret = hook.secret if hook else ""
     if signature:
         ok = bool(secret) and hmac.compare_digest(signature_of(secret, body), signature.strip())

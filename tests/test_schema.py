@@ -49,3 +49,39 @@ def test_case_updates_do_not_accept_a_project(served_schema):
 
     assert "project" in components["TestCaseRequest"]["properties"]
     assert "project" not in components["PatchedTestCaseUpdateRequest"]["properties"]
+
+
+# --- what schemathesis found the schema and the answers disagreeing on -------------------------
+
+
+def _query_parameter(served_schema, path: str, name: str) -> dict:
+    operation = served_schema["paths"][path]["get"]
+    return next(p for p in operation["parameters"] if p["name"] == name)
+
+
+def test_an_events_actor_is_nullable(served_schema):
+    # Events no person caused (a worker's step, the watchdog) have no actor.
+    actor = served_schema["components"]["schemas"]["ExecutionEvent"]["properties"]["actor"]
+
+    assert actor["nullable"] is True
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/v1/executions/{id}/report/", "/api/v1/imports/{id}/report/"]
+)
+def test_a_json_report_is_documented_as_an_object_and_the_others_as_text(served_schema, path):
+    content = served_schema["paths"][path]["get"]["responses"]["200"]["content"]
+
+    assert content["application/json"]["schema"]["type"] == "object"
+    assert {content[m]["schema"]["type"] for m in ("text/html", "text/csv", "application/xml")} == {
+        "string"
+    }
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/v1/executions/{id}/steps/", "/api/v1/executions/{id}/steps/stream/"]
+)
+def test_the_attempt_parameter_declares_that_attempts_start_at_1(served_schema, path):
+    attempt = _query_parameter(served_schema, path, "attempt")
+
+    assert attempt["schema"] == {"type": "integer", "minimum": 1}

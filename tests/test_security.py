@@ -230,6 +230,34 @@ def test_a_stranger_can_neither_read_nor_change_another_project(
     assert victim_state(victim["project"]) == before
 
 
+class _Missing:
+    """Stands in for an object no row is: its id is past every real one."""
+
+    pk = 10**12
+
+
+DETAIL_OPERATIONS = [(m, p, o) for m, p, o in OPERATIONS if "{" in p]
+DETAIL_IDS = [f"{m} {p}" for m, p, _ in DETAIL_OPERATIONS]
+
+
+@pytest.mark.parametrize("persona", ["stranger", "anonymous"])
+@pytest.mark.parametrize(("method", "path", "operation"), DETAIL_OPERATIONS, ids=DETAIL_IDS)
+def test_another_projects_object_and_a_missing_one_get_the_same_answer(
+    stranger_api, anon_api, victim, persona, method, path, operation
+):
+    # No existence oracle: whoever may not see an object learns nothing from its URL, not from
+    # the status, not from the message.
+    api = stranger_api if persona == "stranger" else anon_api
+    ghost = {key: _Missing() for key in victim}
+    body = _body(operation, victim)
+    data, content_type = body if body else (b"", "application/json")
+
+    real = api.generic(method, _url(path, operation, victim), data, content_type=content_type)
+    missing = api.generic(method, _url(path, operation, ghost), data, content_type=content_type)
+
+    assert (real.status_code, real.content) == (missing.status_code, missing.content)
+
+
 # Paginated lists ({"count", "results", ...}; drf-spectacular names their schemas Paginated*) that
 # filter by project.
 LISTS = [

@@ -36,6 +36,7 @@ from executions.serializers.runs import (
     execution_values,
 )
 from executions.services import lifecycle, queue
+from intellibrowse.filters import int_query_param
 
 MAX_EVENTS_PER_PAGE = 1000
 
@@ -158,29 +159,14 @@ class ExecutionViewSet(
     @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
     def events(self, request, pk=None):
         execution = self.get_object()
-        after = _int_param(request, "after", 0, minimum=0)
-        limit = _int_param(request, "limit", MAX_EVENTS_PER_PAGE, minimum=1)
+        after = int_query_param(request, "after", 0, minimum=0)
+        limit = int_query_param(request, "limit", MAX_EVENTS_PER_PAGE, minimum=1)
         events = (
             execution.events.filter(seq__gt=after)
             .select_related("actor")
             .order_by("seq")[: min(limit, MAX_EVENTS_PER_PAGE)]
         )
         return Response(ExecutionEventSerializer(events, many=True).data)
-
-
-def _int_param(request, name: str, default: int, *, minimum: int) -> int:
-    from rest_framework.exceptions import ValidationError
-
-    raw = request.query_params.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValidationError({name: "Give a whole number."}) from None
-    if value < minimum:
-        raise ValidationError({name: f"Give a number of at least {minimum}."})
-    return value
 
 
 class QueueViewSet(viewsets.ViewSet):
@@ -195,7 +181,8 @@ class QueueViewSet(viewsets.ViewSet):
         summary="Queue depth by priority, running, oldest wait", responses=QueueStatusSerializer
     )
     def list(self, request):
-        return Response(QueueStatusSerializer(selectors.queue_status()).data)
+        scope = access.figures_scope(request.user)
+        return Response(QueueStatusSerializer(selectors.queue_status(scope)).data)
 
     @extend_schema(
         summary="Stop claiming new work (running executions carry on)",

@@ -88,10 +88,32 @@ class MembershipSerializer(strict.ModelSerializer):
 
 
 class MembershipSetSerializer(serializers.Serializer):
-    """Add a member, or change a member's role."""
+    """Add a member, or change a member's role.
 
-    user = strict.PrimaryKeyRelatedField(queryset=get_user_model().objects.filter(is_active=True))
+    The user is named by username or email address, never by id: ids count up, so a form that
+    took them would let anyone signed in list every account (add id 1, 2, 3 to a project of their
+    own and read the usernames back). An unknown, inactive or ambiguous name gets one answer that
+    says no more than what the maintainer typed.
+    """
+
+    UNKNOWN_USER = "No active user has this username or email address."
+
+    user = strict.CharField(
+        max_length=254,
+        help_text="The user's username, or their email address (exact match).",
+    )
     role = strict.ChoiceField(choices=Role.choices)
+
+    def validate_user(self, value: str):
+        users = get_user_model().objects.filter(is_active=True)
+        found = list(users.filter(username=value)[:1])
+        if not found and "@" in value:
+            # Email addresses are not unique in Django's user model: two matches are ambiguous.
+            found = list(users.filter(email__iexact=value)[:2])
+        if len(found) != 1:
+            # "No such object": a 404 like an unknown id in any body (intellibrowse.api_errors).
+            raise serializers.ValidationError(self.UNKNOWN_USER, code="does_not_exist")
+        return found[0]
 
 
 # --- Test cases -------------------------------------------------------------------------------

@@ -279,7 +279,8 @@ class CancelSerializer(serializers.Serializer):
 
 
 class ExecutionEventSerializer(serializers.ModelSerializer):
-    actor = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    # Null for what no person did (a worker's step, the watchdog, a CI hook): `actor_label` names it.
+    actor = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = ExecutionEvent

@@ -18,6 +18,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from executions import access
 from executions.services import queue
 from monitoring import selectors
 from monitoring.forms import PauseQueueForm
@@ -37,7 +38,7 @@ def may_operate_queue(user) -> bool:
 @login_required
 def queue_page(request):
     ids = visible_ids(request.user)
-    scope = None if request.user.is_superuser else ids
+    scope = access.figures_scope(request.user)
     context = {
         "metrics": metrics_snapshot(project_ids=scope),
         "queued": selectors.queued_executions(ids, limit=100),
@@ -85,13 +86,13 @@ class MetricsView(APIView):
     """Operational metrics.
 
     Queue depth by priority, running, throughput per minute, duration p50/p95 and failure rate
-    over the last hour, oldest queued age, and workers last seen. Superusers see every project;
-    others see the projects they are members of."""
+    over the last hour, oldest queued age, and workers last seen. Staff and superusers see every
+    project; others see the projects they are members of, and only the workers running their
+    work (executions.access.figures_scope)."""
 
     @extend_schema(responses={200: OpenApiTypes.OBJECT}, summary="Operational metrics")
     def get(self, request):
-        ids = None if request.user.is_superuser else visible_ids(request.user)
-        return Response(metrics_snapshot(project_ids=ids))
+        return Response(metrics_snapshot(project_ids=access.figures_scope(request.user)))
 
 
 @never_cache
@@ -116,5 +117,11 @@ def health_live(request):
 @never_cache
 @require_GET
 def health_ready(request):
+    """Anyone may ask (load balancers do not sign in) and gets the verdict and each check's
+    ok / required / ms. Only operators also get each check's `detail`: it names the broker, its
+    queue length, the worker count and the text of a failure (a database host, a user name)."""
     status, body = readiness()
+    if not (request.user.is_staff or request.user.is_superuser):
+        for check in body["checks"].values():
+            check.pop("detail", None)
     return JsonResponse(body, status=status)

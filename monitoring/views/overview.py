@@ -7,6 +7,7 @@ The page listens to each visible project's feed (static/monitoring/live.js) and 
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 
+from executions import access
 from executions.models import Project
 from monitoring import selectors
 from monitoring.alerts import alerts_check, alerts_open
@@ -27,21 +28,27 @@ def _scope(request) -> tuple[list[int], Project | None]:
     return ids, None
 
 
-def _panels(project_ids) -> dict:
+def _panels(user, project_ids) -> dict:
     return {
         "counters": selectors.overview_counters(project_ids),
         "running": selectors.running_executions(project_ids),
         "queued": selectors.queued_executions(project_ids),
         "recent": selectors.recent_results(project_ids),
         "trend": selectors.pass_rate_trend(project_ids),
-        "alerts": _alerts(),
+        "alerts": _alerts(user),
     }
 
 
-def _alerts() -> list[dict]:
+# Alerts whose message counts every project's runs (failure rate, stuck queue): operators only.
+# "No worker" names no figure and concerns everyone, so everyone sees it.
+ALERTS_FOR_EVERYONE = {AlertKind.NO_WORKER}
+
+
+def _alerts(user) -> list[dict]:
     """What holds now (read live, so the page is right even where no evaluator runs), with the
     time it was first recorded when the evaluator has seen it."""
     raised = {a.kind: a.raised_at for a in alerts_open()}
+    operator = access.figures_scope(user) is None
     return [
         {
             "kind": c.kind,
@@ -50,6 +57,7 @@ def _alerts() -> list[dict]:
             "since": raised.get(c.kind),
         }
         for c in alerts_check()
+        if operator or c.kind in ALERTS_FOR_EVERYONE
     ]
 
 
@@ -61,7 +69,7 @@ def overview(request):
         "project": project,
         "projects": projects,
         "live_project_ids": ids[:MAX_LIVE_PROJECTS],
-        **_panels(ids),
+        **_panels(request.user, ids),
     }
     return render(request, "monitoring/overview.html", context)
 
@@ -69,4 +77,8 @@ def overview(request):
 @login_required
 def overview_panels(request):
     ids, project = _scope(request)
-    return render(request, "monitoring/_overview_panels.html", {"project": project, **_panels(ids)})
+    return render(
+        request,
+        "monitoring/_overview_panels.html",
+        {"project": project, **_panels(request.user, ids)},
+    )

@@ -10,6 +10,7 @@ from rest_framework.negotiation import BaseContentNegotiation
 from executions import access
 from executions.models import Execution, Project
 from executions.permissions import ProjectRole
+from intellibrowse.filters import int_query_param
 from intellibrowse.inert import served_inert
 from results import reports, selectors
 from results.errors import InvalidQuery
@@ -46,6 +47,13 @@ MEDIA = {
     "junit": "application/xml; charset=utf-8",
 }
 
+# A report in each format: the JSON one is an object, the others are text (the schema of
+# `?as=`; schemathesis checks each answer against the entry for its content type).
+REPORT_RESPONSES = {
+    (200, media.split(";")[0]): OpenApiTypes.OBJECT if fmt == "json" else OpenApiTypes.STR
+    for fmt, media in MEDIA.items()
+}
+
 
 class AnyAccept(BaseContentNegotiation):
     """These views answer SVG, CSV or XML themselves; DRF's renderer (JSON) only writes errors,
@@ -62,21 +70,8 @@ class ResultsRole(ProjectRole):
     """Members read results; maintainers quarantine (it changes the catalog)."""
 
 
-def int_param(request, name: str, default: int | None, *, minimum: int | None = 0) -> int | None:
-    raw = request.query_params.get(name)
-    if raw in (None, ""):
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValidationError({name: "Give a whole number."}) from None
-    if minimum is not None and value < minimum:
-        raise ValidationError({name: f"Give a number of at least {minimum}."})
-    return value
-
-
 def visible_project(request, needed: str = access.READ) -> Project:
-    project_id = int_param(request, "project", None, minimum=None)
+    project_id = int_query_param(request, "project", None, minimum=None)
     if project_id is None:
         raise ValidationError({"project": "Give the project id."})
     return project_with_role(request.user, project_id, needed)

@@ -17,7 +17,7 @@ from intellibrowse.throttling import ScopedRateThrottle
 from results import reports, selectors
 from results.api.common import (
     AS_PARAM,
-    MEDIA,
+    REPORT_RESPONSES,
     AnyAccept,
     ResultsRole,
     project_with_role,
@@ -167,7 +167,7 @@ class ImportBatchViewSet(viewsets.ReadOnlyModelViewSet):
     @extend_schema(
         summary="Report of an import: JSON, printable HTML, CSV or JUnit XML",
         parameters=[AS_PARAM],
-        responses={(200, media.split(";")[0]): OpenApiTypes.STR for media in MEDIA.values()},
+        responses=REPORT_RESPONSES,
     )
     @action(
         detail=True,

@@ -7,18 +7,21 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.views import APIView
 
+from intellibrowse.filters import int_query_param
 from results import reports
 from results.api.common import (
     AS_PARAM,
     MAX_STEPS_PER_PAGE,
-    MEDIA,
+    REPORT_RESPONSES,
     AnyAccept,
-    int_param,
     report_response,
     visible_execution,
 )
 from results.serializers import StepPageSerializer
 from results.traces import trace_of, trace_step_json_chunks, trace_step_page_json
+
+# Attempts are numbered from 1 (the schema says so; 0 is a 400).
+ATTEMPT_SCHEMA = {"type": "integer", "minimum": 1}
 
 
 class ExecutionStepsView(APIView):
@@ -29,19 +32,27 @@ class ExecutionStepsView(APIView):
     @extend_schema(
         summary="Steps of an execution's attempt, paginated",
         parameters=[
-            OpenApiParameter("attempt", int, description="Attempt number (default: the latest)."),
-            OpenApiParameter("after", int, description="Only steps with a greater order."),
             OpenApiParameter(
-                "limit", int, description=f"At most this many (max {MAX_STEPS_PER_PAGE})."
+                "attempt", ATTEMPT_SCHEMA, description="Attempt number (default: the latest)."
+            ),
+            OpenApiParameter(
+                "after",
+                {"type": "integer", "minimum": 0},
+                description="Only steps with a greater order.",
+            ),
+            OpenApiParameter(
+                "limit",
+                {"type": "integer", "minimum": 1},
+                description=f"At most this many (more than {MAX_STEPS_PER_PAGE} gives as many).",
             ),
         ],
         responses=StepPageSerializer,
     )
     def get(self, request, pk: int):
         execution = visible_execution(request, pk)
-        attempt = int_param(request, "attempt", None, minimum=1)
-        after = int_param(request, "after", 0)
-        limit = min(int_param(request, "limit", 500, minimum=1), MAX_STEPS_PER_PAGE)
+        attempt = int_query_param(request, "attempt", None, minimum=1)
+        after = int_query_param(request, "after", 0)
+        limit = min(int_query_param(request, "limit", 500, minimum=1), MAX_STEPS_PER_PAGE)
         trace = trace_of(execution, attempt)
         texts, last = trace_step_page_json(trace, after=after, limit=limit) if trace else ([], 0)
         more = trace is not None and len(texts) == limit and last < trace.last_order
@@ -65,12 +76,14 @@ class ExecutionStepsStreamView(APIView):
 
     @extend_schema(
         summary="All steps of an attempt, streamed",
-        parameters=[OpenApiParameter("attempt", int, description="Default: the latest.")],
+        parameters=[
+            OpenApiParameter("attempt", ATTEMPT_SCHEMA, description="Default: the latest.")
+        ],
         responses={200: OpenApiTypes.OBJECT},
     )
     def get(self, request, pk: int):
         execution = visible_execution(request, pk)
-        trace = trace_of(execution, int_param(request, "attempt", None, minimum=1))
+        trace = trace_of(execution, int_query_param(request, "attempt", None, minimum=1))
 
         def document():
             number = trace.attempt.number if trace else None
@@ -93,7 +106,7 @@ class ExecutionReportView(APIView):
     @extend_schema(
         summary="Report of a case run or a suite run: JSON, printable HTML, CSV or JUnit XML",
         parameters=[AS_PARAM],
-        responses={(200, media.split(";")[0]): OpenApiTypes.STR for media in MEDIA.values()},
+        responses=REPORT_RESPONSES,
     )
     def get(self, request, pk: int):
         execution = visible_execution(request, pk)

@@ -106,16 +106,60 @@ def test_maintainer_adds_a_member(owner_api, project):
     newcomer = UserFactory()
 
     response = owner_api.post(
-        f"{PROJECTS}{project.pk}/members/", {"user": newcomer.pk, "role": Role.TESTER}
+        f"{PROJECTS}{project.pk}/members/", {"user": newcomer.username, "role": Role.TESTER}
     )
 
     assert response.status_code == 201, response.content
     assert Membership.objects.get(project=project, user=newcomer).role == Role.TESTER
 
 
+def test_maintainer_adds_a_member_by_email_address(owner_api, project):
+    newcomer = UserFactory(email="New.Comer@example.test")
+
+    response = owner_api.post(
+        f"{PROJECTS}{project.pk}/members/", {"user": "new.comer@example.test", "role": "viewer"}
+    )
+
+    assert response.status_code == 201, response.content
+    assert Membership.objects.get(project=project, user=newcomer).role == Role.VIEWER
+
+
+def test_a_user_id_does_not_add_a_member_or_reveal_the_username(owner_api, project):
+    # Ids count up: if they worked, anyone could list every account through their own project.
+    someone = UserFactory()
+
+    response = owner_api.post(
+        f"{PROJECTS}{project.pk}/members/", {"user": someone.pk, "role": Role.VIEWER}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert someone.username not in response.content.decode()
+    assert not Membership.objects.filter(project=project, user=someone).exists()
+
+
+@pytest.mark.parametrize("kind", ["unknown", "inactive", "ambiguous email"])
+def test_a_user_that_cannot_be_added_gets_one_answer(owner_api, project, owner, kind):
+    if kind == "inactive":
+        name = UserFactory(is_active=False).username
+    elif kind == "ambiguous email":
+        name = "shared@example.test"
+        UserFactory(email=name)
+        UserFactory(email=name)
+    else:
+        name = "nobody-by-this-name"
+
+    response = owner_api.post(f"{PROJECTS}{project.pk}/members/", {"user": name, "role": "viewer"})
+
+    assert response.status_code == 404
+    assert response.json()["detail"] == {
+        "user": ["No active user has this username or email address."]
+    }
+    assert list(project.memberships.values_list("user__username", flat=True)) == [owner.username]
+
+
 def test_maintainer_changes_a_members_role(owner_api, project, viewer):
     response = owner_api.post(
-        f"{PROJECTS}{project.pk}/members/", {"user": viewer.pk, "role": Role.TESTER}
+        f"{PROJECTS}{project.pk}/members/", {"user": viewer.username, "role": Role.TESTER}
     )
 
     assert response.status_code == 200, response.content
@@ -150,7 +194,7 @@ def test_the_last_maintainer_cannot_leave(owner_api, project, owner):
 
 def test_the_last_maintainer_cannot_step_down(owner_api, project, owner):
     response = owner_api.post(
-        f"{PROJECTS}{project.pk}/members/", {"user": owner.pk, "role": Role.VIEWER}
+        f"{PROJECTS}{project.pk}/members/", {"user": owner.username, "role": Role.VIEWER}
     )
 
     assert response.status_code == 409

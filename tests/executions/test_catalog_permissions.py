@@ -76,7 +76,7 @@ ENDPOINTS = {
         Call(
             "post",
             lambda w: f"/api/v1/projects/{w.project.pk}/members/",
-            lambda w: {"user": UserFactory().pk, "role": Role.VIEWER},
+            lambda w: {"user": UserFactory().username, "role": Role.VIEWER},
         ),
         CREATE,
     ),
@@ -155,7 +155,7 @@ def test_a_refused_suite_update_keeps_the_items(client_as, world, persona):
 def test_a_refused_member_change_changes_no_role(client_as, world, persona):
     client_as(persona).post(
         f"/api/v1/projects/{world.project.pk}/members/",
-        {"user": world.viewer.pk, "role": Role.MAINTAINER},
+        {"user": world.viewer.username, "role": Role.MAINTAINER},
     )
 
     membership = Membership.objects.get(project=world.project, user=world.viewer)

@@ -232,6 +232,26 @@ def test_queue_status_counts_by_priority(member_api, case):
     } or response.data["queued_by_priority"] == {Priority.CRITICAL.value: 1}
 
 
+def test_queue_status_counts_only_the_users_projects(member_api, case, other_project):
+    execution_for(case)
+    execution_for(TestCaseFactory(project=other_project))
+    execution_for(TestCaseFactory(project=other_project))
+
+    response = member_api.get("/api/v1/queue/")
+
+    assert response.status_code == 200
+    assert response.data["queued"] == 1
+
+
+def test_queue_status_counts_every_project_for_staff(api_for, case, other_project):
+    execution_for(case)
+    execution_for(TestCaseFactory(project=other_project))
+
+    response = api_for(UserFactory(is_staff=True)).get("/api/v1/queue/")
+
+    assert response.data["queued"] == 2
+
+
 def test_only_staff_pause_the_queue(member_api, api_for):
     assert member_api.post("/api/v1/queue/pause/").status_code == 403
     staff = api_for(UserFactory(is_staff=True))
@@ -277,3 +297,21 @@ def test_the_start_response_matches_the_serializer_exactly(
     execution = Execution.objects.get(pk=response.data["id"])
     request = response.wsgi_request
     assert response.data == dict(ExecutionSerializer(execution, context={"request": request}).data)
+
+
+@pytest.mark.parametrize("query", ["limit=", "after=", "limit=&after="])
+def test_events_with_an_empty_number_parameter_is_a_400(member_api, case, query):
+    execution = execution_for(case)
+
+    response = member_api.get(f"{URL}{execution.pk}/events/?{query}")
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid"
+
+
+def test_an_event_no_person_caused_has_a_null_actor(member_api, case):
+    execution = execution_for(case)  # the `queued` event: created by the factory, not a person
+
+    events = member_api.get(f"{URL}{execution.pk}/events/").json()
+
+    assert events[0]["actor"] is None

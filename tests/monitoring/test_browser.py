@@ -7,9 +7,10 @@ import re
 import pytest
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from playwright.sync_api import sync_playwright
+from rest_framework.authtoken.models import Token
 
 from executions.models import CaseType, Execution, ExecutionStatus
-from tests.factories import TestCaseFactory
+from tests.factories import TestCaseFactory, execution_for
 from tests.live import free_port, live_env, qcluster
 from tests.monitoring.test_live import uvicorn, wait_for_server, wait_for_worker
 
@@ -118,3 +119,39 @@ def _drive_the_dashboard(base, username, project_id, case_id, tmp_path):
             return same_document, final_status
         finally:
             browser.close()
+
+
+# What a page holding an API token runs: browsers set no headers on a WebSocket, so the token
+# goes as the subprotocol pair ["token", key], and the browser insists the server answers it.
+OPEN_WITH_TOKEN = """([url, key]) => new Promise((resolve, reject) => {
+  const socket = new WebSocket(url, ["token", key]);
+  socket.onmessage = (event) => {
+    resolve({protocol: socket.protocol, type: JSON.parse(event.data).type});
+    socket.close();
+  };
+  socket.onerror = () => reject(new Error("the socket failed"));
+  socket.onclose = (event) => reject(new Error("closed with " + event.code));
+})"""
+
+
+def test_a_browser_connects_with_its_token_as_the_subprotocol(viewer, tmp_path):
+    key = Token.objects.create(user=viewer).key
+    execution = execution_for(TestCaseFactory(project=viewer.memberships.get().project))
+    env = live_env(REDIS_URL="", Q_BROKER="orm", IB_ALERT_EVALUATE_SECONDS="0")
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    with uvicorn(env, port, tmp_path / "uvicorn.log") as server:
+        wait_for_server(port, server)
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+            )
+            try:
+                page = browser.new_page()
+                page.goto(f"{base}/health/live")  # any page of the server: no session
+                url = f"ws://127.0.0.1:{port}/ws/executions/{execution.pk}/"
+                answer = page.evaluate(OPEN_WITH_TOKEN, [url, key])
+            finally:
+                browser.close()
+
+    assert answer == {"protocol": "token", "type": "execution.event"}

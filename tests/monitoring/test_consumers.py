@@ -6,12 +6,14 @@ transaction=True: the consumers read through database_sync_to_async, which needs
 
 import pytest
 from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
 from rest_framework.authtoken.models import Token
 
 from executions.models import Execution
 from executions.services.events import event_payload
 from monitoring.consumers import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED
 from monitoring.publish import asend_to_groups
+from monitoring.routing import CLOSE_NOT_FOUND
 from tests.factories import SuiteItemFactory, TestSuiteFactory, execution_for
 from tests.monitoring.conftest import (
     communicator,
@@ -23,6 +25,12 @@ from tests.monitoring.conftest import (
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def router():
+    from intellibrowse.asgi import router
+
+    return router
 
 
 def payloads_of(execution, *seqs):
@@ -115,16 +123,15 @@ def test_viewer_with_session_connects_and_gets_the_history(running, viewer):
     assert messages[-1] == {"type": "feed.caught_up", "execution": running.pk, "seq": 4}
 
 
-def test_token_in_query_string_authenticates(running, viewer):
+def test_token_in_query_string_is_not_accepted(running, viewer):
+    # A query string is written to access logs: a token there would be a credential in a log.
     token = Token.objects.create(user=viewer)
 
     async def body():
         comm = communicator(f"/ws/executions/{running.pk}/?token={token.key}")
-        connected, _ = await comm.connect()
-        await comm.disconnect()
-        return connected
+        return await comm.connect()
 
-    assert run_async(body)
+    assert run_async(body) == (False, CLOSE_UNAUTHENTICATED)
 
 
 def test_token_in_authorization_header_authenticates(running, viewer):
@@ -140,14 +147,76 @@ def test_token_in_authorization_header_authenticates(running, viewer):
     assert run_async(body)
 
 
-def test_wrong_token_is_refused_even_with_a_session(running, viewer):
-    viewer_headers = session_headers(viewer)
+def test_token_as_subprotocol_authenticates_and_is_answered(running, viewer):
+    token = Token.objects.create(user=viewer)
 
     async def body():
-        comm = communicator(f"/ws/executions/{running.pk}/?token=nope", viewer_headers)
+        comm = WebsocketCommunicator(
+            router(), f"/ws/executions/{running.pk}/", subprotocols=["token", token.key]
+        )
+        connected, subprotocol = await comm.connect()
+        await comm.disconnect()
+        return connected, subprotocol
+
+    assert run_async(body) == (True, "token")
+
+
+def test_token_client_without_origin_connects(running, viewer):
+    token = Token.objects.create(user=viewer)
+    headers = [(b"authorization", f"Token {token.key}".encode())]
+
+    async def body():
+        comm = communicator(f"/ws/executions/{running.pk}/", headers)
+        connected, _ = await comm.connect()
+        await comm.disconnect()
+        return connected
+
+    assert run_async(body)
+
+
+def test_token_client_without_origin_is_still_checked_for_access(running, stranger):
+    token = Token.objects.create(user=stranger)
+    headers = [(b"authorization", f"Token {token.key}".encode())]
+
+    async def body():
+        comm = communicator(f"/ws/executions/{running.pk}/", headers)
+        return await comm.connect()
+
+    assert run_async(body) == (False, CLOSE_FORBIDDEN)
+
+
+def test_wrong_token_is_refused_even_with_a_session(running, viewer):
+    viewer_headers = [*session_headers(viewer), (b"authorization", b"Token nope")]
+
+    async def body():
+        comm = communicator(f"/ws/executions/{running.pk}/", viewer_headers)
         assert await comm.connect() == (False, CLOSE_UNAUTHENTICATED)
 
     run_async(body)
+
+
+def test_empty_subprotocol_token_is_refused_even_with_a_session(running, viewer):
+    viewer_headers = session_headers(viewer)
+
+    async def body():
+        comm = WebsocketCommunicator(
+            router(), f"/ws/executions/{running.pk}/", viewer_headers, subprotocols=["token"]
+        )
+        return await comm.connect()
+
+    assert run_async(body) == (False, CLOSE_UNAUTHENTICATED)
+
+
+@pytest.mark.parametrize(
+    "path", ["/ws/executions/abc/", f"/ws/executions/{2**63}/", "/ws/no-such-feed/"]
+)
+def test_a_url_no_route_matches_is_refused_with_4404(viewer, path):
+    viewer_headers = session_headers(viewer)
+
+    async def body():
+        return await communicator(path, viewer_headers).connect()
+
+    assert run_async(body) == (False, CLOSE_NOT_FOUND)
 
 
 def test_project_feed_checks_membership(project, viewer, stranger):

@@ -1,5 +1,7 @@
 """Liveness and readiness."""
 
+from django.test import Client
+
 from monitoring import health
 from monitoring.workers import worker_seen
 
@@ -25,12 +27,12 @@ def test_ready_with_a_live_worker_is_ok(client, db):
     assert body["status"] == "ok"
 
 
-def test_a_failing_required_check_answers_503(client, db, monkeypatch):
+def test_a_failing_required_check_answers_503(admin_client, monkeypatch):
     def broken() -> str:
         raise ConnectionError("broker unreachable")
 
     monkeypatch.setitem(health.READINESS_CHECKS, "broker", (broken, True))
-    response = client.get("/health/ready")
+    response = admin_client.get("/health/ready")
     assert response.status_code == 503
     body = response.json()
     assert body["status"] == "unavailable"
@@ -43,3 +45,15 @@ def test_channel_layer_check_round_trips(settings):
         assert detail == "send/receive round trip ok"
     else:
         assert "in-process" in detail
+
+
+def test_ready_shows_check_details_to_operators_only(client, admin_client, db, member):
+    worker_seen("host-a:10", [])
+    client.force_login(member)
+
+    for asker in (Client(), client):  # anonymous (a load balancer), a signed-in member
+        checks = asker.get("/health/ready").json()["checks"]
+        assert all("detail" not in check for check in checks.values())
+        assert checks["workers"]["ok"] is True
+    operator_checks = admin_client.get("/health/ready").json()["checks"]
+    assert operator_checks["workers"]["detail"] == "1 worker(s) alive"

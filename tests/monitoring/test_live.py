@@ -29,7 +29,7 @@ STEPS = 6
 TERMINAL = {s.value for s in ExecutionStatus if s in ("passed", "failed", "error", "cancelled")}
 
 
-def uvicorn(env: dict, port: int, log_path):
+def uvicorn(env: dict, port: int, log_path, *, access_log: bool = False, log_level: str = "info"):
     return process_group(
         [
             sys.executable,
@@ -42,7 +42,9 @@ def uvicorn(env: dict, port: int, log_path):
             str(port),
             "--lifespan",
             "on",
-            "--no-access-log",
+            "--access-log" if access_log else "--no-access-log",
+            "--log-level",
+            log_level,
         ],
         env,
         log_path,
@@ -68,16 +70,22 @@ def wait_for_worker(proc) -> None:
     wait_until(alive, timeout=30, interval=0.1, what="the worker to report")
 
 
-async def watch(url: str, origin: str, timeout: float) -> tuple[list[dict], int]:
+async def watch(
+    url: str, token: str, timeout: float, caught_up: asyncio.Event | None = None
+) -> tuple[list[dict], int]:
     """Every event until the execution ends, and how many arrived before the feed caught up."""
     events: list[dict] = []
     replayed = None
     async with asyncio.timeout(timeout):
-        async with connect(url, origin=origin, proxy=None) as socket:
+        async with connect(
+            url, additional_headers={"Authorization": f"Token {token}"}, proxy=None
+        ) as socket:
             async for raw in socket:
                 message = json.loads(raw)
                 if message["type"] == "feed.caught_up":
                     replayed = len(events)
+                    if caught_up is not None:
+                        caught_up.set()
                 elif message["type"] == "execution.event":
                     events.append(message)
                     if message["kind"] == "transition" and message["to_status"] in TERMINAL:
@@ -113,11 +121,15 @@ def _stream_a_run(*, env: dict, case, user, tmp_path):
             # Paused while the client connects, so every step has to arrive live.
             queue_pause(reason="test: connect first")
             execution = execution_for(case)
-            url = f"ws://127.0.0.1:{port}/ws/executions/{execution.pk}/?token={token.key}"
+            url = f"ws://127.0.0.1:{port}/ws/executions/{execution.pk}/"
 
             async def scenario():
-                watching = asyncio.create_task(watch(url, f"http://127.0.0.1:{port}", 60))
-                await asyncio.sleep(0.5)  # connected and caught up
+                caught_up = asyncio.Event()
+                watching = asyncio.create_task(watch(url, token.key, 60, caught_up))
+                # Connected and caught up before the run starts (a condition, not a sleep: on a
+                # loaded machine the handshake alone can take longer than any fixed pause).
+                async with asyncio.timeout(60):
+                    await caught_up.wait()
                 await asyncio.to_thread(resume_in_thread)
                 return await watching
 

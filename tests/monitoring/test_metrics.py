@@ -5,7 +5,7 @@ import pytest
 from executions.models import Priority
 from monitoring.metrics import metrics_snapshot, percentile
 from monitoring.workers import worker_seen
-from tests.factories import TestCaseFactory, execution_for
+from tests.factories import TestCaseFactory, UserFactory, execution_for
 from tests.monitoring.conftest import finish
 
 
@@ -73,6 +73,32 @@ def test_metrics_api_answers_members_for_their_projects(viewer_api, case, other_
     body = viewer_api.get("/api/v1/metrics/").json()
     assert body["queue"]["depth"] == 1
     assert set(body) >= {"queue", "running", "throughput_per_minute", "last_hour", "workers"}
+
+
+def test_metrics_api_hides_workers_that_run_only_other_projects_work(
+    viewer_api, case, other_project
+):
+    mine = execution_for(case)
+    theirs = execution_for(TestCaseFactory(project=other_project))
+    worker_seen("host-mine:1", [mine.pk])
+    worker_seen("host-theirs:2", [theirs.pk])
+    worker_seen("host-idle:3", [])
+
+    workers = viewer_api.get("/api/v1/metrics/").json()["workers"]
+
+    assert [w["worker_id"] for w in workers["recent"]] == ["host-mine:1"]
+    assert workers["alive"] == 1
+
+
+def test_metrics_api_shows_staff_every_project_and_worker(api_for, case, other_project):
+    execution_for(case)
+    execution_for(TestCaseFactory(project=other_project))
+    worker_seen("host-idle:3", [])
+
+    body = api_for(UserFactory(is_staff=True)).get("/api/v1/metrics/").json()
+
+    assert body["queue"]["depth"] == 2
+    assert [w["worker_id"] for w in body["workers"]["recent"]] == ["host-idle:3"]
 
 
 def test_prometheus_metrics_are_open_without_a_token_setting(client, case):

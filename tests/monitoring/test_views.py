@@ -396,6 +396,29 @@ def test_queue_page_renders_for_members(viewer, queued):
     assert "Pause the queue" not in body
 
 
+def test_queue_page_hides_workers_that_run_only_other_projects_work(viewer, queued, other_project):
+    from monitoring.workers import worker_seen
+
+    theirs = execution_for(TestCaseFactory(project=other_project))
+    worker_seen("host-theirs:2", [theirs.pk])
+
+    body = client_for(viewer).get("/queue/").content.decode()
+
+    assert "host-theirs" not in body
+
+
+def test_overview_keeps_cross_project_alert_figures_for_staff(project, viewer, other_project):
+    failing_case = TestCaseFactory(project=other_project)
+    for _ in range(11):  # more than FAILURE_MIN_RUNS, all failing: the failure-rate alert holds
+        finish(failing_case, "failed")
+    headline = "runs finished in the last hour failed"
+
+    assert headline not in client_for(viewer).get("/").content.decode()
+    operator = UserFactory(is_staff=True)
+    Membership.objects.create(project=project, user=operator, role=Role.VIEWER)
+    assert headline in client_for(operator).get("/").content.decode()
+
+
 def test_staff_pause_and_resume_the_queue(db):
     operator = UserFactory(is_staff=True)
     client = client_for(operator)

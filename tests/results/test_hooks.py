@@ -121,10 +121,46 @@ def test_a_disabled_hook_refuses_its_own_secret(suite, hook):
     assert post_signed(suite, {}, hook.secret).status_code == 403
 
 
-def test_an_unknown_suite_is_a_404(hook):
-    response = APIClient().post("/api/v1/hooks/suites/999999/run/", {}, format="json")
+def answer(response) -> tuple[int, dict]:
+    return response.status_code, response.json()
 
-    assert response.status_code == 404
+
+MISSING = 999999  # no suite has this id
+
+
+def test_without_credentials_an_unknown_suite_answers_like_a_known_one(suite, hook):
+    known = APIClient().post(run_url(suite), {}, format="json")
+    unknown = APIClient().post(f"/api/v1/hooks/suites/{MISSING}/run/", {}, format="json")
+
+    assert answer(unknown) == answer(known)
+    assert known.status_code == 401
+
+
+def test_with_a_wrong_signature_an_unknown_suite_answers_like_a_known_one(suite, hook):
+    raw = b"{}"
+    headers = {"HTTP_X_INTELLIBROWSE_SIGNATURE": signature_of("a guess", raw)}
+    known = APIClient().post(run_url(suite), raw, content_type="application/json", **headers)
+    unknown = APIClient().post(
+        f"/api/v1/hooks/suites/{MISSING}/run/", raw, content_type="application/json", **headers
+    )
+
+    assert answer(unknown) == answer(known)
+    assert known.status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("post", "/api/v1/hooks/suites/{}/run/"), ("get", "/api/v1/hooks/suites/{}/")],
+)
+def test_a_stranger_gets_one_answer_for_a_foreign_and_an_unknown_suite(
+    suite, stranger_api, method, path
+):
+    call = getattr(stranger_api, method)
+    foreign = call(path.format(suite.pk), {}, format="json")
+    unknown = call(path.format(MISSING), {}, format="json")
+
+    assert answer(foreign) == answer(unknown)
+    assert foreign.status_code == 404
 
 
 def test_a_testers_api_token_starts_a_run(suite, member):
@@ -216,6 +252,30 @@ def test_the_badge_needs_its_key_or_a_member(suite, hook, viewer_api, stranger_a
     assert badge(stranger_api, suite).status_code == 404
     assert badge(anon_api, suite).status_code == 401
     assert badge(anon_api, suite, "wrong-key").status_code == 404
+
+
+def test_an_anonymous_badge_request_answers_alike_for_known_and_unknown_suites(suite, hook):
+    known = APIClient().get(f"/api/v1/suites/{suite.pk}/badge.svg")
+    unknown = APIClient().get(f"/api/v1/suites/{MISSING}/badge.svg")
+
+    assert answer(unknown) == answer(known)
+    assert known.status_code == 401
+
+
+def test_a_wrong_badge_key_answers_alike_for_known_and_unknown_suites(suite, hook):
+    known = APIClient().get(f"/api/v1/suites/{suite.pk}/badge.svg?key=guess")
+    unknown = APIClient().get(f"/api/v1/suites/{MISSING}/badge.svg?key=guess")
+
+    assert answer(unknown) == answer(known)
+    assert known.status_code == 404
+
+
+def test_a_stranger_gets_one_badge_answer_for_a_foreign_and_an_unknown_suite(suite, stranger_api):
+    foreign = stranger_api.get(f"/api/v1/suites/{suite.pk}/badge.svg")
+    unknown = stranger_api.get(f"/api/v1/suites/{MISSING}/badge.svg")
+
+    assert answer(foreign) == answer(unknown)
+    assert foreign.status_code == 404
 
 
 def test_the_badge_escapes_the_suite_name(project, make_suite):
