@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from django.utils import timezone
 
+from executions.attachments import discard_attachments
 from executions.runners.context import Cancelled, RunContext, StopKind
 from executions.runners.outcome import StepOutcome, StepStatus
 
@@ -35,9 +36,18 @@ class StepRecorder:
         self.held: dict | None = None
 
     def total(self, count: int) -> None:
+        from executions.errors import InvalidTransition
         from executions.services.lifecycle import execution_set_total_steps
 
-        execution_set_total_steps(self.ctx.execution_id, count)
+        try:
+            execution_set_total_steps(
+                self.ctx.execution_id,
+                count,
+                worker=self.worker,
+                attempt=self.ctx.attempt_number,
+            )
+        except InvalidTransition as exc:
+            self._abandon(exc)
 
     def record(self, step: dict, *, last: bool = False) -> dict:
         from executions.errors import InvalidTransition
@@ -49,11 +59,21 @@ class StepRecorder:
             return self.held
         try:
             return execution_record_step(
-                self.ctx.execution_id, step, worker=self.worker, attempt_id=self.ctx.attempt_id
+                self.ctx.execution_id,
+                step,
+                worker=self.worker,
+                attempt=self.ctx.attempt_number,
+                attempt_id=self.ctx.attempt_id,
             )
         except InvalidTransition as exc:
-            self.ctx.request_stop(str(exc), StopKind.LEASE_LOST)
-            raise Cancelled(str(exc), StopKind.LEASE_LOST) from None
+            discard_attachments(step)  # the step was not stored: keep no orphan file
+            self._abandon(exc)
+
+    def _abandon(self, refused: Exception):
+        """The service refused this worker's write (it no longer holds the attempt, or the run
+        ended): stop the run here, killing what it started, and write nothing more."""
+        self.ctx.request_stop(str(refused), StopKind.LEASE_LOST)
+        raise Cancelled(str(refused), StopKind.LEASE_LOST) from None
 
     def take_held(self) -> dict | None:
         """The held last step, for the engine to store with the finish."""
