@@ -15,6 +15,7 @@ from executions.models import (
     Trigger,
 )
 from executions.services import lifecycle
+from results.traces import trace_steps
 from tests.factories import (
     SuiteItemFactory,
     TestCaseFactory,
@@ -375,6 +376,29 @@ def test_recording_every_step_completes_the_run(member, awaiting_manual):
     client.post(page, {"order": 2, "attempt": 1, "status": "failed", "note": "no welcome page"})
     awaiting_manual.refresh_from_db()
     assert awaiting_manual.status == S.FAILED
+
+
+def test_manual_forms_carry_the_attempt_they_were_shown_for(member, awaiting_manual):
+    body = client_for(member).get(f"/executions/{awaiting_manual.pk}/manual/").content.decode()
+    assert body.count('name="attempt" value="1"') == 2
+
+
+def test_a_form_left_open_across_a_rerun_does_not_record_into_the_new_attempt(
+    member, awaiting_manual
+):
+    client = client_for(member)
+    page = f"/executions/{awaiting_manual.pk}/manual/"
+    client.post(page, {"order": 1, "attempt": 1, "status": "passed"})
+    client.post(page, {"order": 2, "attempt": 1, "status": "passed"})
+    lifecycle.execution_rerun(awaiting_manual.pk, actor=member)
+    claimed = lifecycle.execution_claim_next(worker=WORKER)
+    lifecycle.execution_await_input(claimed.pk, worker=WORKER, attempt=2)
+
+    response = client.post(page, {"order": 1, "attempt": 1, "status": "failed"}, follow=True)
+
+    assert b"reload the page" in response.content
+    attempt = awaiting_manual.attempts.get(number=2)
+    assert not hasattr(attempt, "trace") or trace_steps(attempt.trace) == []
 
 
 def test_recording_a_step_that_does_not_exist_shows_the_error(member, awaiting_manual):
