@@ -144,17 +144,54 @@ def call_action(ctx: RunContext, run, params: dict, *, name: str, timeout: float
     A stop requested while the action ran wins over whatever the action returned or raised:
     killing a process or a browser to cancel makes the action fail, and that failure is not the
     step's fault."""
-    ctx.check_cancel()
+    ctx.check_cancel()  # stopped before it started: the step never ran
     started = time.monotonic()
     ctx.current_step = (name, started, timeout)
     try:
-        outcome = run(ctx, params)
-    except Cancelled:
-        raise
-    except Exception as exc:
+        try:
+            outcome = run(ctx, params)
+        except Cancelled:
+            raise
+        except Exception as exc:
+            ctx.check_cancel()
+            outcome = StepOutcome(status=StepStatus.ERROR, error=error_from_exception(exc))
+        finally:
+            ctx.current_step = None
         ctx.check_cancel()
-        outcome = StepOutcome(status=StepStatus.ERROR, error=error_from_exception(exc))
-    finally:
-        ctx.current_step = None
-    ctx.check_cancel()
+    except Cancelled as stop:
+        stop.started = True  # the action was called: it may have had effects
+        raise
     return outcome, time.monotonic() - started
+
+
+def interrupted_outcome(stop: Cancelled) -> StepOutcome | None:
+    """The record of a step a stop interrupted; None when the run is no longer ours (lease lost:
+    nothing may be written).
+
+    A cancel: `skipped` if the step never started; what the action says happened if it knows
+    (an HTTP request whose response came back is recorded with it); else `interrupted`. A
+    deadline or step timeout: `error`, with what the action knows as `actual`."""
+    known = stop.outcome
+    if stop.kind in (StopKind.STEP_TIMEOUT, StopKind.TIMEOUT):
+        kind = "StepTimeout" if stop.kind == StopKind.STEP_TIMEOUT else "Timeout"
+        return StepOutcome(
+            status=StepStatus.ERROR,
+            actual=known.actual if known else None,
+            error={"type": kind, "message": stop.reason},
+            attachments=known.attachments if known else [],
+        )
+    if stop.kind != StopKind.CANCEL:
+        return None
+    if known is not None:
+        return known
+    if not stop.started:
+        return StepOutcome(
+            status=StepStatus.SKIPPED,
+            actual=f"not run: {stop.reason}",
+            error={"type": "Cancelled", "message": stop.reason},
+        )
+    return StepOutcome(
+        status=StepStatus.INTERRUPTED,
+        actual=f"interrupted: {stop.reason}",
+        error={"type": "Cancelled", "message": stop.reason},
+    )
