@@ -275,3 +275,40 @@ def test_cancel_kills_the_browser_of_a_busy_step(project, settings, tmp_path):
     assert took < STOP_WITHIN_SECONDS
     assert execution.status == S.CANCELLED
     assert chromium_processes_of_runs() == []
+
+
+def test_a_worker_whose_lease_was_recovered_mid_step_stops_and_writes_nothing(project, settings):
+    """Not frozen: its heartbeat was late (a slow database), the reaper re-queued the run and
+    another worker claimed attempt 2 while this one was still in its step."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    case = TestCaseFactory(
+        project=project,
+        steps=[
+            {"name": "first", "action": "set", "params": {"values": {"a": 1}}},
+            {"name": "long", "action": "wait", "params": {"seconds": 30}},
+            {"name": "last", "action": "set", "params": {"values": {"b": 2}}},
+        ],
+    )
+    execution = execution_for(case)
+    with Worker() as worker:
+        wait_for(lambda: len(steps_of(execution)) == 1)
+        later = timezone.now() + timedelta(seconds=settings.IB_LEASE_SECONDS + 1)
+        lifecycle.execution_recover_lost(execution.pk, now=later)
+        taken = lifecycle.execution_claim_next(worker="other:2")
+        assert (taken.pk, taken.attempt_count) == (execution.pk, 2)
+        took = worker.watch_until_done(10)
+
+    execution.refresh_from_db()
+    assert worker.error is None
+    assert took < STOP_WITHIN_SECONDS
+    assert (execution.status, execution.worker, execution.attempt_count) == (
+        S.RUNNING,
+        "other:2",
+        2,
+    )
+    assert steps_of(execution) == []  # attempt 2's trace: nothing from the first worker
+    assert not execution.events.filter(actor_label="worker w", attempt_number=2).exists()
+    assert not execution.events.filter(seq__gt=taken.event_seq, actor_label="worker w").exists()
