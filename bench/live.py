@@ -224,7 +224,7 @@ def produce(execution_id: int, args) -> dict[int, float]:
         )
         with transaction.atomic():
             transaction.on_commit(lambda o=order: committed.__setitem__(o, time.time()))
-            execution_record_step(execution_id, step, worker="bench:1")
+            execution_record_step(execution_id, step, worker="bench:1", attempt=1)
         next_at += interval
         time.sleep(max(0.0, next_at - time.monotonic()))
     return committed

@@ -122,3 +122,12 @@ def attachment_for_step(ctx, name: str, content: bytes, content_type: str) -> di
         content = content[:limit]
         name = f"{name} (first {limit // 1024} KiB)"
     return attachment_save(ctx.execution_id, attempt_number_of(ctx), name, content, content_type)
+
+
+def discard_attachments(step: dict | None) -> None:
+    """Delete the files of a step that was not stored (its worker no longer held the run): the
+    trace never points at them, so nobody else would."""
+    for attachment in (step or {}).get("attachments") or []:
+        path = attachment.get("path") if isinstance(attachment, dict) else None
+        if path:
+            default_storage.delete(path)

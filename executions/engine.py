@@ -13,7 +13,8 @@ from django.db import InterfaceError, OperationalError, close_old_connections
 from django.utils import timezone
 
 from executions import watchdog
-from executions.errors import InvalidTransition
+from executions.attachments import discard_attachments
+from executions.errors import InvalidTransition, LeaseLost
 from executions.models import Execution, ExecutionStatus
 from executions.runners.base import RunResult, StepRecorder, error_from_exception
 from executions.runners.context import Cancelled, RunContext, StopKind
@@ -79,8 +80,10 @@ def run_claimed(execution: Execution, *, worker: str) -> None:
         result = _run(ctx, execution, recorder)
         _report(execution, ctx, result, recorder)
     except InvalidTransition as exc:
-        # Someone else changed the execution meanwhile (a reaper took it over): not ours to end.
-        log.warning("execution %s: %s", execution.pk, exc)
+        # Someone else changed the execution meanwhile (the reaper re-queued it, another worker
+        # may run it as a new attempt): not ours to end. The refusing service logged it and
+        # wrote nothing.
+        log.warning("execution %s: abandoned: %s", execution.pk, exc)
     except (OperationalError, InterfaceError):
         # The database went away under us (a restart, a failover). That is not the test's fault:
         # we stop heartbeating, the lease runs out and the reaper gives the run a new attempt
@@ -110,32 +113,40 @@ def _run(
 def _report(execution: Execution, ctx: RunContext, result, recorder: StepRecorder) -> None:
     """End the run through the lifecycle. A finish takes the runner's held last step with it
     (one transaction); any other ending stores that step on its own first."""
-    execution_id, worker = execution.pk, recorder.worker
+    execution_id, worker, attempt = execution.pk, recorder.worker, ctx.attempt_number
     awaiting = isinstance(result, RunResult) and result.awaiting_input
     if isinstance(result, Cancelled) or awaiting:
         with contextlib.suppress(Cancelled):  # lease lost: the step is no longer ours to store
             recorder.flush()
     if isinstance(result, Cancelled):
         if result.kind in (StopKind.TIMEOUT, StopKind.STEP_TIMEOUT):
-            lifecycle.execution_time_out(execution_id, reason=result.reason, worker=worker)
+            lifecycle.execution_time_out(
+                execution_id, reason=result.reason, worker=worker, attempt=attempt
+            )
         elif result.kind == StopKind.CANCEL:
-            lifecycle.execution_confirm_cancel(execution_id, worker=worker)
+            lifecycle.execution_confirm_cancel(execution_id, worker=worker, attempt=attempt)
         return  # lease lost: the new owner reports
     if awaiting:
-        lifecycle.execution_await_input(execution_id, worker=worker)
+        lifecycle.execution_await_input(execution_id, worker=worker, attempt=attempt)
         return
     if isinstance(result, Exception):
         error = error_from_exception(result)
         outcome, reason = ExecutionStatus.ERROR, f"{error['type']}: {error['message']}"
     else:
         error, outcome, reason = None, result.outcome, result.reason
-    lifecycle.execution_complete(
-        execution_id,
-        outcome=outcome,
-        reason=reason,
-        worker=worker,
-        error=error,
-        parent_id=execution.parent_id,
-        last_step=recorder.take_held(),
-        attempt_id=ctx.attempt_id,
-    )
+    last_step = recorder.take_held()
+    try:
+        lifecycle.execution_complete(
+            execution_id,
+            outcome=outcome,
+            reason=reason,
+            worker=worker,
+            error=error,
+            parent_id=execution.parent_id,
+            last_step=last_step,
+            attempt_id=ctx.attempt_id,
+            attempt=attempt,
+        )
+    except LeaseLost:
+        discard_attachments(last_step)  # the step was not stored: keep no orphan file
+        raise

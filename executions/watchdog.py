@@ -22,6 +22,7 @@ from multiprocessing.util import Finalize
 
 from django.conf import settings
 from django.db import close_old_connections, connection
+from django.db.models import Q
 from django.utils import timezone
 
 from executions.runners.context import RunContext, StopKind
@@ -69,7 +70,7 @@ def check_tracked(*, heartbeat: bool) -> None:
             )
             continue
         if heartbeat:
-            status = execution_heartbeat(execution_id, worker=worker)
+            status = execution_heartbeat(execution_id, worker=worker, attempt=ctx.attempt_number)
         else:
             from executions.models import Execution
 
@@ -102,15 +103,17 @@ def reap_once(now=None) -> dict:
             done["recovered"] += 1
 
     # Past the deadline with nobody to stop it: awaiting input, a suite run, or an owner that is
-    # alive but did not stop (given one lease period of grace to do it itself).
+    # alive but did not stop (given one lease period of grace to do it itself). This only picks
+    # candidates; the service decides on the locked row (the run may have been re-queued and
+    # claimed again with a new deadline since this read).
     overdue = Execution.objects.filter(
-        status__in=(S.RUNNING, S.CANCELLING, S.AWAITING_INPUT), deadline_at__lt=now
+        Q(worker="") | Q(deadline_at__lt=now - lease),
+        status__in=(S.RUNNING, S.CANCELLING, S.AWAITING_INPUT),
+        deadline_at__lt=now,
     )
-    for execution in overdue.only("id", "worker", "deadline_at", "status")[:100]:
-        if execution.worker and execution.deadline_at > now - lease:
-            continue
-        lifecycle.execution_time_out(execution.pk, reason="execution timeout reached")
-        done["timed_out"] += 1
+    for execution_id in overdue.values_list("id", flat=True)[:100]:
+        if lifecycle.execution_time_out(execution_id, reason="execution timeout reached", now=now):
+            done["timed_out"] += 1
 
     due = Execution.objects.filter(status=S.PENDING, not_before__lte=now)
     for execution_id in due.values_list("id", flat=True)[:100]:

@@ -100,6 +100,8 @@ class ManualStepForm(forms.Form):
     ]
 
     order = forms.IntegerField(min_value=1, widget=forms.HiddenInput)  # 1-based, like the runners
+    # The attempt the page showed: a form left open across a re-run must not record into the next.
+    attempt = forms.IntegerField(min_value=1, widget=forms.HiddenInput)
     status = forms.ChoiceField(choices=STATUSES)
     actual = forms.CharField(
         required=False, widget=forms.Textarea(attrs={"rows": 2}), label="What happened"

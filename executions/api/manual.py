@@ -26,6 +26,13 @@ class ManualStepInputSerializer(serializers.Serializer):
     )
     note = strict.CharField(required=False, allow_blank=True, default="", max_length=MAX_TEXT_CHARS)
     attachment = serializers.FileField(required=False, allow_empty_file=True)
+    attempt = strict.IntegerField(
+        required=False,
+        min_value=1,
+        help_text="The attempt number this result is for. When given and the execution has "
+        "moved on to another attempt (re-run or re-queued), the result is refused with 409 "
+        "stale_attempt instead of landing in the new attempt.",
+    )
 
 
 class StepAttachmentSerializer(serializers.Serializer):
@@ -76,7 +83,10 @@ class ManualStepResultView(APIView):
             400: OpenApiResponse(description="Bad status or step order, or not a manual run."),
             403: OpenApiResponse(description="Viewers may not record steps."),
             404: OpenApiResponse(description="No such execution in your projects."),
-            409: OpenApiResponse(description="The execution is not awaiting input."),
+            409: OpenApiResponse(
+                description="The execution is not awaiting input, or `attempt` is not its "
+                "current attempt (stale_attempt)."
+            ),
             413: OpenApiResponse(description="The attachment is too large."),
         },
     )

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from django.utils import timezone
 
+from executions.attachments import discard_attachments
 from executions.runners.context import Cancelled, RunContext, StopKind
 from executions.runners.outcome import StepOutcome, StepStatus
 
@@ -35,9 +36,18 @@ class StepRecorder:
         self.held: dict | None = None
 
     def total(self, count: int) -> None:
+        from executions.errors import InvalidTransition
         from executions.services.lifecycle import execution_set_total_steps
 
-        execution_set_total_steps(self.ctx.execution_id, count)
+        try:
+            execution_set_total_steps(
+                self.ctx.execution_id,
+                count,
+                worker=self.worker,
+                attempt=self.ctx.attempt_number,
+            )
+        except InvalidTransition as exc:
+            self._abandon(exc)
 
     def record(self, step: dict, *, last: bool = False) -> dict:
         from executions.errors import InvalidTransition
@@ -49,11 +59,21 @@ class StepRecorder:
             return self.held
         try:
             return execution_record_step(
-                self.ctx.execution_id, step, worker=self.worker, attempt_id=self.ctx.attempt_id
+                self.ctx.execution_id,
+                step,
+                worker=self.worker,
+                attempt=self.ctx.attempt_number,
+                attempt_id=self.ctx.attempt_id,
             )
         except InvalidTransition as exc:
-            self.ctx.request_stop(str(exc), StopKind.LEASE_LOST)
-            raise Cancelled(str(exc), StopKind.LEASE_LOST) from None
+            discard_attachments(step)  # the step was not stored: keep no orphan file
+            self._abandon(exc)
+
+    def _abandon(self, refused: Exception):
+        """The service refused this worker's write (it no longer holds the attempt, or the run
+        ended): stop the run here, killing what it started, and write nothing more."""
+        self.ctx.request_stop(str(refused), StopKind.LEASE_LOST)
+        raise Cancelled(str(refused), StopKind.LEASE_LOST) from None
 
     def take_held(self) -> dict | None:
         """The held last step, for the engine to store with the finish."""
@@ -124,17 +144,54 @@ def call_action(ctx: RunContext, run, params: dict, *, name: str, timeout: float
     A stop requested while the action ran wins over whatever the action returned or raised:
     killing a process or a browser to cancel makes the action fail, and that failure is not the
     step's fault."""
-    ctx.check_cancel()
+    ctx.check_cancel()  # stopped before it started: the step never ran
     started = time.monotonic()
     ctx.current_step = (name, started, timeout)
     try:
-        outcome = run(ctx, params)
-    except Cancelled:
-        raise
-    except Exception as exc:
+        try:
+            outcome = run(ctx, params)
+        except Cancelled:
+            raise
+        except Exception as exc:
+            ctx.check_cancel()
+            outcome = StepOutcome(status=StepStatus.ERROR, error=error_from_exception(exc))
+        finally:
+            ctx.current_step = None
         ctx.check_cancel()
-        outcome = StepOutcome(status=StepStatus.ERROR, error=error_from_exception(exc))
-    finally:
-        ctx.current_step = None
-    ctx.check_cancel()
+    except Cancelled as stop:
+        stop.started = True  # the action was called: it may have had effects
+        raise
     return outcome, time.monotonic() - started
+
+
+def interrupted_outcome(stop: Cancelled) -> StepOutcome | None:
+    """The record of a step a stop interrupted; None when the run is no longer ours (lease lost:
+    nothing may be written).
+
+    A cancel: `skipped` if the step never started; what the action says happened if it knows
+    (an HTTP request whose response came back is recorded with it); else `interrupted`. A
+    deadline or step timeout: `error`, with what the action knows as `actual`."""
+    known = stop.outcome
+    if stop.kind in (StopKind.STEP_TIMEOUT, StopKind.TIMEOUT):
+        kind = "StepTimeout" if stop.kind == StopKind.STEP_TIMEOUT else "Timeout"
+        return StepOutcome(
+            status=StepStatus.ERROR,
+            actual=known.actual if known else None,
+            error={"type": kind, "message": stop.reason},
+            attachments=known.attachments if known else [],
+        )
+    if stop.kind != StopKind.CANCEL:
+        return None
+    if known is not None:
+        return known
+    if not stop.started:
+        return StepOutcome(
+            status=StepStatus.SKIPPED,
+            actual=f"not run: {stop.reason}",
+            error={"type": "Cancelled", "message": stop.reason},
+        )
+    return StepOutcome(
+        status=StepStatus.INTERRUPTED,
+        actual=f"interrupted: {stop.reason}",
+        error={"type": "Cancelled", "message": stop.reason},
+    )

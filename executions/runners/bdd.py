@@ -15,8 +15,14 @@ from django.utils import timezone
 from gherkin.pickles.compiler import Compiler
 
 from executions.models import ExecutionStatus
-from executions.runners.base import RunResult, StepRecorder, call_action, step_record
-from executions.runners.context import Cancelled, RunContext, StopKind
+from executions.runners.base import (
+    RunResult,
+    StepRecorder,
+    call_action,
+    interrupted_outcome,
+    step_record,
+)
+from executions.runners.context import Cancelled, RunContext
 from executions.runners.gherkin_source import parse_feature
 from executions.runners.outcome import StepOutcome, StepStatus
 from executions.runners.stepdefs import find_definitions, snippet
@@ -100,12 +106,11 @@ class BddRunner:
                 ctx, call, {}, name=scenario.name, timeout=ctx.step_timeout_for(None)
             )
         except Cancelled as stop:
-            if stop.kind == StopKind.STEP_TIMEOUT:
+            # The trace shows the step the run stopped in and why, as for GENERIC cases.
+            interrupted = interrupted_outcome(stop)
+            if interrupted is not None:
                 elapsed = (timezone.now() - started_at).total_seconds()
-                overran = StepOutcome(
-                    status=StepStatus.ERROR, error={"type": "StepTimeout", "message": stop.reason}
-                )
-                recorder.record(scenario.record(overran, started_at, elapsed))
+                recorder.record(scenario.record(interrupted, started_at, elapsed))
             raise
         ctx.variables.update(outcome.captured)
         return recorder.record(scenario.record(outcome, started_at, elapsed))

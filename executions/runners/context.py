@@ -23,12 +23,19 @@ class StopKind:
 
 
 class Cancelled(Exception):
-    """Raised inside a runner when the execution must stop (see StopKind)."""
+    """Raised inside a runner when the execution must stop (see StopKind).
+
+    So that a trace says what really happened: `started` is set once the step's action was
+    called (it may have had effects: a request sent, a process started), and an action that
+    knows what it did before the stop says so in `outcome` (executions.runners.actions.http: the
+    request went out, or its response even came back)."""
 
     def __init__(self, reason: str, kind: str = StopKind.CANCEL) -> None:
         super().__init__(reason)
         self.reason = reason
         self.kind = kind
+        self.started = False
+        self.outcome = None  # a StepOutcome, set by an action that knows
 
 
 @dataclass

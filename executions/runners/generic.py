@@ -6,8 +6,14 @@ from django.utils import timezone
 
 from executions.errors import InvalidTransition
 from executions.models import ExecutionStatus
-from executions.runners.base import RunResult, StepRecorder, call_action, step_record
-from executions.runners.context import Cancelled, RunContext, StopKind
+from executions.runners.base import (
+    RunResult,
+    StepRecorder,
+    call_action,
+    interrupted_outcome,
+    step_record,
+)
+from executions.runners.context import Cancelled, RunContext
 from executions.runners.outcome import StepOutcome, StepStatus
 from executions.runners.registry import get_action
 
@@ -68,7 +74,7 @@ class GenericRunner:
         try:
             outcome, elapsed = call_action(ctx, action.run, params, name=name, timeout=timeout)
         except Cancelled as stop:
-            interrupted = _interrupted(stop)
+            interrupted = interrupted_outcome(stop)
             if interrupted is not None:
                 # The trace shows the step the run stopped in, and why, not a step that vanished.
                 # (If the reaper ended the run meanwhile its trace is closed: nothing to add.)
@@ -77,25 +83,6 @@ class GenericRunner:
             raise
         _capture(ctx, step.get("capture", {}), outcome)
         return record(outcome, elapsed)
-
-
-def _interrupted(stop: Cancelled) -> StepOutcome | None:
-    """The record of a step a stop interrupted: None when the run is no longer ours (lease lost)."""
-    if stop.kind == StopKind.STEP_TIMEOUT:
-        return StepOutcome(
-            status=StepStatus.ERROR, error={"type": "StepTimeout", "message": stop.reason}
-        )
-    if stop.kind == StopKind.TIMEOUT:
-        return StepOutcome(
-            status=StepStatus.ERROR, error={"type": "Timeout", "message": stop.reason}
-        )
-    if stop.kind == StopKind.CANCEL:
-        return StepOutcome(
-            status=StepStatus.SKIPPED,
-            actual=f"interrupted: {stop.reason}",
-            error={"type": "Cancelled", "message": stop.reason},
-        )
-    return None
 
 
 def _skipped(order: int, name: str, step: dict) -> dict:

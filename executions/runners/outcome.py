@@ -15,8 +15,22 @@ class StepStatus:
     BLOCKED = "blocked"
     WARNING = "warning"
     UNDEFINED = "undefined"
+    # Stopped (a cancel) while it ran: it may have had effects (a request sent, a process
+    # started), so it is not "skipped", which means it never started.
+    INTERRUPTED = "interrupted"
 
-    ALL = (PENDING, RUNNING, PASSED, FAILED, ERROR, SKIPPED, BLOCKED, WARNING, UNDEFINED)
+    ALL = (
+        PENDING,
+        RUNNING,
+        PASSED,
+        FAILED,
+        ERROR,
+        SKIPPED,
+        BLOCKED,
+        WARNING,
+        UNDEFINED,
+        INTERRUPTED,
+    )
     # A step with one of these statuses makes its execution fail (failed) or error (the others).
     FAILING = (FAILED,)
     BROKEN = (ERROR, UNDEFINED, BLOCKED)

@@ -16,9 +16,10 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django_fsm import can_proceed
 
-from executions.errors import InvalidTransition, NotRunnable
+from executions.errors import InvalidTransition, LeaseLost, NotRunnable
 from executions.models import (
     ACTIVE,
+    LEASED,
     TERMINAL,
     Attempt,
     AttemptReason,
@@ -387,12 +388,13 @@ def _may_start(project_id: int, parent_id: int | None, max_concurrency: int | No
 # --- while running --------------------------------------------------------------------------
 
 
-def execution_heartbeat(execution_id: int, *, worker: str) -> str | None:
-    """Refresh the lease. Returns the current status, or None if the worker no longer owns it
-    (the reaper gave it to someone else): the worker must then stop."""
+def execution_heartbeat(execution_id: int, *, worker: str, attempt: int) -> str | None:
+    """Refresh the lease of attempt number `attempt`. Returns the current status, or None if the
+    worker no longer holds that attempt (the reaper re-queued it, maybe to this very worker as a
+    new attempt): the worker must then stop. The ownership test is the UPDATE's WHERE clause."""
     now = timezone.now()
     owned = Execution.objects.filter(
-        pk=execution_id, worker=worker, status__in=(S.RUNNING, S.CANCELLING)
+        pk=execution_id, worker=worker, attempt_count=attempt, status__in=LEASED
     ).update(heartbeat_at=now)
     if not owned:
         return None
@@ -400,21 +402,60 @@ def execution_heartbeat(execution_id: int, *, worker: str) -> str | None:
 
 
 def execution_record_step(
-    execution_id: int, step: dict, *, worker: str = "", actor=None, attempt_id: int | None = None
+    execution_id: int,
+    step: dict,
+    *,
+    worker: str = "",
+    attempt: int | None = None,
+    actor=None,
+    attempt_id: int | None = None,
 ) -> dict:
     """Store one step result in the current attempt's trace, count it, and publish it.
 
-    Raises InvalidTransition if the execution is no longer active (a worker that lost its lease
-    must not write into an attempt someone else now owns)."""
+    A worker passes `worker` and its `attempt` number: raises LeaseLost unless it still holds
+    that attempt (see _check_held). Anyone else (a person, through executions.services.manual)
+    writes into the current attempt; raises InvalidTransition if the execution is not active."""
     with transaction.atomic():
         execution = locked(execution_id, with_project=False)
-        if execution.status not in (S.RUNNING, S.CANCELLING, S.AWAITING_INPUT):
+        if worker:
+            _check_held(execution, worker=worker, attempt=attempt, write="step")
+        elif execution.status not in (S.RUNNING, S.CANCELLING, S.AWAITING_INPUT):
             raise InvalidTransition(f"Execution #{execution_id} is {execution.status}.")
-        if worker and execution.worker != worker:
-            raise InvalidTransition(f"Execution #{execution_id} belongs to another worker now.")
         step = _store_step(execution, step, worker=worker, actor=actor, attempt_id=attempt_id)
         execution.save(update_fields=["summary", "event_seq"])
     return step
+
+
+def _check_held(execution: Execution, *, worker: str, attempt: int | None, write: str) -> None:
+    """A worker-side write (a step, a finish, a time-out, a cancel confirmation, awaiting input,
+    the step total) is allowed only to the worker that still holds the attempt it is running:
+    the execution is leased (running or cancelling), by this worker, and its current attempt is
+    the caller's. The worker name alone is not enough: a worker whose lease was recovered may
+    claim the same execution again as a new attempt. Checked on the row the caller already
+    locked, so it costs no statement.
+
+    Raises LeaseLost (logged): the caller writes nothing and abandons the run."""
+    if (
+        execution.status in LEASED
+        and execution.worker == worker
+        and attempt is not None
+        and execution.attempt_count == attempt
+    ):
+        return
+    log.warning(
+        "execution %s: refused %s from worker %s for attempt %s; the execution is %s, held by"
+        " %r in attempt %s",
+        execution.pk,
+        write,
+        worker,
+        attempt,
+        execution.status,
+        execution.worker,
+        execution.attempt_count,
+    )
+    raise LeaseLost(
+        f"Execution #{execution.pk} is no longer held by worker {worker} in attempt {attempt}."
+    )
 
 
 def _store_step(
@@ -456,18 +497,24 @@ def _store_step(
     return step
 
 
-def execution_set_total_steps(execution_id: int, total: int) -> None:
-    """Tell progress bars how many steps to expect (known once the runner has parsed the case)."""
+def execution_set_total_steps(
+    execution_id: int, total: int, *, worker: str, attempt: int | None
+) -> None:
+    """Tell progress bars how many steps to expect (known once the runner has parsed the case).
+    Raises LeaseLost unless `worker` still holds `attempt`."""
     with transaction.atomic():
-        execution = locked(execution_id)
+        execution = locked(execution_id, with_project=False)
+        _check_held(execution, worker=worker, attempt=attempt, write="the step total")
         execution.summary = {**execution.summary, "steps_total": total}
         execution.save(update_fields=["summary"])
 
 
-def execution_await_input(execution_id: int, *, worker: str) -> Execution:
-    """running -> awaiting_input: a manual run waits for people; the worker lets go."""
+def execution_await_input(execution_id: int, *, worker: str, attempt: int | None) -> Execution:
+    """running -> awaiting_input: a manual run waits for people; the worker lets go. Raises
+    LeaseLost unless `worker` still holds `attempt`."""
     with transaction.atomic():
         execution = locked(execution_id)
+        _check_held(execution, worker=worker, attempt=attempt, write="awaiting input")
         before = execution.status
         execution.await_input(
             deadline=timezone.now() + timedelta(seconds=settings.IB_MANUAL_TIMEOUT_SECONDS)
@@ -491,6 +538,7 @@ def execution_complete(
     parent_id=UNKNOWN,
     last_step: dict | None = None,
     attempt_id: int | None = None,
+    attempt: int | None = None,
 ) -> Execution:
     """A run ended with an outcome (passed / failed / error).
 
@@ -500,11 +548,14 @@ def execution_complete(
 
     A worker passes what it knows to save work on every finish: `parent_id` (no lookup), and the
     run's `last_step` result (of attempt `attempt_id`), stored here as execution_record_step would,
-    in the finishing transaction instead of one of its own."""
+    in the finishing transaction instead of one of its own.
+
+    A worker passes `worker` and its `attempt` number: raises LeaseLost (and writes nothing, the
+    last step included) unless it still holds that attempt."""
     with transaction.atomic():
         execution = _lock_with_parent(execution_id, parent_id)
-        if worker and execution.worker != worker:
-            raise InvalidTransition(f"Execution #{execution_id} belongs to another worker now.")
+        if worker:
+            _check_held(execution, worker=worker, attempt=attempt, write="the finish")
         if last_step is not None:
             _store_step(execution, last_step, worker=worker, attempt_id=attempt_id)
         before = execution.status
@@ -534,20 +585,46 @@ def execution_complete(
     return execution
 
 
-def execution_time_out(execution_id: int, *, reason: str, worker: str = "") -> Execution:
+def execution_time_out(
+    execution_id: int, *, reason: str, worker: str = "", attempt: int | None = None, now=None
+) -> Execution | None:
+    """running / cancelling / awaiting_input -> timed_out.
+
+    Two callers. A worker stopping its own run at its deadline or a step timeout passes `worker`
+    and `attempt`: raises LeaseLost unless it still holds that attempt (a worker frozen past its
+    deadline while the reaper handed the run to attempt 2 must not end attempt 2). The reaper
+    passes neither: the execution is timed out only if it is overdue with no live owner, decided
+    here under the lock (_overdue_unowned) and not on what the reaper read before, so a run
+    re-queued and claimed again meanwhile keeps its new deadline. Returns None when the reaper
+    found nothing to do."""
+    now = now or timezone.now()
     with transaction.atomic():
         execution = _lock_with_parent(execution_id)
-        if execution.is_terminal:
-            return execution
+        if worker:
+            _check_held(execution, worker=worker, attempt=attempt, write="the time-out")
+        elif not _overdue_unowned(execution, now):
+            return None
         before = execution.status
         _close_attempt(execution, S.TIMED_OUT, {"type": "Timeout", "message": reason})
-        execution.time_out(reason=reason, now=timezone.now())
+        execution.time_out(reason=reason, now=now)
         event_transition(execution, before, actor_label=_label(worker) or "reaper", reason=reason)
         _save(execution)
         _after_change(execution)
         if execution.is_suite_run:
             _cancel_children(execution, reason=f"suite run timed out: {reason}", actor=None)
     return execution
+
+
+def _overdue_unowned(execution: Execution, now) -> bool:
+    """Past its deadline with nobody to stop it: awaiting input, a suite run, or an owner that is
+    alive but did not stop (given one lease period of grace to do it itself). The reaper's rule,
+    on the locked row."""
+    if execution.status not in (S.RUNNING, S.CANCELLING, S.AWAITING_INPUT):
+        return False
+    if execution.deadline_at is None or execution.deadline_at >= now:
+        return False
+    grace = timedelta(seconds=settings.IB_LEASE_SECONDS)
+    return not execution.worker or execution.deadline_at <= now - grace
 
 
 def execution_cancel(execution_id: int, *, actor=None, reason: str = "") -> Execution:
@@ -589,10 +666,12 @@ def _confirm_cancel(execution: Execution, *, label: str) -> None:
     _save(execution)
 
 
-def execution_confirm_cancel(execution_id: int, *, worker: str = "") -> Execution:
-    """The worker stopped a cancelling execution: cancelling -> cancelled."""
+def execution_confirm_cancel(execution_id: int, *, worker: str, attempt: int | None) -> Execution:
+    """The worker stopped a cancelling execution: cancelling -> cancelled. Raises LeaseLost
+    unless `worker` still holds `attempt`."""
     with transaction.atomic():
         execution = _lock_with_parent(execution_id)
+        _check_held(execution, worker=worker, attempt=attempt, write="the cancel confirmation")
         if execution.status != S.CANCELLING:
             return execution
         _confirm_cancel(execution, label=_label(worker))

@@ -12,7 +12,7 @@ from django.utils.dateparse import parse_datetime
 
 from executions import access
 from executions.attachments import attachment_max_bytes, attachment_save
-from executions.errors import ExecutionError, InvalidTransition
+from executions.errors import ExecutionError, InvalidTransition, StaleAttempt
 from executions.models import CaseType, Execution, ExecutionStatus
 from executions.runners.base import step_record
 from executions.runners.outcome import StepOutcome, StepStatus
@@ -40,14 +40,18 @@ def execution_record_manual_step(
     actual: str = "",
     note: str = "",
     attachment=None,
+    attempt: int | None = None,
     actor,
 ) -> dict:
     """Record step `order` (1-based) of a manual execution as passed / failed / blocked / skipped,
     with what the tester saw, a note and an optional file; recording a step again replaces it.
-    Completes the execution when every step has a result.
+    Completes the execution when every step has a result. `attempt` is the attempt number the
+    tester was looking at (the dashboard's form always sends it): a result meant for an earlier
+    attempt never lands in a later one (the run was re-run, or re-queued, meanwhile).
 
     Raises PermissionDenied (not a tester of the project), ManualStepInvalid (bad status or order,
-    not a manual case), AttachmentTooLarge, InvalidTransition (the run is not awaiting input).
+    not a manual case), AttachmentTooLarge, InvalidTransition (the run is not awaiting input),
+    StaleAttempt (`attempt` is not the current attempt).
     """
     if status not in MANUAL_STATUSES:
         raise ManualStepInvalid(f"status must be one of {', '.join(MANUAL_STATUSES)}.")
@@ -61,6 +65,12 @@ def execution_record_manual_step(
             execution = _lock(execution_id)
             if not access.has_role(actor, execution.project_id, access.RUN):
                 raise PermissionDenied("Recording manual steps needs the tester role or above.")
+            if attempt is not None and attempt != execution.attempt_count:
+                raise StaleAttempt(
+                    f"That result is for attempt {attempt}, but execution #{execution.pk} is"
+                    f" in attempt {execution.attempt_count} now; reload the page.",
+                    detail={"attempt": attempt, "current_attempt": execution.attempt_count},
+                )
             steps = _manual_steps(execution, order)
             attempt = execution.attempts.order_by("-number").first()
             if attachment is not None:

@@ -28,6 +28,7 @@ _TONE = {
     S.PENDING: "idle",
     "skipped": "muted",
     "blocked": "warn",
+    "interrupted": "warn",  # a step a cancel stopped while it ran (it may have had effects)
 }
 
 

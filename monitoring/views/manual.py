@@ -34,7 +34,10 @@ def manual_page(request, execution_id: int):
     recorded = {s["order"]: s for s in trace_steps(trace_of(execution))}
     steps = []
     for order, step in enumerate(execution.test_case.steps, start=1):
-        form = ManualStepForm(initial={"order": order, "status": "passed"}, auto_id=f"s{order}_%s")
+        form = ManualStepForm(
+            initial={"order": order, "attempt": execution.attempt_count, "status": "passed"},
+            auto_id=f"s{order}_%s",
+        )
         if failed_form is not None and failed_form.data.get("order") == str(order):
             form = failed_form
         steps.append({"order": order, "step": step, "recorded": recorded.get(order), "form": form})
@@ -58,6 +61,7 @@ def _record(request, execution, data: dict):
             actual=data["actual"],
             note=data["note"],
             attachment=data["attachment"],
+            attempt=data["attempt"],
             actor=request.user,
         ),
         success=f"Step {data['order']} recorded.",

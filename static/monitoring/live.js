@@ -17,7 +17,7 @@
   var TONES = {
     passed: "ok", failed: "bad", error: "bad", timed_out: "bad", cancelled: "muted",
     cancelling: "warn", running: "active", awaiting_input: "warn", queued: "idle", pending: "idle",
-    skipped: "muted", blocked: "warn"
+    skipped: "muted", blocked: "warn", interrupted: "warn"
   };
   var TERMINAL = ["passed", "failed", "error", "cancelled", "timed_out"];
 

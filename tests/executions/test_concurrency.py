@@ -75,7 +75,7 @@ def test_children_finishing_at_the_same_instant_roll_the_suite_up_once(project, 
     in_threads(
         4,
         lambda i: lifecycle.execution_complete(
-            children[i].pk, outcome=S.PASSED, worker=f"w{i}", reason="ok"
+            children[i].pk, outcome=S.PASSED, worker=f"w{i}", attempt=1, reason="ok"
         ),
     )
 

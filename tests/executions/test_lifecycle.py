@@ -214,7 +214,7 @@ def test_cancel_running_waits_for_worker_confirmation(case):
     execution.refresh_from_db()
     assert execution.status == S.CANCELLING
 
-    lifecycle.execution_confirm_cancel(execution.pk, worker="w")
+    lifecycle.execution_confirm_cancel(execution.pk, worker="w", attempt=1)
     execution.refresh_from_db()
     assert execution.status == S.CANCELLED
 
@@ -243,7 +243,7 @@ def test_complete_after_cancel_request_ends_cancelled(case):
     lifecycle.execution_claim_next(worker="w")
     lifecycle.execution_cancel(execution.pk)
 
-    lifecycle.execution_complete(execution.pk, outcome=S.PASSED, worker="w")
+    lifecycle.execution_complete(execution.pk, outcome=S.PASSED, worker="w", attempt=1)
 
     execution.refresh_from_db()
     assert execution.status == S.CANCELLED
@@ -256,7 +256,9 @@ def test_time_out_records_reason(case):
     execution = execution_for(case)
     lifecycle.execution_claim_next(worker="w")
 
-    lifecycle.execution_time_out(execution.pk, reason="step 'login' overran its 5 s timeout")
+    lifecycle.execution_time_out(
+        execution.pk, reason="step 'login' overran its 5 s timeout", worker="w", attempt=1
+    )
 
     execution.refresh_from_db()
     assert execution.status == S.TIMED_OUT
@@ -317,10 +319,10 @@ def test_heartbeat_of_a_worker_that_lost_the_lease_is_refused(case, settings):
     later = timezone.now() + timedelta(seconds=settings.IB_LEASE_SECONDS + 1)
     lifecycle.execution_recover_lost(execution.pk, now=later)
 
-    assert lifecycle.execution_heartbeat(execution.pk, worker="old:1") is None
+    assert lifecycle.execution_heartbeat(execution.pk, worker="old:1", attempt=1) is None
     with pytest.raises(InvalidTransition):
         lifecycle.execution_record_step(
-            execution.pk, {"order": 1, "status": "passed"}, worker="old:1"
+            execution.pk, {"order": 1, "status": "passed"}, worker="old:1", attempt=1
         )
 
 

@@ -8,6 +8,7 @@ from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from executions import engine, watchdog
+from executions.errors import StaleAttempt
 from executions.models import CaseType, ExecutionStatus
 from executions.services.lifecycle import execution_cancel
 from executions.services.manual import execution_record_manual_step
@@ -240,3 +241,50 @@ def test_an_abandoned_manual_run_times_out(waiting, member_api, settings):
     waiting.refresh_from_db()
     assert waiting.status == S.TIMED_OUT
     assert member_api.post(url(waiting, 2), {"status": "passed"}, format="json").status_code == 409
+
+
+# --- a result meant for an earlier attempt ---------------------------------------------------------
+
+
+@pytest.fixture
+def rerun_waiting(waiting, member_api, member):
+    """Attempt 1 recorded to the end, then re-run: attempt 2 waits for people."""
+    from executions.services.lifecycle import execution_rerun
+
+    record_all(member_api, waiting, ["passed", "passed", "passed"])
+    execution_rerun(waiting.pk, actor=member)
+    assert engine.run_next(worker="test-worker") == waiting.pk
+    waiting.refresh_from_db()
+    assert (waiting.status, waiting.attempt_count) == (S.AWAITING_INPUT, 2)
+    return waiting
+
+
+def test_a_result_for_an_earlier_attempt_is_refused_with_409(rerun_waiting, member_api):
+    response = member_api.post(
+        url(rerun_waiting, 1), {"status": "failed", "attempt": 1}, format="json"
+    )
+
+    assert response.status_code == 409
+    assert response.json()["code"] == "stale_attempt"
+    assert response.json()["detail"] == {"attempt": 1, "current_attempt": 2}
+    assert steps_of(rerun_waiting) == []  # nothing landed in attempt 2
+
+
+def test_a_result_for_the_current_attempt_is_recorded(rerun_waiting, member_api):
+    response = member_api.post(
+        url(rerun_waiting, 1), {"status": "passed", "attempt": 2}, format="json"
+    )
+
+    assert response.status_code == 200
+    assert [s["order"] for s in steps_of(rerun_waiting)] == [1]
+
+
+def test_a_stale_attempts_attachment_is_not_kept(rerun_waiting, member_api, member):
+    upload = SimpleUploadedFile("shot.png", b"png", content_type="image/png")
+
+    with pytest.raises(StaleAttempt):
+        execution_record_manual_step(
+            rerun_waiting.pk, 1, status="failed", attachment=upload, attempt=1, actor=member
+        )
+
+    assert not default_storage.exists(f"attachments/{rerun_waiting.pk}")

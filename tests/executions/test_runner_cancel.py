@@ -10,6 +10,10 @@ from django.db import connection
 
 from executions import engine, watchdog
 from executions.models import CaseType, ExecutionStatus, RunnerProfile
+from executions.runners.base import StepRecorder
+from executions.runners.context import Cancelled, StopKind
+from executions.runners.generic import GenericRunner
+from executions.services import lifecycle
 from executions.services.lifecycle import execution_cancel
 from tests.executions.local_site import (
     LocalSite,
@@ -106,7 +110,7 @@ def test_cancel_kills_a_running_command_and_everything_it_started(project, tmp_p
     assert execution.status_reason == "stop it"
     assert not any(process_alive(p) for p in pids)
     (step,) = steps_of(execution)  # the interrupted step is in the trace, saying why
-    assert (step["status"], step["error"]["type"]) == ("skipped", "Cancelled")
+    assert (step["status"], step["error"]["type"]) == ("interrupted", "Cancelled")
     assert step["actual"] == "interrupted: cancelled"
 
 
@@ -161,6 +165,73 @@ def test_cancel_stops_a_slow_http_request(project):
     assert execution.status == S.CANCELLED
 
 
+def test_a_request_that_went_out_before_the_cancel_is_recorded_as_interrupted(project):
+    """The cancel came while step 1 ran; step 2 had sent its request when the worker saw it."""
+    with LocalSite() as site:
+        case = TestCaseFactory(
+            project=project,
+            steps=[
+                {"name": "fast", "action": "http", "params": {"url": site.url("/text")}},
+                {
+                    "name": "slow",
+                    "action": "http",
+                    "params": {"method": "POST", "url": site.url("/slow?ms=5000")},
+                },
+            ],
+        )
+        execution = execution_for(case)
+        with Worker() as worker:
+            wait_for(lambda: "/slow?ms=5000" in site.seen)
+            execution_cancel(execution.pk, reason="stop it")
+            worker.watch_until_done(10)
+
+    execution.refresh_from_db()
+    assert execution.status == S.CANCELLED
+    fast, slow = steps_of(execution)
+    assert fast["status"] == "passed"
+    assert (slow["status"], slow["error"]["type"]) == ("interrupted", "Interrupted")
+    assert slow["actual"]["sent"] is True
+    assert slow["actual"]["request"] == {"method": "POST", "url": site.url("/slow?ms=5000")}
+    assert slow["actual"]["response"] is None
+
+
+def test_a_bdd_request_that_went_out_before_the_cancel_is_recorded_as_interrupted(project):
+    with LocalSite() as site:
+        feature = (
+            "Feature: F\n  Scenario: Slow\n"
+            f'    When I send a GET request to "{site.url("/slow?ms=5000")}"\n'
+            "    Then the response status is 200\n"
+        )
+        case = TestCaseFactory(project=project, type=CaseType.BDD, steps=[], feature=feature)
+        execution = execution_for(case)
+        with Worker() as worker:
+            wait_for(lambda: "/slow?ms=5000" in site.seen)
+            execution_cancel(execution.pk, reason="stop it")
+            worker.watch_until_done(10)
+
+    execution.refresh_from_db()
+    assert execution.status == S.CANCELLED
+    (step,) = steps_of(execution)
+    assert (step["status"], step["actual"]["sent"]) == ("interrupted", True)
+
+
+def test_a_step_a_cancel_stopped_before_it_started_is_skipped(project):
+    case = TestCaseFactory(
+        project=project,
+        steps=[{"name": "never", "action": "set", "params": {"values": {"a": 1}}}],
+    )
+    execution = execution_for(case)
+    claimed = lifecycle.execution_claim_next(worker="w")
+    ctx = engine.context_for(claimed)
+    ctx.request_stop("stop it", StopKind.CANCEL)
+
+    with pytest.raises(Cancelled):
+        GenericRunner().run(ctx, claimed.test_case, StepRecorder(ctx, "w"))
+
+    (step,) = steps_of(execution)
+    assert (step["status"], step["actual"]) == ("skipped", "not run: stop it")
+
+
 def test_a_bdd_step_timeout_times_the_run_out(project):
     feature = "Feature: F\n  Scenario: Waiting\n    Given I wait 30 seconds\n"
     case = TestCaseFactory(project=project, type=CaseType.BDD, steps=[], feature=feature)
@@ -204,3 +275,40 @@ def test_cancel_kills_the_browser_of_a_busy_step(project, settings, tmp_path):
     assert took < STOP_WITHIN_SECONDS
     assert execution.status == S.CANCELLED
     assert chromium_processes_of_runs() == []
+
+
+def test_a_worker_whose_lease_was_recovered_mid_step_stops_and_writes_nothing(project, settings):
+    """Not frozen: its heartbeat was late (a slow database), the reaper re-queued the run and
+    another worker claimed attempt 2 while this one was still in its step."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    case = TestCaseFactory(
+        project=project,
+        steps=[
+            {"name": "first", "action": "set", "params": {"values": {"a": 1}}},
+            {"name": "long", "action": "wait", "params": {"seconds": 30}},
+            {"name": "last", "action": "set", "params": {"values": {"b": 2}}},
+        ],
+    )
+    execution = execution_for(case)
+    with Worker() as worker:
+        wait_for(lambda: len(steps_of(execution)) == 1)
+        later = timezone.now() + timedelta(seconds=settings.IB_LEASE_SECONDS + 1)
+        lifecycle.execution_recover_lost(execution.pk, now=later)
+        taken = lifecycle.execution_claim_next(worker="other:2")
+        assert (taken.pk, taken.attempt_count) == (execution.pk, 2)
+        took = worker.watch_until_done(10)
+
+    execution.refresh_from_db()
+    assert worker.error is None
+    assert took < STOP_WITHIN_SECONDS
+    assert (execution.status, execution.worker, execution.attempt_count) == (
+        S.RUNNING,
+        "other:2",
+        2,
+    )
+    assert steps_of(execution) == []  # attempt 2's trace: nothing from the first worker
+    assert not execution.events.filter(actor_label="worker w", attempt_number=2).exists()
+    assert not execution.events.filter(seq__gt=taken.event_seq, actor_label="worker w").exists()

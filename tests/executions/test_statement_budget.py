@@ -83,7 +83,7 @@ def test_a_worker_that_knows_the_suite_run_saves_the_finish_a_lookup(
 
     with CaptureQueriesContext(connection) as queries:
         lifecycle.execution_complete(
-            execution.pk, outcome=ExecutionStatus.PASSED, worker="w", parent_id=None
+            execution.pk, outcome=ExecutionStatus.PASSED, worker="w", attempt=1, parent_id=None
         )
 
     assert not any('SELECT "executions_execution"."parent_id"' in q["sql"] for q in queries)

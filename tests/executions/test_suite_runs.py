@@ -106,7 +106,7 @@ def test_cancel_suite_run_cancels_queued_and_stops_running_children(project, mak
     assert running.status == S.CANCELLING
     assert parent.children.filter(status=S.CANCELLED).count() == 2
 
-    lifecycle.execution_confirm_cancel(running.pk, worker="w")
+    lifecycle.execution_confirm_cancel(running.pk, worker="w", attempt=1)
     parent.refresh_from_db()
     assert parent.status == S.CANCELLED
 

@@ -37,6 +37,7 @@ def record_step(execution, order: int, status: str = "passed", name: str = "") -
             "duration_ms": 5,
         },
         worker=WORKER,
+        attempt=execution.attempt_count,
     )
 
 
@@ -83,4 +84,6 @@ def finish(case, outcome: str = "passed", **create):
     execution = execution_for(case, **create)
     claimed = lifecycle.execution_claim_next(worker=WORKER)
     assert claimed is not None and claimed.pk == execution.pk
-    return lifecycle.execution_complete(execution.pk, outcome=outcome, worker=WORKER)
+    return lifecycle.execution_complete(
+        execution.pk, outcome=outcome, worker=WORKER, attempt=claimed.attempt_count
+    )

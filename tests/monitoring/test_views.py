@@ -15,6 +15,7 @@ from executions.models import (
     Trigger,
 )
 from executions.services import lifecycle
+from results.traces import trace_steps
 from tests.factories import (
     SuiteItemFactory,
     TestCaseFactory,
@@ -347,8 +348,10 @@ def awaiting_manual(project):
         ],
     )
     execution = execution_for(manual)
-    lifecycle.execution_claim_next(worker=WORKER)
-    return lifecycle.execution_await_input(execution.pk, worker=WORKER)
+    claimed = lifecycle.execution_claim_next(worker=WORKER)
+    return lifecycle.execution_await_input(
+        execution.pk, worker=WORKER, attempt=claimed.attempt_count
+    )
 
 
 def test_manual_page_lists_the_steps_with_forms(member, awaiting_manual):
@@ -366,16 +369,43 @@ def test_viewers_watch_manual_runs_without_forms(viewer, awaiting_manual):
 def test_recording_every_step_completes_the_run(member, awaiting_manual):
     client = client_for(member)
     page = f"/executions/{awaiting_manual.pk}/manual/"
-    response = client.post(page, {"order": 1, "status": "passed", "actual": "opened"}, follow=True)
+    response = client.post(
+        page, {"order": 1, "attempt": 1, "status": "passed", "actual": "opened"}, follow=True
+    )
     assert b"Step 1 recorded." in response.content
-    client.post(page, {"order": 2, "status": "failed", "note": "no welcome page"})
+    client.post(page, {"order": 2, "attempt": 1, "status": "failed", "note": "no welcome page"})
     awaiting_manual.refresh_from_db()
     assert awaiting_manual.status == S.FAILED
 
 
+def test_manual_forms_carry_the_attempt_they_were_shown_for(member, awaiting_manual):
+    body = client_for(member).get(f"/executions/{awaiting_manual.pk}/manual/").content.decode()
+    assert body.count('name="attempt" value="1"') == 2
+
+
+def test_a_form_left_open_across_a_rerun_does_not_record_into_the_new_attempt(
+    member, awaiting_manual
+):
+    client = client_for(member)
+    page = f"/executions/{awaiting_manual.pk}/manual/"
+    client.post(page, {"order": 1, "attempt": 1, "status": "passed"})
+    client.post(page, {"order": 2, "attempt": 1, "status": "passed"})
+    lifecycle.execution_rerun(awaiting_manual.pk, actor=member)
+    claimed = lifecycle.execution_claim_next(worker=WORKER)
+    lifecycle.execution_await_input(claimed.pk, worker=WORKER, attempt=2)
+
+    response = client.post(page, {"order": 1, "attempt": 1, "status": "failed"}, follow=True)
+
+    assert b"reload the page" in response.content
+    attempt = awaiting_manual.attempts.get(number=2)
+    assert not hasattr(attempt, "trace") or trace_steps(attempt.trace) == []
+
+
 def test_recording_a_step_that_does_not_exist_shows_the_error(member, awaiting_manual):
     page = f"/executions/{awaiting_manual.pk}/manual/"
-    response = client_for(member).post(page, {"order": 9, "status": "passed"}, follow=True)
+    response = client_for(member).post(
+        page, {"order": 9, "attempt": 1, "status": "passed"}, follow=True
+    )
     assert response.status_code == 200
     assert b"there is no step 9" in response.content
 

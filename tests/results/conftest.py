@@ -58,8 +58,9 @@ def finish():
             claimed = lifecycle.execution_claim_next(worker="w")
             assert claimed.pk == execution.pk
             step = {"order": 1, "name": "check", "status": outcome, "duration_ms": 5}
-            lifecycle.execution_record_step(execution.pk, step, worker="w")
-            lifecycle.execution_complete(execution.pk, outcome=outcome, worker="w")
+            held = {"worker": "w", "attempt": claimed.attempt_count}
+            lifecycle.execution_record_step(execution.pk, step, **held)
+            lifecycle.execution_complete(execution.pk, outcome=outcome, **held)
         execution.refresh_from_db()
         assert execution.status == outcomes[-1]
         process_finished_execution(execution.pk)

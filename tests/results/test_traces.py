@@ -44,7 +44,9 @@ def step(order: int, status: str = "passed", **extra) -> dict:
 
 def record(execution, *orders, status="passed"):
     for order in orders:
-        lifecycle.execution_record_step(execution.pk, step(order, status), worker="w")
+        lifecycle.execution_record_step(
+            execution.pk, step(order, status), worker="w", attempt=execution.attempt_count
+        )
     return trace_of(execution)
 
 
@@ -91,7 +93,7 @@ def test_a_step_recorded_again_replaces_it_and_its_count(running, settings, thre
     settings.IB_TRACE_INLINE_MAX_STEPS = threshold
     record(running, *range(1, 8))
     lifecycle.execution_record_step(
-        running.pk, step(3, "failed", error={"message": "x"}), worker="w"
+        running.pk, step(3, "failed", error={"message": "x"}), worker="w", attempt=1
     )
 
     trace = trace_of(running)

@@ -36,7 +36,7 @@ from executions.runners.allowlist import (
     resolve_allowed,
     url_blocked_outcome,
 )
-from executions.runners.context import RunContext
+from executions.runners.context import Cancelled, RunContext
 from executions.runners.jsonpath import PathError, parse, resolve
 from executions.runners.matchers import OPERATORS, matches, one_operator, regex_error
 from executions.runners.outcome import StepOutcome, StepStatus
@@ -175,10 +175,21 @@ def http_request(ctx: RunContext, params: dict) -> StepOutcome:
         trust_env=False,  # proxy variables of the worker must not reroute test traffic
     )
     ctx.on_cleanup(client.close)  # a cancel closes the connection under the request
+    sent: dict = {}  # what went out, as httpcore reports it, and what came back
+
+    def send() -> httpx.Response:
+        response = client.request(**_request_args(params), extensions={"trace": _tracer(sent)})
+        sent["response"] = response
+        sent["elapsed_ms"] = round((time.monotonic() - started) * 1000)
+        return response
+
     try:
         started = time.monotonic()
-        response = run_interruptible(ctx, lambda: client.request(**_request_args(params)))
-        elapsed_ms = round((time.monotonic() - started) * 1000)
+        response = run_interruptible(ctx, send)
+        elapsed_ms = sent["elapsed_ms"]
+    except Cancelled as stop:
+        stop.outcome = _stopped_outcome(ctx, params, sent, stop)
+        raise
     except _Blocked as blocked_redirect:
         return blocked_redirect.outcome
     except HostNotAllowed as refused:  # the name pointed outside the list (or a redirect's did)
@@ -201,6 +212,46 @@ def http_request(ctx: RunContext, params: dict) -> StepOutcome:
         client.close()
         with contextlib.suppress(ValueError):
             ctx.cleanups.remove(client.close)
+    return _outcome(ctx, params, response, elapsed_ms)
+
+
+def _tracer(sent: dict):
+    """httpcore's trace hook: notes the moment a request's headers start going out (from then
+    on, the server may act on it whatever happens to the step)."""
+
+    def trace(event: str, info: dict) -> None:
+        if event.endswith("send_request_headers.started"):
+            sent["request"] = info.get("request")
+
+    return trace
+
+
+def _stopped_outcome(ctx: RunContext, params: dict, sent: dict, stop) -> StepOutcome | None:
+    """What a request did before the run was stopped, so the trace says it: None if nothing
+    went out (the step then counts as interrupted or skipped); its real outcome if the response
+    came back; else `interrupted` with the request that was sent."""
+    if "response" in sent:
+        return _outcome(ctx, params, sent["response"], sent["elapsed_ms"])
+    if "request" not in sent:
+        return None
+    request = sent["request"]
+    return StepOutcome(
+        status=StepStatus.INTERRUPTED,
+        actual={
+            "request": {"method": request.method.decode(), "url": bytes(request.url).decode()},
+            "sent": True,
+            "response": None,
+        },
+        error={
+            "type": "Interrupted",
+            "message": f"{stop.reason} after the request was sent, before its response came"
+            " back; the server may have acted on it.",
+        },
+    )
+
+
+def _outcome(ctx: RunContext, params: dict, response: httpx.Response, elapsed_ms: int):
+    """The step's outcome from a response: every expectation checked."""
     actual = _response_record(response, elapsed_ms)
     failures = _check(params.get("expect", {}), response, actual)
     if not failures:
