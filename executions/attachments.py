@@ -125,9 +125,10 @@ def attachment_for_step(ctx, name: str, content: bytes, content_type: str) -> di
 
 
 def discard_attachments(step: dict | None) -> None:
-    """Delete the files of a step that was not stored (its worker no longer held the run): the
-    trace never points at them, so nobody else would."""
+    """Delete the files (and their Attachment rows) of a step that was not stored (its worker no
+    longer held the run): the trace never points at them, so nobody else would."""
     for attachment in (step or {}).get("attachments") or []:
         path = attachment.get("path") if isinstance(attachment, dict) else None
         if path:
+            Attachment.objects.filter(path=path).delete()
             default_storage.delete(path)

@@ -14,7 +14,7 @@ from django.test import Client
 from rest_framework.authtoken.models import Token
 
 from executions import engine
-from executions.attachments import attachment_save
+from executions.attachments import attachment_save, discard_attachments
 from executions.models import Attachment, CaseType
 from tests.factories import TestCaseFactory, execution_for
 from tests.live import ROOT
@@ -248,3 +248,12 @@ def test_media_root_lies_outside_the_project_folder_by_default():
     )
     assert result.returncode == 0, result.stderr
     assert not result.stdout.strip().startswith(str(ROOT))
+
+
+def test_a_refused_steps_attachments_leave_neither_file_nor_row(execution):
+    # A worker that lost its run discards what its refused step saved (runners/base.py, engine.py).
+    step = {"attachments": [attachment_save(execution.pk, 1, "shot.png", b"\x89PNG\r\n\x1a\n")]}
+    path = step["attachments"][0]["path"]
+    discard_attachments(step)
+    assert not default_storage.exists(path)
+    assert not Attachment.objects.filter(path=path).exists()
