@@ -5,12 +5,21 @@ export UV_PROJECT_ENVIRONMENT := .venv
 UV := .tools/bin/uv
 PY := .venv/bin/python
 
-.PHONY: run test install lint format migrate demo serve worker bench chaos clean
+.PHONY: run test test-fast install lint format migrate demo serve worker bench chaos clean
 
 run: install migrate demo serve  ## set everything up, then start web + worker (Ctrl-C stops both)
 
+# Test processes side by side (pytest-xdist): a third of a test's time is spent waiting on real
+# servers, workers and browsers, so more processes than cores pays. Each has its own test
+# database and Redis keys; IB_NAMESPACE keeps a whole run's keys apart from other runs.
+TEST_PROCESSES ?= 4
+PYTEST := IB_NAMESPACE=ib-test-$$$$ $(PY) -m pytest -n $(TEST_PROCESSES)
+
 test: install lint  ## the whole suite with coverage; PostgreSQL when DATABASE_URL is set
-	$(PY) manage.py makemigrations --check --dry-run && $(PY) manage.py spectacular --validate --fail-on-warn --file var/openapi.yaml && $(PY) -m pytest --cov --cov-report=term --cov-report=xml:var/coverage.xml $(PYTEST_ARGS)
+	$(PY) manage.py makemigrations --check --dry-run && $(PY) manage.py spectacular --validate --fail-on-warn --file var/openapi.yaml && $(PYTEST) --cov --cov-report=term --cov-report=xml:var/coverage.xml $(PYTEST_ARGS)
+
+test-fast: install  ## the inner loop: no live servers, browsers or fuzzing, no coverage
+	$(PYTEST) -q -m "not live and not browser and not fuzz" $(PYTEST_ARGS)
 
 install: .venv/.synced
 

@@ -26,6 +26,11 @@ VAR_DIR = Path(env_str("IB_VAR_DIR", str(BASE_DIR / "var")))
 # Names this installation's keys in a shared Redis (channel groups, cache keys, the task queue), so
 # two installations (or two test runs) on one Redis never see each other's messages or tasks.
 IB_NAMESPACE = env_str("IB_NAMESPACE", "intellibrowse")
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # The test suite runs in several pytest-xdist processes, each with a test database of its own
+    # and the same execution ids: each needs its own keys too, which its live servers and workers
+    # inherit with the environment.
+    IB_NAMESPACE = f"{IB_NAMESPACE}-{os.environ['PYTEST_XDIST_WORKER']}"
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 DEBUG = env_bool("DEBUG", True)

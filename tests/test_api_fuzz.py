@@ -116,6 +116,7 @@ def token(db, settings):
     request_finished.connect(close_old_connections)
 
 
+@pytest.mark.fuzz
 @schema.parametrize()
 @hypothesis_settings(
     max_examples=MAX_EXAMPLES,

@@ -103,7 +103,9 @@ class BrowserSession:
         self._jobs: queue.Queue = queue.Queue()
         self._ready: Future = Future()
         self._process: subprocess.Popen | None = None
-        self._profile_dir = tempfile.mkdtemp(prefix="ib-chromium-")
+        # The worker's pid in the name tells whose Chromium a process is (ps, and tests running
+        # side by side).
+        self._profile_dir = tempfile.mkdtemp(prefix=f"ib-chromium-{os.getpid()}-")
         self._thread = threading.Thread(target=self._serve, name="ib-browser", daemon=True)
         self._closed = False
 

@@ -173,7 +173,9 @@ def process_alive(pid: int) -> bool:
 
 
 def chromium_processes_of_runs() -> list[int]:
-    """Live Chromium processes started by a browser session (their profile folder says so)."""
+    """Live Chromium processes started by a browser session of this process (their profile
+    folder says so), not those of a test process running beside it."""
+    mark = f"ib-chromium-{os.getpid()}-".encode()
     found = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -181,6 +183,6 @@ def chromium_processes_of_runs() -> list[int]:
                 cmdline = (entry / "cmdline").read_bytes()
             except OSError:
                 continue
-            if b"ib-chromium-" in cmdline and process_alive(int(entry.name)):
+            if mark in cmdline and process_alive(int(entry.name)):
                 found.append(int(entry.name))
     return found

@@ -10,6 +10,7 @@ datagrams (STUN, for WebRTC), recorded alike. `localhost_alias` adds a name unde
 """
 
 import contextlib
+import fcntl
 import os
 import shutil
 import socket
@@ -110,10 +111,19 @@ def localhost_alias(address: str):
     line = f"{address} {name}\n"
     if not os.access(HOSTS_FILE, os.W_OK):
         pytest.skip("needs a writable /etc/hosts")
-    with HOSTS_FILE.open("a") as hosts:
-        hosts.write(line)
+    _edit_hosts(lambda entries: [*entries, line])
     try:
         yield name
     finally:
-        kept = [entry for entry in HOSTS_FILE.read_text().splitlines(True) if entry != line]
-        HOSTS_FILE.write_text("".join(kept))
+        _edit_hosts(lambda entries: [entry for entry in entries if entry != line])
+
+
+def _edit_hosts(change) -> None:
+    """Rewrite /etc/hosts under an exclusive lock, so test processes running side by side do not
+    drop each other's lines."""
+    with HOSTS_FILE.open("r+") as hosts:
+        fcntl.flock(hosts, fcntl.LOCK_EX)
+        entries = change(hosts.read().splitlines(True))
+        hosts.seek(0)
+        hosts.write("".join(entries))
+        hosts.truncate()
