@@ -1,3 +1,5 @@
+import sys
+
 from django.apps import AppConfig
 
 
@@ -9,3 +11,9 @@ class ExecutionsConfig(AppConfig):
         from executions import watchdog
 
         watchdog.connect_worker_signals()
+        # Only the process that runs a worker cluster builds one; web servers, commands and tests
+        # keep django-q2 as it is (`manage.py qcluster`, `django-admin qcluster` alike).
+        if sys.argv[1:2] == ["qcluster"]:
+            from executions.cluster import cluster_install
+
+            cluster_install()

@@ -17,7 +17,7 @@ import os
 import socket
 import threading
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from multiprocessing.util import Finalize
 
 from django.conf import settings
@@ -31,6 +31,10 @@ log = logging.getLogger(__name__)
 
 _tracked: dict[int, tuple[RunContext, str]] = {}
 _tracked_lock = threading.Lock()
+# Since when this process has run nothing (None while it runs something). Kept here, at every
+# start and end of a run, rather than guessed from heartbeats: a worker that runs many short runs
+# between two heartbeats is busy, not idle. The health check reads it (monitoring.queue_stuck).
+_idle_since: datetime | None = None
 _thread: threading.Thread | None = None
 _stop = threading.Event()
 
@@ -41,13 +45,18 @@ def worker_id() -> str:
 
 
 def track(execution_id: int, ctx: RunContext, worker: str) -> None:
+    global _idle_since
     with _tracked_lock:
         _tracked[execution_id] = (ctx, worker)
+        _idle_since = None
 
 
 def untrack(execution_id: int) -> None:
+    global _idle_since
     with _tracked_lock:
         _tracked.pop(execution_id, None)
+        if not _tracked:
+            _idle_since = timezone.now()
 
 
 def check_tracked(*, heartbeat: bool) -> None:
@@ -146,8 +155,8 @@ def _report_alive() -> None:
     from monitoring.workers import worker_seen
 
     with _tracked_lock:
-        running = list(_tracked)
-    worker_seen(worker_id(), running)
+        running, idle_since = list(_tracked), _idle_since
+    worker_seen(worker_id(), running, idle_since)
 
 
 def _report_gone() -> None:
@@ -183,9 +192,12 @@ def _loop() -> None:
 
 def start() -> bool:
     """Start this process's watchdog thread. Returns False if it was already running."""
-    global _thread
+    global _thread, _idle_since
     if _thread is not None and _thread.is_alive():
         return False
+    with _tracked_lock:
+        if not _tracked:
+            _idle_since = timezone.now()
     _stop.clear()
     _thread = threading.Thread(target=_loop, name="intellibrowse-watchdog", daemon=True)
     _thread.start()

@@ -2,8 +2,10 @@
 
 - failure_rate: more than 20% of the runs that finished in the last hour failed, errored or timed
   out, over more than 10 runs.
-- queue_stuck: claimable work has waited more than IB_ALERT_QUEUE_STUCK_MINUTES although workers are
-  alive (they are not taking it) or the queue is paused (someone forgot to resume it).
+- queue_stuck: work that could start has waited longer than the lease time while a live worker sat
+  idle as long (monitoring.workers.queue_stuck: a jammed cluster; the readiness check fails on the
+  same condition); or claimable work has waited more than IB_ALERT_QUEUE_STUCK_MINUTES although
+  workers are alive (too few for the backlog) or the queue is paused (someone forgot to resume it).
 - no_worker: no worker's watchdog reported within IB_WORKER_ALIVE_SECONDS.
 
 `alerts_check()` only reads (the dashboard shows its answer). `alerts_evaluate()` records each
@@ -28,7 +30,7 @@ from django.utils import timezone
 from executions.models import Execution, ExecutionStatus, QueueState
 from executions.selectors import queue_claimable
 from monitoring.models import Alert, AlertKind
-from monitoring.workers import workers_alive, workers_forget_gone
+from monitoring.workers import queue_stuck, workers_alive, workers_forget_gone
 
 log = logging.getLogger(__name__)
 S = ExecutionStatus
@@ -90,6 +92,28 @@ def _no_worker(now) -> Condition | None:
 
 
 def _queue_stuck(now) -> Condition | None:
+    return _queue_jammed(now) or _queue_waited_long(now)
+
+
+def _queue_jammed(now) -> Condition | None:
+    stuck = queue_stuck(now)
+    if stuck is None:
+        return None
+    return Condition(
+        AlertKind.QUEUE_STUCK,
+        f"{stuck.waiting} execution(s) that could start have waited up to "
+        f"{stuck.oldest_seconds:.0f} s while {stuck.idle_workers} worker(s) sat idle: the "
+        "workers are not taking work. Restart `qcluster`.",
+        {
+            "waiting": stuck.waiting,
+            "oldest_minutes": round(stuck.oldest_seconds / 60, 1),
+            "paused": False,
+            "idle_workers": stuck.idle_workers,
+        },
+    )
+
+
+def _queue_waited_long(now) -> Condition | None:
     limit = timedelta(minutes=settings.IB_ALERT_QUEUE_STUCK_MINUTES)
     waiting = queue_claimable(now).filter(queued_at__lt=now - limit)
     stats = waiting.aggregate(n=Count("id"), oldest=Min("queued_at"))

@@ -1,10 +1,15 @@
 """Liveness and readiness checks for load balancers and orchestrators.
 
 Readiness asks whether this web process can do its job: the database answers, the task broker
-answers, the channel layer delivers a message. Those are required: one failing makes /health/ready
-answer 503 so traffic goes elsewhere. Workers are a separate tier: none alive is reported as a
-warning ("degraded", still 200), because taking the web process out of rotation would not bring a
-worker back and would also hide the dashboard that says so (the no_worker alert does that job).
+answers, the channel layer delivers a message, and work that could start is being taken. Those are
+required: one failing makes /health/ready answer 503. Workers are a separate tier: none alive is
+reported as a warning ("degraded", still 200), because taking the web process out of rotation
+would not bring a worker back and would also hide the dashboard that says so (the no_worker alert
+does that job).
+
+`queue` is required although it is about the workers too: with none alive nothing pretends, but
+workers that report alive and idle while startable work waits past the lease time (a jammed
+cluster) make every run anyone starts wait for ever behind a health check that said "ok".
 """
 
 import asyncio
@@ -12,9 +17,10 @@ import time
 from collections.abc import Callable
 
 from channels.layers import InMemoryChannelLayer, channel_layers
+from django.conf import settings
 from django.db import connection
 
-from monitoring.workers import workers_alive
+from monitoring.workers import queue_stuck, workers_alive
 
 LAYER_TIMEOUT_SECONDS = 2.0
 
@@ -60,11 +66,23 @@ def check_workers() -> str:
     return f"{alive} worker(s) alive"
 
 
+def check_queue() -> str:
+    stuck = queue_stuck()
+    if stuck is not None:
+        raise RuntimeError(
+            f"{stuck.waiting} execution(s) that could start have waited up to "
+            f"{stuck.oldest_seconds:.0f} s while {stuck.idle_workers} worker(s) sat idle: the "
+            "workers are not taking work (restart `qcluster`)"
+        )
+    return f"no startable work has waited {settings.IB_LEASE_SECONDS:g} s on an idle worker"
+
+
 # name -> (check, required)
 READINESS_CHECKS: dict[str, tuple[Callable[[], str], bool]] = {
     "database": (check_database, True),
     "broker": (check_broker, True),
     "channel_layer": (check_channel_layer, True),
+    "queue": (check_queue, True),
     "workers": (check_workers, False),
 }
 

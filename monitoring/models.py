@@ -18,6 +18,9 @@ class WorkerHeartbeat(models.Model):
     started_at = models.DateTimeField(auto_now_add=True)
     last_seen = models.DateTimeField(db_index=True)
     running = models.JSONField(default=list, blank=True)  # ids of the executions it runs
+    # Since when it has run nothing, as its watchdog knows it; null while it runs something (or
+    # when the reporter does not say). A live worker idle while startable work waits is a jam.
+    idle_since = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-last_seen"]

@@ -11,7 +11,7 @@ from executions.models import ExecutionStatus
 from monitoring.alerts import alerts_open
 from monitoring.metrics import metrics_snapshot
 from monitoring.models import AlertKind
-from monitoring.workers import workers_recent
+from monitoring.workers import queue_stuck, workers_recent
 
 PREFIX = "intellibrowse"
 
@@ -75,6 +75,13 @@ class IntelliBrowseCollector:
             if hour[key] is not None:
                 duration.add_metric([quantile], hour[key])
         yield duration
+        stuck = queue_stuck()
+        yield _gauge(
+            "queue_stuck_executions",
+            "Executions that could start and waited past the lease time while a worker sat idle "
+            "(0 when none).",
+            stuck.waiting if stuck else 0,
+        )
         yield from self._workers()
         yield self._alerts()
 

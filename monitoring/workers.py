@@ -1,19 +1,22 @@
 """Worker liveness: each worker process's watchdog reports here on every heartbeat.
 
 Read by the queue page, the metrics ("workers last seen"), the readiness check and the
-"no worker alive" alert. Execution leases (Execution.heartbeat_at) are the engine's business; this
-is only the operator's view of which processes are up.
+"no worker alive" and "queue stuck" alerts. Execution leases (Execution.heartbeat_at) are the
+engine's business; this is only the operator's view of which processes are up, and whether the
+ones that are up take the work waiting for them (queue_stuck).
 """
 
 import logging
 import os
 import socket
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from executions.selectors import queue_overdue
 from monitoring.models import WorkerHeartbeat
 
 log = logging.getLogger(__name__)
@@ -22,8 +25,9 @@ log = logging.getLogger(__name__)
 FORGET_AFTER = timedelta(days=7)
 
 
-def worker_seen(worker_id: str, running_ids) -> None:
-    """Record that `worker_id` ("host:pid") is alive and runs `running_ids`.
+def worker_seen(worker_id: str, running_ids, idle_since: datetime | None = None) -> None:
+    """Record that `worker_id` ("host:pid") is alive and runs `running_ids`, and since when it has
+    run nothing (`idle_since`, None while it runs something).
 
     Called by executions.watchdog on each heartbeat. Never raises: liveness reporting must not stop
     the watchdog from reaping."""
@@ -36,6 +40,7 @@ def worker_seen(worker_id: str, running_ids) -> None:
                 "pid": int(pid) if pid.isdigit() else os.getpid(),
                 "last_seen": timezone.now(),
                 "running": sorted(int(i) for i in running_ids),
+                "idle_since": idle_since,
             },
         )
     except Exception:
@@ -57,6 +62,41 @@ def alive_after():
 
 def workers_alive() -> QuerySet[WorkerHeartbeat]:
     return WorkerHeartbeat.objects.filter(last_seen__gte=alive_after())
+
+
+def workers_idle(longer_than: timedelta, now=None) -> QuerySet[WorkerHeartbeat]:
+    """Alive workers that have run nothing for longer than `longer_than`."""
+    now = now or timezone.now()
+    return workers_alive().filter(idle_since__lte=now - longer_than)
+
+
+@dataclass(frozen=True)
+class StuckQueue:
+    waiting: int  # executions that could start (among the first the claim would try)
+    oldest_seconds: float
+    idle_workers: int
+
+
+def queue_stuck(now=None) -> StuckQueue | None:
+    """Work that could start has waited longer than the lease time while a live worker has sat
+    idle for as long: the workers are not taking it (a jammed worker cluster, a broker that
+    delivers nothing). None otherwise: busy workers with a backlog, work held back by the pause
+    or by limits, and no worker at all (the no_worker alert) are not stuck.
+
+    Read by the readiness check (`queue`), the queue_stuck alert and /metrics."""
+    now = now or timezone.now()
+    lease = timedelta(seconds=settings.IB_LEASE_SECONDS)
+    idle = workers_idle(lease, now).count()
+    if not idle:
+        return None
+    overdue = queue_overdue(lease, now)
+    if overdue is None:
+        return None
+    return StuckQueue(
+        waiting=overdue["count"],
+        oldest_seconds=round((now - overdue["oldest"]).total_seconds(), 1),
+        idle_workers=idle,
+    )
 
 
 def workers_recent(hours: int = 24) -> list[dict]:

@@ -64,3 +64,67 @@ def wait_until(predicate, *, timeout: float, interval: float = 0.05, what: str =
 
 def live_database_available() -> bool:
     return settings.IS_POSTGRES or connection.settings_dict["ENGINE"].endswith("sqlite3")
+
+
+def _stat(pid: int) -> tuple[str, int, int] | None:
+    """(state, parent pid, start time) of `pid` from /proc, None once it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            text = f.read()
+    except OSError:
+        return None
+    # The command name is in parentheses and may hold spaces: the fields start after the last ")".
+    fields = text.rpartition(")")[2].split()
+    return fields[0], int(fields[1]), int(fields[19])
+
+
+def process_tree(pid: int) -> dict[int, int]:
+    """Every descendant of `pid` now, as {pid: start time} (the start time tells a reused pid)."""
+    parents: dict[int, list[int]] = {}
+    starts: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and (stat := _stat(int(entry))) is not None:
+            parents.setdefault(stat[1], []).append(int(entry))
+            starts[int(entry)] = stat[2]
+    found, todo = {}, [pid]
+    while todo:
+        for child in parents.get(todo.pop(), []):
+            found[child] = starts[child]
+            todo.append(child)
+    return found
+
+
+def still_running(processes: dict[int, int]) -> list[int]:
+    """Those of `processes` ({pid: start time}) that still run (a zombie has ended)."""
+    return [
+        pid
+        for pid, start in processes.items()
+        if (stat := _stat(pid)) is not None and stat[2] == start and stat[0] != "Z"
+    ]
+
+
+def waiting_on(pid: int) -> str:
+    """The kernel function the main thread of `pid` sleeps in ("" when running or gone)."""
+    try:
+        with open(f"/proc/{pid}/wchan") as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
+def cluster_workers(root_pid: int, count: int) -> set[int] | None:
+    """The pids of the worker processes under `root_pid` once `count` of them have reported."""
+    from monitoring.models import WorkerHeartbeat
+
+    tree = process_tree(root_pid)
+    pids = set(WorkerHeartbeat.objects.filter(pid__in=tree).values_list("pid", flat=True))
+    return pids if len(pids) >= count else None
+
+
+def queue_lock_holder(worker_pids) -> int | None:
+    """The idle django-q2 worker that holds the cluster's task-queue lock.
+
+    An idle worker waits in Queue.get(): the one holding the queue's reader lock sleeps reading the
+    task pipe, the others sleep on the lock itself. None unless exactly one reads the pipe."""
+    readers = [pid for pid in worker_pids if "pipe_read" in waiting_on(pid)]
+    return readers[0] if len(readers) == 1 else None

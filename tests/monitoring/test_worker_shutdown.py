@@ -19,8 +19,7 @@ def reported_pids() -> set[int]:
 
 def test_a_clean_stop_removes_the_worker_and_a_killed_one_goes_stale(settings, tmp_path):
     env = live_env(Q_WORKERS="1")
-    # Killed as a whole, like a crashed machine. (SIGKILL to an idle worker alone would not do:
-    # it can die holding the cluster's task-queue lock, and then its replacement never stops.)
+    # Killed as a whole, like a crashed machine: no worker process gets to clean up.
     with qcluster(env, tmp_path / "killed.log") as cluster:
         killed = wait_until(reported_pids, timeout=30, what="the first worker to report").pop()
         os.killpg(cluster.pid, signal.SIGKILL)

@@ -2,8 +2,14 @@
 
 This is what `make run` ends with. In production run the two as separate services instead
 (README: "How to scale out").
+
+Both children are started to die with this process (executions.processes): Ctrl-C and SIGTERM
+stop them here, but a `kill -9` or the OOM killer leaves nobody to do it, and an orphaned web server
+keeps the port while an orphaned cluster keeps taking tasks beside the next one. SIGKILL, because
+nobody is left to escalate if a gentler signal were ignored or a shutdown hung.
 """
 
+import functools
 import os
 import signal
 import subprocess
@@ -13,6 +19,8 @@ import time
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
+
+from executions.processes import die_with_parent
 
 STOP_GRACE_SECONDS = 15
 
@@ -49,10 +57,12 @@ class Command(BaseCommand):
             "auto",
             "--no-server-header",
         ]
-        processes = {"web": subprocess.Popen(web, env=env)}
+        # Runs in each child between fork and exec; this process has no other thread then.
+        with_us = functools.partial(die_with_parent, os.getpid())
+        processes = {"web": subprocess.Popen(web, env=env, preexec_fn=with_us)}
         if not options["no_worker"]:
             worker = [sys.executable, str(settings.BASE_DIR / "manage.py"), "qcluster"]
-            processes["worker"] = subprocess.Popen(worker, env=env)
+            processes["worker"] = subprocess.Popen(worker, env=env, preexec_fn=with_us)
 
         self.stdout.write(
             self.style.SUCCESS(f"\nIntelliBrowse is running at http://{host}:{port}/")
