@@ -6,6 +6,7 @@ Routes: /json, /text, /echo (method, path, query, headers and body back as JSON)
 /html?src=<html>[&type=<content type>] (that text, for pages and scripts a test writes).
 """
 
+import contextlib
 import json
 import os
 import threading
@@ -148,10 +149,11 @@ class LocalSite:
         self.server.server_close()
 
 
-def run_case(case, **options):
+def run_case(case, *, validate: bool = True, **options):
     """Run `case` for real through the engine (claim, runner, lifecycle); return the refreshed
-    execution and its trace steps."""
-    case.full_clean()  # what the API and the admin check on save
+    execution and its trace steps. `validate=False`: a case saved before what it uses changed."""
+    if validate:
+        case.full_clean()  # what the API and the admin check on save
     execution = execution_for(case, **options)
     assert engine.run_next(worker="test-worker") == execution.pk
     execution.refresh_from_db()
@@ -173,14 +175,28 @@ def process_alive(pid: int) -> bool:
 
 
 def chromium_processes_of_runs() -> list[int]:
-    """Live Chromium processes started by a browser session (their profile folder says so)."""
-    found = []
+    """Live Chromium processes started by a browser session of this test process (their profile
+    folder says so; other test runs on the machine have theirs)."""
+    parents = {}
     for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                cmdline = (entry / "cmdline").read_bytes()
-            except OSError:
-                continue
-            if b"ib-chromium-" in cmdline and process_alive(int(entry.name)):
-                found.append(int(entry.name))
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            parents[int(entry.name)] = int(
+                (entry / "stat").read_text().rsplit(")", 1)[1].split()[1]
+            )
+    found = []
+    for pid in parents:
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"ib-chromium-" in cmdline and process_alive(pid) and _descends(pid, parents):
+            found.append(pid)
     return found
+
+
+def _descends(pid: int, parents: dict[int, int]) -> bool:
+    while pid > 1:
+        pid = parents.get(pid, 0)
+        if pid == os.getpid():
+            return True
+    return False
