@@ -22,7 +22,7 @@ from executions.models import Execution, ExecutionStatus, RunnerProfile
 from executions.runners.browser_session import BrowserSession
 from executions.runners.context import RunContext
 from executions.services.lifecycle import execution_cancel
-from tests.executions.local_site import needs_browser, process_alive, steps_of
+from tests.executions.local_site import needs_browser, process_alive, run_case, steps_of
 from tests.factories import TestCaseFactory, execution_for
 from tests.live import live_env, qcluster, wait_until
 
@@ -173,3 +173,24 @@ def test_chromium_runs_as_the_command_user_without_the_worker_environment(monkey
     assert uids == [str(nobody.pw_uid)] * 4
     assert b"fake-secret-for-chromium" not in environ
     assert b"DATABASE_URL" not in environ
+
+
+def test_a_junit_file_linked_to_a_file_of_the_worker_is_not_read(project, tmp_path):
+    """The worker (root) reads the JUnit XML back: a link to a file only root may read must not
+    turn that into a read of it for the command."""
+    private = tmp_path / "private.xml"  # in pytest's folder, closed to other accounts
+    private.write_text('<testsuite><testcase classname="private" name="SECRET"/></testsuite>')
+    private.chmod(0o600)
+    RunnerProfile.objects.create(
+        project=project,
+        name="linker",
+        argv=["ln", "-s", str(private), "{{ output_dir }}/junit.xml"],
+        junit_xml="{{ output_dir }}/junit.xml",
+    )
+    case = TestCaseFactory(project=project, steps=[command_step("linker")])
+
+    execution, (step,) = run_case(case)
+
+    assert (execution.status, step["error"]["type"]) == (S.ERROR, "JunitMissing")
+    assert "junit.xml was not read" in step["error"]["message"]
+    assert "SECRET" not in json.dumps(step)
