@@ -3,9 +3,11 @@
 A command's descendants can leave its process group and session (`setsid`, a daemon's double
 fork), so killing the group missed them (security finding 5). What closes that:
 
-- The process that runs steps (a qcluster worker, `run --here`) becomes a child subreaper
-  (prctl PR_SET_CHILD_SUBREAPER): a descendant orphaned by its parent's exit is re-parented to
-  it rather than to init, so it stays in its tree.
+- While a step runs, the process running it (a qcluster worker, `run --here`) is a child
+  subreaper (prctl PR_SET_CHILD_SUBREAPER): a descendant orphaned by its parent's exit is
+  re-parented to it rather than to init, so it stays in its tree. Only while a step runs: the
+  worker reaps the step's orphans, and nobody would reap the others (a host process such as a
+  test run would collect zombies of whatever it stops).
 - Every process of a step carries `IB_COMMAND_STEP=<owner pid>.<owner start>.<random>` in its
   environment. A process may clear it, but then it is still in the tree; the marker is what
   finds the leftovers of a worker that was killed (`sweep_orphans`, run as a worker starts).
@@ -41,7 +43,6 @@ _DEAD = ("Z", "X")
 # give up on those after this long rather than hold the worker.
 _KILL_DEADLINE_SECONDS = 5.0
 _prctl = ctypes.CDLL(None, use_errno=True).prctl
-_subreaper_pid = 0  # the process that made itself a subreaper (not inherited across fork)
 
 
 @dataclass(frozen=True)
@@ -73,12 +74,9 @@ def _environ(pid: int) -> list[bytes]:
         return []
 
 
-def become_subreaper() -> None:
-    global _subreaper_pid
-    if _subreaper_pid != os.getpid():
-        if _prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
-            raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER) failed")
-        _subreaper_pid = os.getpid()
+def set_subreaper(on: bool) -> None:
+    if _prctl(_PR_SET_CHILD_SUBREAPER, int(on), 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER) failed")
 
 
 def send_kill(proc: Proc) -> None:
@@ -114,7 +112,14 @@ class StepProcesses:
         self._reaped = False
 
     def start(self, argv: list[str], *, env: dict[str, str], **popen) -> subprocess.Popen:
-        become_subreaper()
+        set_subreaper(True)
+        try:
+            return self._start(argv, env, popen)
+        except BaseException:
+            set_subreaper(False)
+            raise
+
+    def _start(self, argv: list[str], env: dict[str, str], popen: dict) -> subprocess.Popen:
         me = os.getpid()
         self._before = {p.pid for p in process_table().values() if p.ppid == me}
 
@@ -153,10 +158,13 @@ class StepProcesses:
         a session of its own), collect the direct child's exit code and the zombies."""
         with self._lock:
             if not self._reaped:
-                self._kill_members()
-                self.process.wait()
-                self._collect_orphans()
-                self._reaped = True
+                try:
+                    self._kill_members()
+                    self.process.wait()
+                    self._collect_orphans()
+                    self._reaped = True
+                finally:
+                    set_subreaper(False)
         return self.process.returncode
 
     def _members(self, table: dict[int, Proc]) -> set[int]:
