@@ -2,6 +2,9 @@
 SHELL := /bin/bash
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := .venv
+# The venv's python must be executable by the unprivileged user command steps run as (README,
+# "Command steps"): a pyenv interpreter under /root (mode 0700) is not, Debian's is.
+export UV_PYTHON := $(or $(wildcard /usr/bin/python3.11),3.11)
 UV := .tools/bin/uv
 PY := .venv/bin/python
 

@@ -19,7 +19,10 @@ _GENERIC_KEYS = {
 }
 
 
-def validate_case_content(case_type: str, steps: object, feature: str) -> None:
+def validate_case_content(
+    case_type: str, steps: object, feature: str, *, project_id: int | None = None
+) -> None:
+    """`project_id` (when known) lets an action check a step against the project's settings."""
     from executions.models import CaseType
 
     if not isinstance(steps, list):
@@ -29,7 +32,7 @@ def validate_case_content(case_type: str, steps: object, feature: str) -> None:
     if case_type == CaseType.GENERIC:
         if feature:
             raise ValidationError({"feature": "Only BDD cases have a Gherkin feature."})
-        errors = [_generic_step_errors(s) for s in steps]
+        errors = [_generic_step_errors(s, project_id) for s in steps]
     elif case_type == CaseType.MANUAL:
         if feature:
             raise ValidationError({"feature": "Only BDD cases have a Gherkin feature."})
@@ -48,7 +51,7 @@ def validate_case_content(case_type: str, steps: object, feature: str) -> None:
         raise ValidationError({"steps": messages})
 
 
-def _generic_step_errors(step: object) -> str | None:
+def _generic_step_errors(step: object, project_id: int | None) -> str | None:
     from executions.runners.registry import action_param_errors
 
     if not isinstance(step, dict):
@@ -72,7 +75,7 @@ def _generic_step_errors(step: object) -> str | None:
     timeout = step.get("timeout")
     if timeout is not None and (not isinstance(timeout, int | float) or not 0 < timeout <= 86400):
         return "'timeout' is a number of seconds between 0 and 86400."
-    return action_param_errors(action, params)
+    return action_param_errors(action, params, project_id=project_id)
 
 
 def _manual_step_errors(step: object) -> str | None:

@@ -25,6 +25,7 @@ from django.db import close_old_connections, connection
 from django.db.models import Q
 from django.utils import timezone
 
+from executions.runners import processes
 from executions.runners.context import RunContext, StopKind
 
 log = logging.getLogger(__name__)
@@ -221,6 +222,11 @@ def connect_worker_signals() -> None:
 
 
 def _on_worker_spawned(sender, proc_name, **kwargs) -> None:
+    # A worker that was killed mid-step left what its command started running (only the
+    # direct child dies with it); its replacement starts here, so it cleans up first.
+    swept = processes.sweep_orphans()
+    if swept:
+        log.warning("killed %d processes left running by the steps of dead workers", swept)
     start()
     # django-q2 has no signal for a worker's end. A clean stop (SIGTERM or SIGINT to qcluster)
     # ends the worker's task loop and multiprocessing runs its finalizers as the process exits;

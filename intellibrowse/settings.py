@@ -4,6 +4,7 @@ Defaults are for a developer's laptop: SQLite under var/, in-process channel lay
 ORM broker. Production switches on PostgreSQL and Redis with DATABASE_URL and REDIS_URL.
 """
 
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -32,6 +33,10 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     # inherit with the environment.
     IB_NAMESPACE = f"{IB_NAMESPACE}-{os.environ['PYTEST_XDIST_WORKER']}"
 VAR_DIR.mkdir(parents=True, exist_ok=True)
+# The SQLite database lives here: closed to other accounts, such as the one commands run as
+# (IB_COMMAND_USER). A folder someone else owns is left as it is.
+with contextlib.suppress(PermissionError):
+    VAR_DIR.chmod(0o700)
 
 DEBUG = env_bool("DEBUG", True)
 SECRET_KEY = env_str("SECRET_KEY")
@@ -224,6 +229,12 @@ IB_STEP_MODULES = env_list("IB_STEP_MODULES", [])
 # Folders the `file_contains` check may read (empty: the check is off).
 IB_CHECK_FILE_ROOTS = env_list("IB_CHECK_FILE_ROOTS", [])
 IB_ATTACHMENT_MAX_BYTES = env_int("IB_ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024, minimum=1024)
+# A worker running as root starts commands and Chromium as this account (a name or a uid), never
+# as root unless IB_COMMAND_AS_ROOT says so (executions.runners.command_user).
+IB_COMMAND_USER = env_str("IB_COMMAND_USER", "nobody")
+IB_COMMAND_AS_ROOT = env_bool("IB_COMMAND_AS_ROOT", False)
+if not IB_COMMAND_USER.strip():
+    raise ImproperlyConfigured("IB_COMMAND_USER must name an account (default: nobody)")
 
 # --- Monitoring (live feed, metrics, health, alerts) ---------------------------------------------
 # How often the web process's relay reads new events from the log (only without REDIS_URL).

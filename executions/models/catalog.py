@@ -146,7 +146,7 @@ class TestCase(models.Model):
     def clean(self) -> None:
         from executions.steps import validate_case_content
 
-        validate_case_content(self.type, self.steps, self.feature)
+        validate_case_content(self.type, self.steps, self.feature, project_id=self.project_id)
         if not isinstance(self.parameters, dict):
             raise ValidationError({"parameters": "Give an object of names to values."})
         if not isinstance(self.tags, list) or not all(isinstance(t, str) for t in self.tags):

@@ -8,6 +8,10 @@ Why not simply `playwright.chromium.launch()` on the runner thread:
   process group and connect over CDP, so `close()` can kill the whole group at once, from any
   thread; the pending Playwright call then fails immediately and the thread shuts down.
 
+Chromium runs as the command user (executions.runners.command_user: `nobody` when the worker is
+root) with the same small environment as a command, so a page that took over the browser holds
+neither root nor the worker's secrets. We start it ourselves, so plain Popen arguments do it.
+
 The allow-list is enforced twice. Below the page, Chromium sends every connection through the
 session's AllowListProxy (browser_proxy.py), which checks the resolved address of each one,
 redirect hops and WebSockets included, and refuses the rest. Above it, a route handler on the
@@ -37,6 +41,15 @@ from django.conf import settings
 
 from executions.runners.allowlist import url_block_reason
 from executions.runners.browser_proxy import AllowListProxy, Refusal
+from executions.runners.command_user import (
+    CommandUser,
+    CommandUserError,
+    child_environment,
+    command_user,
+    hand_over,
+    popen_identity,
+    read_written_file,
+)
 from executions.runners.context import RunContext
 
 DEFAULT_EXECUTABLE = "/usr/bin/chromium"
@@ -219,10 +232,15 @@ class BrowserSession:
 
         if not Path(self.executable).exists():
             raise BrowserError(f"No Chromium at {self.executable} (setting IB_BROWSER_EXECUTABLE).")
+        try:
+            user = command_user()
+        except CommandUserError as exc:
+            raise BrowserError(str(exc)) from None
         self._proxy.start()
         preferences = Path(self._profile_dir) / "Default" / "Preferences"
         preferences.parent.mkdir(parents=True, exist_ok=True)
         preferences.write_text(json.dumps(PROFILE_PREFERENCES))
+        hand_over(self._profile_dir, user)
         self._process = subprocess.Popen(
             [
                 self.executable,
@@ -231,12 +249,14 @@ class BrowserSession:
                 f"--user-data-dir={self._profile_dir}",
                 "about:blank",
             ],
+            env=child_environment(self._profile_dir, user, {}),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,  # its own process group: close() kills every Chromium process
+            **popen_identity(user),
         )
-        endpoint = self._devtools_endpoint()
+        endpoint = self._devtools_endpoint(user)
         playwright = sync_playwright().start()
         try:
             browser = playwright.chromium.connect_over_cdp(
@@ -255,13 +275,16 @@ class BrowserSession:
             raise
         return playwright, browser, page
 
-    def _devtools_endpoint(self) -> str:
+    def _devtools_endpoint(self, user: CommandUser | None) -> str:
         port_file = Path(self._profile_dir) / "DevToolsActivePort"
         give_up = time.monotonic() + START_TIMEOUT_SECONDS
         while time.monotonic() < give_up and not self._closed:
             if self._process.poll() is not None:
                 raise BrowserError(f"Chromium exited at start (code {self._process.returncode}).")
-            lines = port_file.read_text().splitlines() if port_file.exists() else []
+            try:  # written by Chromium, in a folder it owns: read it as one of its files
+                lines = read_written_file(port_file, user, 4096).decode().splitlines()
+            except (OSError, ValueError):
+                lines = []
             if len(lines) >= 2:
                 return f"ws://127.0.0.1:{lines[0]}{lines[1]}"
             time.sleep(0.02)  # polling a file Chromium writes once, within a second

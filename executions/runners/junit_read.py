@@ -1,6 +1,8 @@
 """Reading JUnit XML files safely (defusedxml: no DTDs, no entities, no external references).
 
-`junit_cases_from_file(path)` gives one dict per <testcase>, in file order:
+`junit_cases_from_file(path)` (or `junit_cases_from_bytes(data, name)` for bytes read with care,
+as the `command` action reads a file the command wrote) gives one dict per <testcase>, in file
+order:
     {"key": "classname.name", "classname", "name", "status", "duration_ms", "message"}
 with status passed / failed / error / skipped. Used by the `command` action (a runner profile's
 JUnit output) and reusable by anything else that reads JUnit (results' per-case history).
@@ -11,7 +13,7 @@ from pathlib import Path
 from xml.etree.ElementTree import Element
 
 from defusedxml import DefusedXmlException
-from defusedxml.ElementTree import ParseError, parse
+from defusedxml.ElementTree import ParseError, fromstring
 
 MAX_JUNIT_BYTES = 50 * 1024 * 1024
 MAX_MESSAGE_CHARS = 2000
@@ -28,14 +30,17 @@ def junit_cases_from_file(path: str | os.PathLike) -> list[dict]:
         raise JunitError(f"No JUnit XML file at {file}.")
     if file.stat().st_size > MAX_JUNIT_BYTES:
         raise JunitError(f"{file} is larger than {MAX_JUNIT_BYTES // (1024 * 1024)} MiB.")
+    return junit_cases_from_bytes(file.read_bytes(), file.name)
+
+
+def junit_cases_from_bytes(data: bytes, name: str) -> list[dict]:
+    """`name` is only for messages."""
     try:
-        root = parse(
-            str(file), forbid_dtd=True, forbid_entities=True, forbid_external=True
-        ).getroot()
+        root = fromstring(data, forbid_dtd=True, forbid_entities=True, forbid_external=True)
     except (ParseError, DefusedXmlException) as exc:
-        raise JunitError(f"{file.name} is not valid JUnit XML: {exc}") from None
+        raise JunitError(f"{name} is not valid JUnit XML: {exc}") from None
     if root.tag not in ("testsuites", "testsuite"):
-        raise JunitError(f"{file.name} is not JUnit XML (root element <{root.tag}>).")
+        raise JunitError(f"{name} is not JUnit XML (root element <{root.tag}>).")
     return [_case(element) for element in root.iter("testcase")]
 
 

@@ -2,8 +2,9 @@
 
 An action is a callable `run(ctx, params) -> StepOutcome`, registered with `@action("name")`. Its
 optional `validate(params) -> str | None` is called when a case is saved, so a bad step is a 400 at
-authoring time, not a failure at run time. Third-party actions register the same way from a module
-listed in the IB_ACTION_MODULES setting.
+authoring time, not a failure at run time; `validate_in_project(project_id, params)` then checks what
+depends on the project's own settings (a runner profile's parameters). Third-party actions register
+the same way from a module listed in the IB_ACTION_MODULES setting.
 """
 
 from collections.abc import Callable
@@ -19,17 +20,24 @@ class Action:
     run: Callable
     validate: Callable[[dict], str | None] | None = None
     description: str = ""
+    validate_in_project: Callable[[int, dict], str | None] | None = None
 
 
 _ACTIONS: dict[str, Action] = {}
 _loaded = False
 
 
-def action(name: str, *, validate: Callable[[dict], str | None] | None = None):
+def action(
+    name: str,
+    *,
+    validate: Callable[[dict], str | None] | None = None,
+    validate_in_project: Callable[[int, dict], str | None] | None = None,
+):
     """Decorator: register `func` as the step action `name`."""
 
     def register(func: Callable) -> Callable:
-        _ACTIONS[name] = Action(name, func, validate, (func.__doc__ or "").strip().split("\n")[0])
+        description = (func.__doc__ or "").strip().split("\n")[0]
+        _ACTIONS[name] = Action(name, func, validate, description, validate_in_project)
         return func
 
     return register
@@ -54,12 +62,15 @@ def all_actions() -> dict[str, Action]:
     return dict(_ACTIONS)
 
 
-def action_param_errors(name: str, params: dict) -> str | None:
+def action_param_errors(name: str, params: dict, *, project_id: int | None = None) -> str | None:
     found = get_action(name)
     if found is None:
         known = ", ".join(sorted(all_actions()))
         return f"unknown action {name!r}; known actions: {known}."
-    return found.validate(params) if found.validate else None
+    problem = found.validate(params) if found.validate else None
+    if problem is None and project_id is not None and found.validate_in_project:
+        problem = found.validate_in_project(project_id, params)
+    return problem
 
 
 # --- runners, one per case type -------------------------------------------------------------

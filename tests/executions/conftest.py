@@ -1,6 +1,21 @@
+import shutil
+import tempfile
+from pathlib import Path
+
 import pytest
 
+from executions.runners.command_user import command_user, hand_over
 from tests.factories import SuiteItemFactory, TestCaseFactory, TestSuiteFactory
+
+
+@pytest.fixture
+def command_tmp():
+    """A folder a command step can write to. pytest's tmp_path lies in a folder only its owner
+    may enter, and when the tests run as root, commands run as IB_COMMAND_USER (nobody)."""
+    folder = Path(tempfile.mkdtemp(prefix="ib-test-"))
+    hand_over(folder, command_user())
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture

@@ -206,7 +206,10 @@ def test_an_unknown_profile_is_an_error(project, other_project):
 def test_parameter_values_are_checked_against_the_profile(
     project, pytest_profile, variables, message
 ):
-    execution, (step,) = run_case(command_case(project, "sample-pytest", variables))
+    """When the run starts, whatever the case held when it was saved (the profile may have
+    changed since; saving checks too, see test_command_params.py)."""
+    case = command_case(project, "sample-pytest", variables)
+    execution, (step,) = run_case(case, validate=False)
 
     assert execution.status == S.ERROR
     assert step["error"]["type"] == "InvalidParameter"
@@ -254,8 +257,8 @@ def test_a_step_cannot_carry_a_command_line(project):
 # --- time limits and leftovers --------------------------------------------------------------
 
 
-def test_the_profile_timeout_kills_the_process_group(project, tmp_path):
-    pidfile = tmp_path / "pid"
+def test_the_profile_timeout_kills_the_process_group(project, command_tmp):
+    pidfile = command_tmp / "pid"
     make_profile(
         project,
         argv=["sh", "-c", 'echo $$ > "$PIDFILE"; sleep 30'],
@@ -271,8 +274,8 @@ def test_the_profile_timeout_kills_the_process_group(project, tmp_path):
     assert not process_alive(int(pidfile.read_text()))
 
 
-def test_what_the_command_leaves_in_the_background_is_killed(project, tmp_path):
-    pidfile = tmp_path / "pid"
+def test_what_the_command_leaves_in_the_background_is_killed(project, command_tmp):
+    pidfile = command_tmp / "pid"
     make_profile(
         project,
         argv=["sh", "-c", 'sleep 30 & echo $! > "$PIDFILE"'],

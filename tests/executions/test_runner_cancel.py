@@ -28,6 +28,7 @@ S = ExecutionStatus
 pytestmark = pytest.mark.django_db(transaction=True)
 STOP_WITHIN_SECONDS = 2.0
 SLEEPER = 'echo $$ > "$PIDFILE"; sleep 30 & echo $! >> "$PIDFILE"; wait'
+ESCAPER = Path(__file__).with_name("escaper.py")
 
 
 class Worker:
@@ -68,8 +69,8 @@ def wait_for(condition, seconds: float = 20.0) -> None:
         time.sleep(0.02)  # polling for the worker thread to get going
 
 
-def sleeper_case(project, tmp_path, **step_options):
-    pidfile = tmp_path / "pids"
+def sleeper_case(project, command_tmp, **step_options):
+    pidfile = command_tmp / "pids"
     RunnerProfile.objects.create(
         project=project, name="sleeper", argv=["sh", "-c", SLEEPER], env={"PIDFILE": str(pidfile)}
     )
@@ -94,8 +95,8 @@ def started_pids(pidfile: Path) -> list[int]:
     return pids
 
 
-def test_cancel_kills_a_running_command_and_everything_it_started(project, tmp_path):
-    case, pidfile = sleeper_case(project, tmp_path)
+def test_cancel_kills_a_running_command_and_everything_it_started(project, command_tmp):
+    case, pidfile = sleeper_case(project, command_tmp)
     execution = execution_for(case)
 
     with Worker() as worker:
@@ -114,8 +115,8 @@ def test_cancel_kills_a_running_command_and_everything_it_started(project, tmp_p
     assert step["actual"] == "interrupted: cancelled"
 
 
-def test_a_step_timeout_times_the_run_out_and_names_the_step(project, tmp_path):
-    case, pidfile = sleeper_case(project, tmp_path, timeout=1)
+def test_a_step_timeout_times_the_run_out_and_names_the_step(project, command_tmp):
+    case, pidfile = sleeper_case(project, command_tmp, timeout=1)
     execution = execution_for(case)
 
     with Worker() as worker:
@@ -132,8 +133,8 @@ def test_a_step_timeout_times_the_run_out_and_names_the_step(project, tmp_path):
     assert step["error"]["type"] == "StepTimeout"
 
 
-def test_the_execution_deadline_stops_a_running_step(project, tmp_path):
-    case, pidfile = sleeper_case(project, tmp_path)
+def test_the_execution_deadline_stops_a_running_step(project, command_tmp):
+    case, pidfile = sleeper_case(project, command_tmp)
     execution = execution_for(case, timeout_seconds=2)
 
     with Worker() as worker:
@@ -146,6 +147,84 @@ def test_the_execution_deadline_stops_a_running_step(project, tmp_path):
     assert not any(process_alive(p) for p in pids)
     (step,) = steps_of(execution)
     assert (step["status"], step["error"]["type"]) == ("error", "Timeout")
+
+
+def escaper_case(project, folder: Path, *, scrub: bool = False, **step_options):
+    RunnerProfile.objects.create(
+        project=project,
+        name="escaper",
+        argv=["{{ python }}", str(ESCAPER), str(folder), *(["scrub"] if scrub else [])],
+    )
+    step = {"name": "escape", "action": "command", "params": {"profile": "escaper"}}
+    return TestCaseFactory(project=project, steps=[{**step, **step_options}])
+
+
+def beating_pid(folder: Path) -> int:
+    wait_for(lambda: (folder / "pid").exists() and (folder / "beat").exists())
+    return int((folder / "pid").read_text())
+
+
+def assert_gone_for_good(pid: int, folder: Path) -> None:
+    assert not Path(f"/proc/{pid}").exists()  # killed and reaped: not even a zombie is left
+    size = (folder / "beat").stat().st_size
+    give_up = time.monotonic() + 0.5
+    while time.monotonic() < give_up:  # a living grandchild appends every 20 ms
+        assert (folder / "beat").stat().st_size == size
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("scrub", [False, True], ids=["marked", "environment-cleared"])
+def test_cancel_kills_a_grandchild_in_a_session_of_its_own(project, command_tmp, scrub):
+    execution = execution_for(escaper_case(project, command_tmp, scrub=scrub))
+
+    with Worker() as worker:
+        pid = beating_pid(command_tmp)
+        execution_cancel(execution.pk, reason="stop it")
+        worker.watch_until_done(10)
+
+    execution.refresh_from_db()
+    assert execution.status == S.CANCELLED
+    assert_gone_for_good(pid, command_tmp)
+
+
+def test_a_step_timeout_kills_a_grandchild_in_a_session_of_its_own(project, command_tmp):
+    execution = execution_for(escaper_case(project, command_tmp, timeout=1))
+
+    with Worker() as worker:
+        pid = beating_pid(command_tmp)
+        worker.watch_until_done(10)
+
+    execution.refresh_from_db()
+    assert execution.status == S.TIMED_OUT
+    assert_gone_for_good(pid, command_tmp)
+
+
+def test_a_grandchild_that_outlives_a_finished_command_is_killed(project, command_tmp):
+    """The command exits while its escaped grandchild still runs: the step's end kills it."""
+    RunnerProfile.objects.create(
+        project=project,
+        name="quick",
+        argv=[
+            "sh",
+            "-c",
+            '"$0" "$1" "$2" & sleep 1',
+            "{{ python }}",
+            str(ESCAPER),
+            str(command_tmp),
+        ],
+    )
+    case = TestCaseFactory(
+        project=project, steps=[{"action": "command", "params": {"profile": "quick"}}]
+    )
+    execution = execution_for(case)
+
+    with Worker() as worker:
+        pid = beating_pid(command_tmp)
+        worker.watch_until_done(10)
+
+    execution.refresh_from_db()
+    assert execution.status == S.PASSED
+    assert_gone_for_good(pid, command_tmp)
 
 
 def test_cancel_stops_a_slow_http_request(project):

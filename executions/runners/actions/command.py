@@ -5,30 +5,40 @@
 The profile (executions.models.RunnerProfile, one per project and name) holds the argv template,
 working directory, environment, timeout and JUnit XML path; the step only fills in the profile's
 whitelisted parameters (from `vars`, else from the run's variables), each checked against its
-pattern. The process runs in its own process group, so a cancel, a timeout or the end of the step
-kills it and everything it started. With a JUnit XML path, each test case in the file becomes a
-child result attached to a catalog case by its key `classname.name`.
+pattern and kept inside the profile's working directory (RunnerProfile.parameter_error), when
+the case is saved and again here. The command runs as the command user (command_user.py) with a
+fresh environment; a cancel, a timeout or the end of the step kills it and everything it
+started, sessions of their own included (processes.py). With a JUnit XML path, each test case in
+the file becomes a child result attached to a catalog case by its key `classname.name`.
 """
 
 import contextlib
-import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
+from typing import BinaryIO
 
 from django.conf import settings
 
 from executions.attachments import attachment_for_step
 from executions.models import RunnerProfile
-from executions.models.profiles import BUILTIN_PLACEHOLDERS
+from executions.models.profiles import BUILTIN_PLACEHOLDERS, PLACEHOLDER
+from executions.runners.command_user import (
+    CommandUser,
+    CommandUserError,
+    child_environment,
+    command_user,
+    hand_over,
+    popen_identity,
+    read_written_file,
+)
 from executions.runners.context import RunContext
-from executions.runners.junit_read import JunitError, junit_cases_from_file
+from executions.runners.junit_read import MAX_JUNIT_BYTES, JunitError, junit_cases_from_bytes
 from executions.runners.outcome import StepOutcome, StepStatus
+from executions.runners.processes import StepProcesses
 from executions.runners.registry import action
 from executions.runners.waiting import action_timeout
 from executions.services.reported_cases import test_cases_for_reported
@@ -52,7 +62,21 @@ def validate_command(params: dict) -> str | None:
     return None
 
 
-@action("command", validate=validate_command)
+def validate_command_in_project(project_id: int, params: dict) -> str | None:
+    """The step's own values against its profile, when the case is saved (a 400, a form error).
+    A value with a {{ variable }} is only known when the run starts: it is checked then."""
+    profile = RunnerProfile.objects.filter(project_id=project_id, name=params["profile"]).first()
+    if profile is None:  # may be defined later; running without it is an UnknownProfile error
+        return None
+    for name, value in params.get("vars", {}).items():
+        text = str(value)
+        problem = None if PLACEHOLDER.search(text) else profile.parameter_error(name, text)
+        if problem:
+            return problem
+    return None
+
+
+@action("command", validate=validate_command, validate_in_project=validate_command_in_project)
 def run_command(ctx: RunContext, params: dict) -> StepOutcome:
     """Run a runner profile (an allow-listed command); its JUnit XML becomes per-test results."""
     profile = RunnerProfile.objects.filter(
@@ -69,11 +93,15 @@ def run_command(ctx: RunContext, params: dict) -> StepOutcome:
         return _error(
             "InvalidParameter", problem, "Fix the step's 'vars' or the profile's patterns."
         )
+    try:
+        user = command_user()
+    except CommandUserError as exc:
+        return _error("CommandUserMissing", str(exc), "Create the account or fix the setting.")
     output_dir = tempfile.mkdtemp(prefix="ib-command-")
     try:
-        return _run_profile(
-            ctx, profile, {**values, "python": sys.executable, "output_dir": output_dir}
-        )
+        hand_over(output_dir, user)
+        values = {**values, "python": sys.executable, "output_dir": output_dir}
+        return _run_profile(ctx, profile, values, user)
     finally:
         shutil.rmtree(output_dir, ignore_errors=True)
 
@@ -93,12 +121,7 @@ def _parameter_values(ctx: RunContext, profile: RunnerProfile, given: dict) -> t
         if problem:
             return {}, problem
         values[name] = value
-    return values, ""
-
-
-def _working_dir(profile: RunnerProfile) -> Path:
-    path = Path(profile.working_dir or ".")
-    return path if path.is_absolute() else Path(settings.BASE_DIR) / path
+    return values, profile.joined_parameters_error(values) or ""
 
 
 def _holds_uploads(cwd: Path) -> bool:
@@ -109,60 +132,11 @@ def _holds_uploads(cwd: Path) -> bool:
     return cwd.is_relative_to(media) or media.is_relative_to(cwd)
 
 
-def _child_environment(env: dict[str, str], output_dir: str) -> dict[str, str]:
-    """A small fresh environment: the worker's own holds secrets (DATABASE_URL, SECRET_KEY)."""
-    return {
-        "PATH": os.environ.get("PATH", os.defpath),
-        "HOME": os.environ.get("HOME", output_dir),
-        "LANG": "C.UTF-8",
-        "LC_ALL": "C.UTF-8",
-        "TMPDIR": output_dir,
-        "PYTHONDONTWRITEBYTECODE": "1",
-        "PYTHONUNBUFFERED": "1",
-        **env,
-    }
-
-
-class _ProcessGroup:
-    """The process a step started and everything it started in turn (one process group).
-
-    The leader is only reaped in `reap()`: until then its pid stays taken (a zombie at worst), so
-    killing the group can never hit an unrelated process that got the pid afterwards, even when
-    the watchdog's clean-up fires at the last moment."""
-
-    def __init__(self, process: subprocess.Popen) -> None:
-        self.process = process
-        self._lock = threading.Lock()
-        self._reaped = False
-
-    def exited(self) -> bool:
-        try:
-            found = os.waitid(os.P_PID, self.process.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
-        except ChildProcessError:  # already collected (SIGCHLD ignored by the host process)
-            return True
-        return found is not None
-
-    def kill(self) -> None:
-        with self._lock:
-            if not self._reaped:
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.killpg(self.process.pid, signal.SIGKILL)
-
-    def reap(self) -> int:
-        """Kill what is left of the group (a server the command started in the background) and
-        collect the leader's exit code."""
-        with self._lock:
-            if not self._reaped:
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
-                self._reaped = True
-        return self.process.returncode
-
-
-def _run_profile(ctx: RunContext, profile: RunnerProfile, values: dict) -> StepOutcome:
+def _run_profile(
+    ctx: RunContext, profile: RunnerProfile, values: dict, user: CommandUser | None
+) -> StepOutcome:
     argv, env, junit_xml = profile.render(values)
-    cwd = _working_dir(profile)
+    cwd = profile.working_path()
     if not cwd.is_dir():
         return _error("WorkingDirMissing", f"The working directory {cwd} does not exist.")
     if _holds_uploads(cwd):
@@ -171,32 +145,46 @@ def _run_profile(ctx: RunContext, profile: RunnerProfile, values: dict) -> StepO
             f"The working directory {cwd} holds or lies in the stored uploads ({settings.MEDIA_ROOT}).",
             "Point the runner profile at a folder of the project.",
         )
-    log_path = Path(values["output_dir"]) / "output.log"
-    limit = float(profile.timeout_seconds)
-    timeout = action_timeout(ctx, limit)
-    started = time.monotonic()
-    with open(log_path, "wb") as log:
-        try:
-            process = subprocess.Popen(
-                argv,
-                cwd=cwd,
-                env=_child_environment(env, values["output_dir"]),
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # its own process group, killed as a whole
-            )
-        except OSError as exc:
-            return _error("CommandNotStarted", f"Could not start {argv[0]!r}: {exc}")
+    # The output goes to a file with no name, so the command cannot swap it for a link to
+    # something of the worker's that the step would then attach.
+    with tempfile.TemporaryFile() as log:
+        return _run_logged(ctx, profile, (argv, env, junit_xml), cwd, values, user, log)
 
-    group = _ProcessGroup(process)
-    ctx.on_cleanup(group.kill)  # a cancel (watchdog thread) kills the group at once
+
+def _run_logged(
+    ctx: RunContext,
+    profile: RunnerProfile,
+    rendered: tuple[list[str], dict[str, str], str],
+    cwd: Path,
+    values: dict,
+    user: CommandUser | None,
+    log: BinaryIO,
+) -> StepOutcome:
+    argv, env, junit_xml = rendered
+    timeout = action_timeout(ctx, float(profile.timeout_seconds))
+    started = time.monotonic()
+    processes = StepProcesses()
     try:
-        timed_out = _wait(ctx, group, timeout)
+        processes.start(
+            argv,
+            cwd=cwd,
+            env=child_environment(values["output_dir"], user, env),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            **popen_identity(user),
+        )
+    except OSError as exc:
+        hint = f" (it runs as {user.name}: can that account read it?)" if user else ""
+        return _error("CommandNotStarted", f"Could not start {argv[0]!r}{hint}: {exc}")
+
+    ctx.on_cleanup(processes.kill)  # a cancel (watchdog thread) kills them at once
+    try:
+        timed_out = _wait(ctx, processes, timeout)
     finally:
-        exit_code = group.reap()
+        exit_code = processes.reap()
         with contextlib.suppress(ValueError):
-            ctx.cleanups.remove(group.kill)
+            ctx.cleanups.remove(processes.kill)
     ctx.check_cancel()
     actual = {
         "profile": profile.name,
@@ -204,54 +192,60 @@ def _run_profile(ctx: RunContext, profile: RunnerProfile, values: dict) -> StepO
         "working_dir": str(cwd),
         "exit_code": None if timed_out else exit_code,
         "duration_ms": round((time.monotonic() - started) * 1000),
-        "output_tail": _tail(log_path),
+        "output_tail": _tail(log),
     }
     if timed_out:
         outcome = _error(
             "CommandTimeout",
-            f"{profile.name} ran longer than {timeout:g} s; its process group was killed.",
+            f"{profile.name} ran longer than {timeout:g} s; it was killed with all it started.",
             "Raise the profile's timeout_seconds, or find out why the command hangs.",
         )
         outcome.actual = actual
     elif profile.junit_xml:
-        outcome = _junit_outcome(ctx, profile, Path(cwd) / junit_xml, actual)
+        outcome = _junit_outcome(ctx, profile, Path(cwd) / junit_xml, user, actual)
     elif exit_code == 0:
         outcome = StepOutcome(actual=actual)
     else:
         outcome = StepOutcome.failed(f"{profile.name} exited with code {exit_code}", actual=actual)
-    if outcome.status != StepStatus.PASSED and log_path.stat().st_size:
+    if outcome.status != StepStatus.PASSED and log.seek(0, 2) > 0:
+        log.seek(0)
         outcome.attachments.append(
-            attachment_for_step(ctx, f"{profile.name}.log", log_path.read_bytes(), "text/plain")
+            attachment_for_step(ctx, f"{profile.name}.log", log.read(), "text/plain")
         )
     return outcome
 
 
-def _wait(ctx: RunContext, group: _ProcessGroup, timeout: float) -> bool:
+def _wait(ctx: RunContext, processes: StepProcesses, timeout: float) -> bool:
     """Wait until the command exits, the run is stopped or `timeout` passes (True: timed out)."""
     give_up = time.monotonic() + timeout
-    while not group.exited():
+    while not processes.exited():
         if ctx.cancel.wait(_POLL_SECONDS):
-            group.kill()
+            processes.kill()
             return False
         if time.monotonic() > give_up:
-            group.kill()
+            processes.kill()
             return True
     return False
 
 
-def _tail(log_path: Path) -> str:
-    size = log_path.stat().st_size
-    with open(log_path, "rb") as log:
-        log.seek(max(0, size - TAIL_CHARS))
-        text = log.read().decode("utf-8", "replace")
+def _tail(log: BinaryIO) -> str:
+    size = log.seek(0, 2)
+    log.seek(max(0, size - TAIL_CHARS))
+    text = log.read().decode("utf-8", "replace")
     return text if size <= TAIL_CHARS else f"[... {size - TAIL_CHARS} bytes before]\n{text}"
 
 
 def _junit_outcome(
-    ctx: RunContext, profile: RunnerProfile, path: Path, actual: dict
+    ctx: RunContext, profile: RunnerProfile, path: Path, user: CommandUser | None, actual: dict
 ) -> StepOutcome:
     try:
-        reported = junit_cases_from_file(path)
+        try:
+            data = read_written_file(path, user, MAX_JUNIT_BYTES)
+        except FileNotFoundError:
+            raise JunitError(f"No JUnit XML file at {path}.") from None
+        except (OSError, ValueError) as exc:
+            raise JunitError(f"{path.name} was not read: {exc}") from None
+        reported = junit_cases_from_bytes(data, path.name)
     except JunitError as exc:
         outcome = _error(
             "JunitMissing",
