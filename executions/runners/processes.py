@@ -22,7 +22,6 @@ Used by executions.runners.actions.command.
 """
 
 import contextlib
-import ctypes
 import logging
 import os
 import secrets
@@ -33,16 +32,15 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from executions.processes import die_with_parent, set_child_subreaper
+
 log = logging.getLogger(__name__)
 
 MARKER = "IB_COMMAND_STEP"
-_PR_SET_PDEATHSIG = 1
-_PR_SET_CHILD_SUBREAPER = 36
 _DEAD = ("Z", "X")
 # SIGKILL is delivered at once, except to a process stuck in the kernel (a hung NFS read):
 # give up on those after this long rather than hold the worker.
 _KILL_DEADLINE_SECONDS = 5.0
-_prctl = ctypes.CDLL(None, use_errno=True).prctl
 
 
 @dataclass(frozen=True)
@@ -72,11 +70,6 @@ def _environ(pid: int) -> list[bytes]:
         return Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
     except OSError:  # gone, or another user's process
         return []
-
-
-def set_subreaper(on: bool) -> None:
-    if _prctl(_PR_SET_CHILD_SUBREAPER, int(on), 0, 0, 0) != 0:
-        raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER) failed")
 
 
 def send_kill(proc: Proc) -> None:
@@ -112,11 +105,11 @@ class StepProcesses:
         self._reaped = False
 
     def start(self, argv: list[str], *, env: dict[str, str], **popen) -> subprocess.Popen:
-        set_subreaper(True)
+        set_child_subreaper(True)
         try:
             return self._start(argv, env, popen)
         except BaseException:
-            set_subreaper(False)
+            set_child_subreaper(False)
             raise
 
     def _start(self, argv: list[str], env: dict[str, str], popen: dict) -> subprocess.Popen:
@@ -126,9 +119,7 @@ class StepProcesses:
         def die_with_worker() -> None:  # in the child, between fork and exec
             # The kernel sends it when the thread that forked exits: the runner thread waits
             # for the command, so that is when the worker dies.
-            _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-            if os.getppid() != me:  # the worker died before the line above
-                os.kill(os.getpid(), signal.SIGKILL)
+            die_with_parent(me)
 
         self.process = subprocess.Popen(
             argv,
@@ -164,7 +155,7 @@ class StepProcesses:
                     self._collect_orphans()
                     self._reaped = True
                 finally:
-                    set_subreaper(False)
+                    set_child_subreaper(False)
         return self.process.returncode
 
     def _members(self, table: dict[int, Proc]) -> set[int]:
