@@ -12,6 +12,7 @@ from tests.live import live_env
 
 pytestmark = [
     pytest.mark.live,
+    pytest.mark.exclusive,  # its restarts would cut every other test's connections
     pytest.mark.django_db(transaction=True),
     pytest.mark.skipif(
         not (settings.IS_POSTGRES and settings.REDIS_URL),
