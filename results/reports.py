@@ -343,11 +343,12 @@ def render_csv(report: Report) -> Iterator[str]:
     for row in report.rows():
         yield writer.writerow(
             [
-                row.suite,
-                row.case,
-                row.key,
-                row.classname,
-                row.name,
+                # Every cell a user or an uploaded file wrote goes through _csv_safe.
+                _csv_safe(row.suite),
+                _csv_safe(row.case),
+                _csv_safe(row.key),
+                _csv_safe(row.classname),
+                _csv_safe(row.name),
                 row.outcome,
                 row.status,
                 "" if row.duration_ms is None else row.duration_ms,
@@ -359,9 +360,12 @@ def render_csv(report: Report) -> Iterator[str]:
         )
 
 
-def _csv_safe(text: str) -> str:
-    """Spreadsheets run cells that start with = + - @ as formulas: defuse them."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+def _csv_safe(text):
+    """Spreadsheets run cells that start with = + - @ (or a tab or carriage return before one)
+    as formulas: defuse them."""
+    if not isinstance(text, str):
+        return "" if text is None else text
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def render_junit(report: Report) -> Iterator[str]:

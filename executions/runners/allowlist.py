@@ -22,6 +22,7 @@ import re
 import socket
 from urllib.parse import urlsplit
 
+from executions.runners.loopback_guard import held_by_another_run
 from executions.runners.outcome import StepOutcome, StepStatus
 
 _LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
@@ -45,6 +46,17 @@ class HostNotAllowed(Exception):
         self.port = port
 
 
+class AnotherRunsPort(HostNotAllowed):
+    """A loopback port that another run's browser or command listens on (loopback_guard)."""
+
+    def __init__(self, host: str, port: int | None) -> None:
+        super().__init__(host, port)
+        self.args = (
+            f"{host_label(host, port)} belongs to another run (its browser or command listens "
+            "there); steps may not reach it.",
+        )
+
+
 def resolve_allowed(host: str, port: int | None, patterns: list[str]) -> list[str]:
     """The addresses of `host` a step may connect to (in the resolver's order); connect to one
     of these, not to the name. Raises HostNotAllowed, or socket.gaierror when the name does not
@@ -53,14 +65,16 @@ def resolve_allowed(host: str, port: int | None, patterns: list[str]) -> list[st
     if not host_allowed(name, port, patterns):
         raise HostNotAllowed(name, port)
     if _is_address(name):
-        return [name]
-    infos = socket.getaddrinfo(name, port, type=socket.SOCK_STREAM)
-    addresses = list(dict.fromkeys(info[4][0].split("%")[0] for info in infos))
-    if _matches_pattern(name, port, patterns):
-        return addresses  # the project named this host: wherever it points is its choice
-    refused = [a for a in addresses if not host_allowed(a, port, patterns)]
-    if refused or not addresses:
-        raise HostNotAllowed(name, port, refused)
+        addresses = [name]
+    else:
+        infos = socket.getaddrinfo(name, port, type=socket.SOCK_STREAM)
+        addresses = list(dict.fromkeys(info[4][0].split("%")[0] for info in infos))
+        refused = [a for a in addresses if not host_allowed(a, port, patterns)]
+        # A host the project named may point anywhere: that is its choice.
+        if not _matches_pattern(name, port, patterns) and (refused or not addresses):
+            raise HostNotAllowed(name, port, refused)
+    if any(is_loopback(a) for a in addresses) and held_by_another_run(port):
+        raise AnotherRunsPort(name, port)
     return addresses
 
 

@@ -39,6 +39,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 
+from executions.processes import die_with_parent
 from executions.runners.allowlist import url_block_reason
 from executions.runners.browser_proxy import AllowListProxy, Refusal
 from executions.runners.command_user import (
@@ -241,6 +242,7 @@ class BrowserSession:
         preferences.parent.mkdir(parents=True, exist_ok=True)
         preferences.write_text(json.dumps(PROFILE_PREFERENCES))
         hand_over(self._profile_dir, user)
+        worker = os.getpid()
         self._process = subprocess.Popen(
             [
                 self.executable,
@@ -254,6 +256,9 @@ class BrowserSession:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,  # its own process group: close() kills every Chromium process
+            # A worker killed outright runs no close(): the kernel ends Chromium with it (it is
+            # forked from this session's thread, which lives as long as the session).
+            preexec_fn=lambda: die_with_parent(worker),
             **popen_identity(user),
         )
         endpoint = self._devtools_endpoint(user)

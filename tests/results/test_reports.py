@@ -104,6 +104,25 @@ def test_csv_defuses_spreadsheet_formulas(project, viewer_api):
     assert rows[0]["message"] == '\'=HYPERLINK("x")'
 
 
+def test_csv_defuses_formulas_in_every_text_cell(project, viewer_api):
+    """An outsider's JUnit file put formulas in the suite, class and test names, which were
+    written as they came (only the message was defused)."""
+    upload = (
+        b'<testsuite name="=HYPERLINK(&quot;http://x&quot;)">'
+        b"<testcase classname=\"+cmd|' /C calc'!A0\" name=\"@SUM(1)\"/></testsuite>"
+    )
+    batch, _ = junit_import(project=project, stream=io.BytesIO(upload))
+
+    (row,) = csv.DictReader(
+        io.StringIO(body(report(viewer_api, "imports", batch.pk, "csv")).decode())
+    )
+
+    texts = {k: v for k, v in row.items() if v and k not in ("duration_ms", "retries")}
+    assert row["suite"].startswith("'=") and row["classname"].startswith("'+")
+    assert row["name"].startswith("'@")
+    assert not [v for v in texts.values() if v[0] in "=+-@"], texts
+
+
 def test_junit_report_has_what_gitlab_and_jenkins_read(suite_run, viewer_api):
     response = report(viewer_api, "executions", suite_run.pk, "junit")
     root = fromstring(body(response))
