@@ -109,7 +109,7 @@ def test_csv_defuses_formulas_in_every_text_cell(project, viewer_api):
     written as they came (only the message was defused)."""
     upload = (
         b'<testsuite name="=HYPERLINK(&quot;http://x&quot;)">'
-        b"<testcase classname=\"+cmd|' /C calc'!A0\" name=\"@SUM(1)\"/></testsuite>"
+        b'<testcase classname="+cmd|\' /C calc\'!A0" name="@SUM(1)"/></testsuite>'
     )
     batch, _ = junit_import(project=project, stream=io.BytesIO(upload))
 
