@@ -14,6 +14,7 @@ stays end to end between Chromium and the site.
 """
 
 import contextlib
+import logging
 import select
 import socket
 import threading
@@ -22,6 +23,8 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from executions.runners.allowlist import HostNotAllowed, host_label, resolve_allowed
+
+log = logging.getLogger(__name__)
 
 MAX_HEAD_BYTES = 64 * 1024
 HEAD_TIMEOUT_SECONDS = 30.0
@@ -89,7 +92,7 @@ class AllowListProxy:
         return sock
 
     def _serve(self, client: socket.socket) -> None:
-        upstream = None
+        upstream = url = None
         try:
             self._track(client)
             client.settimeout(HEAD_TIMEOUT_SECONDS)
@@ -116,10 +119,11 @@ class AllowListProxy:
         except _BadRequest as exc:
             with contextlib.suppress(OSError):
                 _reply(client, 400, str(exc))
-        except (OSError, ValueError):  # ValueError: select() on a socket close() just shut
+        except (OSError, ValueError) as exc:  # ValueError: select() on a socket close() just shut
             with contextlib.suppress(OSError):
-                if upstream is None:
-                    _reply(client, 502, "The site could not be reached.")
+                if upstream is None and url is not None:
+                    log.warning("browser proxy: %s could not be reached: %s", url, exc)
+                    _reply(client, 502, f"The site could not be reached: {exc}")
         finally:
             for sock in (client, upstream):
                 if sock is not None:
