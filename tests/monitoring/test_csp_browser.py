@@ -161,14 +161,17 @@ def test_pages_work_under_the_policy_with_no_violation(
     owner.save(update_fields=["is_staff", "is_superuser"])
     with_browser_password(owner)
     execution = execution_for(TestCaseFactory(project=project))
+    # A reported test's long key made the project page 574 px wide on a 390 px phone.
+    TestCaseFactory(project=project, key="test_sample.test_fails_on_purpose_with_a_long_name")
 
     with chromium() as browser:
-        violations, console_errors, outside = _visit_every_page(
+        violations, console_errors, outside, too_wide = _visit_every_page(
             browser, server, owner, project.pk, execution.pk, (width, height), tmp_path
         )
 
     assert violations == {}
     assert console_errors == []
+    assert too_wide == {}  # our own pages fit the screen (a wide table scrolls in its panel)
     assert [u for u in outside if not u.startswith(("data:", "blob:"))] == []
 
 
@@ -190,7 +193,7 @@ def _visit_every_page(browser, server, owner, project_id, execution_id, size, tm
     page.on("request", lambda r: None if r.url.startswith(server) else outside.append(r.url))
     sign_in(page, server, owner.username)
 
-    violations = {}
+    violations, too_wide = {}, {}
     for path, ready in pages_to_check(project_id, execution_id):
         response = page.goto(f"{server}{path}")
         policy = response.headers.get("content-security-policy", "")
@@ -200,8 +203,11 @@ def _visit_every_page(browser, server, owner, project_id, execution_id, size, tm
         page.screenshot(path=str(shot), full_page=True)
         if found := page.evaluate("window.__violations"):
             violations[path] = found
+        page_width = page.evaluate("document.documentElement.scrollWidth")
+        if page_width > width and not path.startswith(("/admin/", "/api/")):
+            too_wide[path] = page_width
     shutil.copytree(tmp_path, SHOTS, dirs_exist_ok=True, ignore=shutil.ignore_patterns("*.log"))
-    return violations, console_errors, outside
+    return violations, console_errors, outside, too_wide
 
 
 def test_the_project_picker_submits_under_the_policy(server, project, owner):
