@@ -99,6 +99,12 @@ class MetricsView(APIView):
 @require_GET
 def prometheus_metrics(request):
     token = settings.IB_METRICS_TOKEN
+    if not token and not settings.DEBUG:
+        # Queue depths, worker names and failure counts are for the operators: in production
+        # they are served only to a scraper that holds the token.
+        return HttpResponse(
+            "Metrics are off: set IB_METRICS_TOKEN and scrape with that bearer token.\n", status=403
+        )
     if token:
         given = request.headers.get("Authorization", "")
         if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):

@@ -101,7 +101,8 @@ def test_metrics_api_shows_staff_every_project_and_worker(api_for, case, other_p
     assert [w["worker_id"] for w in body["workers"]["recent"]] == ["host-idle:3"]
 
 
-def test_prometheus_metrics_are_open_without_a_token_setting(client, case):
+def test_prometheus_metrics_are_open_in_development_without_a_token(client, case, settings):
+    settings.DEBUG = True
     execution_for(case, priority=Priority.CRITICAL)
     response = client.get("/metrics")
     assert response.status_code == 200
@@ -118,3 +119,15 @@ def test_prometheus_metrics_need_the_bearer_token_when_set(client, db, settings,
     settings.IB_METRICS_TOKEN = "s3cret"
     headers = {"Authorization": header} if header else {}
     assert client.get("/metrics", headers=headers).status_code == status
+
+
+def test_prometheus_metrics_are_closed_in_production_without_a_token(client, db, settings):
+    """An empty token used to mean "open to anyone", in production too."""
+    settings.IB_METRICS_TOKEN = ""
+    settings.DEBUG = False
+
+    response = client.get("/metrics")
+
+    assert response.status_code == 403
+    assert b"IB_METRICS_TOKEN" in response.content
+    assert b"intellibrowse_" not in response.content

@@ -159,7 +159,9 @@ def test_the_alert_names_the_idle_workers(case):
     assert condition.detail["waiting"] == 1
 
 
-def test_metrics_count_the_stuck_executions(case, client):
+def test_metrics_count_the_stuck_executions(case, client, settings):
+    settings.IB_METRICS_TOKEN = "scrape"
+    client.defaults["HTTP_AUTHORIZATION"] = "Bearer scrape"
     backdate(execution_for(case), LEASE + 5)
     assert "intellibrowse_queue_stuck_executions 0.0" in client.get("/metrics").text
     idle_worker(since=timezone.now() - timedelta(seconds=LEASE + 5))
