@@ -1,6 +1,7 @@
 """Helpers for live tests: real worker and server processes pointed at the test database."""
 
 import os
+import signal
 import socket
 import sys
 import time
@@ -128,3 +129,25 @@ def queue_lock_holder(worker_pids) -> int | None:
     task pipe, the others sleep on the lock itself. None unless exactly one reads the pipe."""
     readers = [pid for pid in worker_pids if "pipe_read" in waiting_on(pid)]
     return readers[0] if len(readers) == 1 else None
+
+
+def freeze_lock_holder(worker_pids, *, timeout: float = 30) -> int:
+    """SIGSTOP the idle worker that holds the task-queue lock, and make sure it still held it
+    when it stopped: a task arriving just before (a scheduled one, a doorbell) sends the holder
+    to work and the lock to another worker, which then reads the pipe. Retried until the lock
+    stays with the frozen one."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        holder = queue_lock_holder(worker_pids)
+        if holder is None:
+            time.sleep(0.05)
+            continue
+        os.kill(holder, signal.SIGSTOP)
+        others = [pid for pid in worker_pids if pid != holder]
+        settle = time.monotonic() + 1.0  # a lock let go just before the stop is taken at once
+        while time.monotonic() < settle and not any("pipe_read" in waiting_on(p) for p in others):
+            time.sleep(0.05)
+        if not any("pipe_read" in waiting_on(p) for p in others):
+            return holder
+        os.kill(holder, signal.SIGCONT)
+    raise AssertionError(f"no worker kept the queue lock while frozen within {timeout} s")

@@ -13,7 +13,14 @@ import pytest
 
 from executions.models import Execution, ExecutionStatus
 from tests.factories import TestCaseFactory, execution_for
-from tests.live import cluster_workers, live_env, qcluster, queue_lock_holder, wait_until
+from tests.live import (
+    cluster_workers,
+    freeze_lock_holder,
+    live_env,
+    qcluster,
+    queue_lock_holder,
+    wait_until,
+)
 
 S = ExecutionStatus
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
@@ -32,12 +39,12 @@ def test_ready_fails_while_a_frozen_lock_holder_jams_the_cluster_and_recovers_af
         workers = wait_until(
             lambda: cluster_workers(cluster.pid, 2), timeout=60, what="two workers to report"
         )
-        holder = wait_until(
+        wait_until(
             lambda: queue_lock_holder(workers), timeout=30, what="the worker holding the lock"
         )
         assert admin_client.get("/health/ready").status_code == 200
 
-        os.kill(holder, signal.SIGSTOP)
+        holder = freeze_lock_holder(workers)
         try:
             ids = [execution_for(case).pk for _ in range(3)]
             response = wait_until(
