@@ -15,8 +15,8 @@ run: install migrate demo serve  ## set everything up, then start web + worker (
 # Test processes side by side (pytest-xdist): a third of a test's time is spent waiting on real
 # servers, workers and browsers, so more processes than cores pays. Each has its own test
 # database and Redis keys; IB_NAMESPACE keeps a whole run's keys apart from other runs. Tests that
-# restart PostgreSQL or Redis (the `exclusive` mark) run alone afterwards, and the coverage of both
-# runs is checked against the floor in pyproject.toml.
+# restart PostgreSQL or Redis, or whose timing a loaded machine upsets (the `exclusive` mark), run
+# alone afterwards, and the coverage of both runs is checked against the floor in pyproject.toml.
 TEST_PROCESSES ?= 4
 PYTEST_ALONE := IB_NAMESPACE=ib-test-$$$$ $(PY) -m pytest
 PYTEST := $(PYTEST_ALONE) -n $(TEST_PROCESSES)

@@ -17,7 +17,9 @@ from tests.executions.outside import OutsideListener, localhost_alias
 from tests.factories import TestCaseFactory
 
 S = ExecutionStatus
-pytestmark = [pytest.mark.django_db, pytest.mark.browser, needs_browser]
+# exclusive: these wait on Chromium's reports of refusals (a pop-up's redirect hop, a frame's) that
+# arrive late when three other test processes share two cores; they run alone, after the rest.
+pytestmark = [pytest.mark.django_db, pytest.mark.browser, pytest.mark.exclusive, needs_browser]
 
 
 @pytest.fixture(scope="module")
