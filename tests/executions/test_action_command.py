@@ -21,11 +21,6 @@ SAMPLE_KEYS = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-
-
 def make_profile(project, name="p", **fields) -> RunnerProfile:
     profile = RunnerProfile(project=project, name=name, **fields)
     profile.full_clean()

@@ -19,11 +19,6 @@ def site():
         yield running
 
 
-@pytest.fixture(autouse=True)
-def media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-
-
 def http_case(project, *steps):
     return TestCaseFactory(
         project=project,

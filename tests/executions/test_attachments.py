@@ -29,11 +29,6 @@ SVG = (
 SANDBOX = "sandbox; default-src 'none'"
 
 
-@pytest.fixture(autouse=True)
-def media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-
-
 @pytest.fixture
 def execution(case):
     return execution_for(case)

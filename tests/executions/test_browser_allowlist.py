@@ -34,11 +34,6 @@ def outside():
         yield listener
 
 
-@pytest.fixture(autouse=True)
-def media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-
-
 def browser_case(project, *steps):
     return TestCaseFactory(
         project=project,

@@ -46,11 +46,6 @@ pytestmark = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-
-
 @pytest.fixture
 def nobody():
     return pwd.getpwnam(settings.IB_COMMAND_USER)

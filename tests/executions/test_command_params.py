@@ -13,27 +13,14 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.test import Client
 
+from executions.management.commands.load_demo import SAMPLE_PROFILE
 from executions.models import CaseType, ExecutionStatus, RunnerProfile
 from tests.executions.local_site import run_case
 from tests.factories import TestCaseFactory, UserFactory
 
 S = ExecutionStatus
 pytestmark = pytest.mark.django_db
-SAMPLE_PYTEST = [
-    "{{ python }}",
-    "-m",
-    "pytest",
-    "-q",
-    "-p",
-    "no:cacheprovider",
-    "--junitxml={{ output_dir }}/junit.xml",
-    "{{ target }}",
-]
-
-
-@pytest.fixture(autouse=True)
-def media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
+SAMPLE_PYTEST = SAMPLE_PROFILE["argv"]  # the demo's own pytest profile
 
 
 @pytest.fixture

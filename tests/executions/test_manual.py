@@ -26,11 +26,6 @@ MANUAL_STEPS = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-
-
 @pytest.fixture
 def waiting(project):
     """A manual run the worker has handed over to people."""
