@@ -114,7 +114,8 @@ def run_chaos(
 ) -> ChaosReport:
     """Run the scenario against the database Django is set up with. `restart_*_at` are fractions
     of the executions finished (None: no restart)."""
-    from executions.models import TERMINAL, Attempt, Execution, ExecutionStatus, TestCase
+    from catalog.models import TestCase
+    from executions.models import TERMINAL, Attempt, Execution, ExecutionStatus
     from executions.services.lifecycle import execution_create
     from executions.services.queue import queue_pause, queue_resume
 
@@ -229,7 +230,7 @@ def main() -> None:
         "LOG_LEVEL": "WARNING",
     }
     setup_django(database_url, **overrides)
-    from executions.models import Project
+    from catalog.models import Project
 
     project = Project.objects.create(name="Chaos", slug="chaos", allowed_hosts=["127.0.0.1"])
     out = Path(__file__).resolve().parent / "out"

@@ -99,7 +99,7 @@ def make_fixtures() -> dict:
     from django.contrib.auth import get_user_model
     from rest_framework.authtoken.models import Token
 
-    from executions.models import Membership, Project, Role, TestCase
+    from catalog.models import Membership, Project, Role, TestCase
 
     user = get_user_model().objects.create_user("bench", password="bench-password-1")
     project = Project.objects.create(name="Bench", slug="bench", allowed_hosts=["127.0.0.1"])
@@ -240,7 +240,8 @@ def _batch(ids: list[int]):
 
 
 def kill_test(fixtures: dict, cluster, count: int) -> None:
-    from executions.models import TERMINAL, Attempt, ExecutionStatus, TestCase
+    from catalog.models import TestCase
+    from executions.models import TERMINAL, Attempt, ExecutionStatus
     from executions.services.lifecycle import execution_create
     from executions.services.queue import queue_pause, queue_resume
 

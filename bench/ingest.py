@@ -93,7 +93,7 @@ def child_import(args: list[str]) -> None:
     import django
 
     django.setup()
-    from executions.models import Project
+    from catalog.models import Project
 
     project = Project.objects.get(slug=slug)
     if via == "memory":  # the Python heap's peak (tracemalloc slows the run: timed apart)
@@ -133,7 +133,7 @@ def _import_over_api(project, path: Path, key: str, revision: str) -> tuple[int,
     from django.contrib.auth import get_user_model
     from django.test import Client
 
-    from executions.models import Membership, Role
+    from catalog.models import Membership, Role
 
     user, _ = get_user_model().objects.get_or_create(username="bench-ci")
     Membership.objects.get_or_create(project=project, user=user, defaults={"role": Role.TESTER})
@@ -215,7 +215,8 @@ def seed_executions(count: int, cases: int, days: int):
     from django.db import connection
     from django.utils import timezone
 
-    from executions.models import Execution, TestCase
+    from catalog.models import TestCase
+    from executions.models import Execution
     from results.models import CaseResult
     from tests.factories import ProjectFactory
 
@@ -275,7 +276,7 @@ def analytics() -> None:
     from django.test import Client
     from django.utils import timezone
 
-    from executions.models import Membership, Role
+    from catalog.models import Membership, Role
     from results.selectors import ResultFilter, trends_queryset
 
     started = time.perf_counter()

@@ -180,7 +180,7 @@ def running_execution() -> tuple[int, str]:
     from django.contrib.auth import get_user_model
     from rest_framework.authtoken.models import Token
 
-    from executions.models import Membership, Project, Role, TestCase
+    from catalog.models import Membership, Project, Role, TestCase
     from executions.services import lifecycle
 
     user = get_user_model().objects.create(username=PASSWORD_FREE_USER)
@@ -206,9 +206,9 @@ def produce(execution_id: int, args) -> dict[int, float]:
     from django.db import transaction
     from django.utils import timezone
 
-    from executions.runners.base import step_record
-    from executions.runners.outcome import StepOutcome
+    from executions.outcome import StepOutcome
     from executions.services.lifecycle import execution_record_step
+    from runners.base import step_record
 
     committed: dict[int, float] = {}
     interval = 1 / args.rate

@@ -46,7 +46,8 @@ def make_data(executions: int) -> tuple[str, list[int]]:
     from django.utils import timezone
     from rest_framework.authtoken.models import Token
 
-    from executions.models import Execution, ExecutionStatus, Membership, Project, Role, TestCase
+    from catalog.models import Membership, Project, Role, TestCase
+    from executions.models import Execution, ExecutionStatus
 
     user = get_user_model().objects.create_user("load", password="load-password-1")
     project = Project.objects.create(name="Load", slug="load")

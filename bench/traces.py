@@ -2,7 +2,7 @@
 
 For traces of 10 / 50 / 200 / 1,000 / 5,000 / 50,000 realistic steps (HTTP-step payloads of about
 1.3 kB, 5 % failing with a traceback), in each storage:
-- append: step n+1 through results.traces.trace_record_step, inside a transaction as the engine
+- append: step n+1 through executions.traces.trace_record_step, inside a transaction as the engine
   calls it, rolled back so every sample sees n steps (p50 / p95 over 200 appends; 20 at 5,000+, 5
   inline at 50,000, where each rewrites ~65 MB); the commit, the same for both, is measured apart;
 - read: the whole trace through trace_steps, from loading the row to the list of dicts;
@@ -30,7 +30,7 @@ STATUSES = ["passed"] * 19 + ["failed"]
 
 
 def step_payload(order: int, rng: random.Random) -> dict:
-    """The shape executions.runners.base.step_record writes for an HTTP step."""
+    """The shape runners.base.step_record writes for an HTTP step."""
     status = rng.choice(STATUSES)
     path = f"/api/orders/{rng.randrange(10**6)}"
     body = {"id": rng.randrange(10**6), "items": [{"sku": f"SKU-{i}", "qty": i} for i in range(4)]}
@@ -71,7 +71,7 @@ def step_payload(order: int, rng: random.Random) -> dict:
 
 class Bench:
     def __init__(self) -> None:
-        from executions.models import Membership, Role
+        from catalog.models import Membership, Role
         from tests.factories import ProjectFactory, TestCaseFactory, UserFactory
 
         self.rng = random.Random(42)
@@ -95,7 +95,7 @@ class Bench:
         """The final write: the whole trace in one statement (two for rows). Returns seconds."""
         from django.db import transaction
 
-        from results.models import StepRecord, Trace
+        from executions.models import StepRecord, Trace
 
         started = time.perf_counter()
         with transaction.atomic():
@@ -128,7 +128,7 @@ class Bench:
         from django.conf import settings
         from django.db import transaction
 
-        from results.traces import trace_record_step
+        from executions.traces import trace_record_step
 
         # Keep each trace in the storage under test, whatever its size.
         settings.IB_TRACE_INLINE_MAX_STEPS = 10**9 if storage == "inline" else 1
@@ -145,7 +145,7 @@ class Bench:
         from django.db import transaction
         from django.utils import timezone
 
-        from results.models import Trace
+        from executions.models import Trace
 
         times = []
         for _ in range(count):
@@ -156,8 +156,8 @@ class Bench:
         return times
 
     def read(self, attempt, repeats: int) -> list[float]:
-        from results.models import Trace
-        from results.traces import trace_steps
+        from executions.models import Trace
+        from executions.traces import trace_steps
 
         times = []
         for _ in range(repeats):

@@ -1,4 +1,4 @@
-from intellibrowse.errors import Conflict, DomainError
+from core.errors import Conflict, DomainError
 
 
 class ExecutionError(DomainError):

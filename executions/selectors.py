@@ -6,7 +6,7 @@ from django.db.models import Count, F, Min, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from executions import access
+from catalog import access
 from executions.models import Execution, ExecutionStatus, QueueState
 
 S = ExecutionStatus

@@ -17,10 +17,10 @@ from django.http import FileResponse, Http404, HttpResponse
 from rest_framework import exceptions
 from rest_framework.authentication import TokenAuthentication
 
-from executions import access
+from catalog import access
+from core.inert import served_inert
 from executions.attachments import INLINE_TYPES, attachment_describe
 from executions.models import Execution
-from intellibrowse.inert import served_inert
 
 
 def _user_of(request):

@@ -2,12 +2,8 @@ from django.apps import AppConfig
 
 
 class IntelliBrowseConfig(AppConfig):
-    """The project package as an app, for what belongs to no feature app: the sign-in limits."""
+    """The configuration package as an app, for what wires the others together: the demo
+    (`load_demo`), the first admin, and `serve` (web server and worker cluster in one command)."""
 
     name = "intellibrowse"
     verbose_name = "IntelliBrowse"
-
-    def ready(self) -> None:
-        from intellibrowse.throttling import connect_signals
-
-        connect_signals()

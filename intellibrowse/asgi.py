@@ -1,8 +1,8 @@
 """The ASGI application: Django for HTTP, Channels for WebSockets, and the lifespan of the web
-process's background work (the embedded relay and the alert evaluator, see monitoring.background).
+process's background work (the embedded relay and the alert evaluator, see intellibrowse.background).
 
 Run it with uvicorn (`uvicorn intellibrowse.asgi:application`), which sends lifespan events.
-WebSocket handshakes (monitoring.auth): a DRF token in `Authorization: Token ...` or the
+WebSocket handshakes (live.auth): a DRF token in `Authorization: Token ...` or the
 subprotocol `token, <key>` decides the user on its own; without one, the Origin must be in
 ALLOWED_HOSTS and the session cookie decides. Then the consumer's own access check.
 """
@@ -25,8 +25,8 @@ finally:
     if _asked_for_pool:
         del os.environ["IB_DB_POOL"]
 
-from intellibrowse import redact  # noqa: E402
-from intellibrowse.handlers import SyncChainASGIHandler  # noqa: E402
+from core import redact  # noqa: E402
+from core.handlers import SyncChainASGIHandler  # noqa: E402
 
 # uvicorn logs each request's path and query string; mask credentials a client put there.
 redact.install("uvicorn.access", "uvicorn.error")
@@ -35,9 +35,9 @@ django_asgi_app = SyncChainASGIHandler()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
-from monitoring.auth import WebSocketAuthMiddleware  # noqa: E402
-from monitoring.background import BackgroundTasks  # noqa: E402
-from monitoring.routing import RefuseUnknownRoutes, websocket_urlpatterns  # noqa: E402
+from intellibrowse.background import BackgroundTasks  # noqa: E402
+from live.auth import WebSocketAuthMiddleware  # noqa: E402
+from live.routing import RefuseUnknownRoutes, websocket_urlpatterns  # noqa: E402
 
 router = ProtocolTypeRouter(
     {

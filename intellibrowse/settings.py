@@ -12,7 +12,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from intellibrowse.env import (
+from core.env import (
     env_bool,
     env_float,
     env_int,
@@ -62,16 +62,23 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "csp",
     "django_q",
-    "intellibrowse",
+    # Ours, lowest layer first (the import order pyproject.toml's import-linter contracts enforce).
+    "core",
+    "catalog",
     "executions",
+    "runners",
     "results",
+    "live",
     "monitoring",
+    "engine",
+    "dashboard",
+    "intellibrowse",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "intellibrowse.middleware.ApiErrorShapeMiddleware",
-    "intellibrowse.middleware.RefuseNulMiddleware",
+    "core.middleware.ApiErrorShapeMiddleware",
+    "core.middleware.RefuseNulMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -157,12 +164,12 @@ if REDIS_URL:
         }
     }
 else:
-    # In-process layer; the web process relays events from the database (monitoring.relay) so that
+    # In-process layer; the web process relays events from the database (live.relay) so that
     # updates written by a separate worker process still reach browsers. LocalChannelLayer is
-    # Channels' InMemoryChannelLayer without its per-receiver copies and scans (monitoring.layers).
-    CHANNEL_LAYERS = {"default": {"BACKEND": "monitoring.layers.LocalChannelLayer"}}
+    # Channels' InMemoryChannelLayer without its per-receiver copies and scans (live.layers).
+    CHANNEL_LAYERS = {"default": {"BACKEND": "live.layers.LocalChannelLayer"}}
 
-# The cache holds rate-limit counters (intellibrowse.throttling): in Redis they are shared by every
+# The cache holds rate-limit counters (core.throttling): in Redis they are shared by every
 # web process, so a limit means the same with one process or ten.
 if REDIS_URL:
     CACHES = {
@@ -230,7 +237,7 @@ IB_STEP_MODULES = env_list("IB_STEP_MODULES", [])
 IB_CHECK_FILE_ROOTS = env_list("IB_CHECK_FILE_ROOTS", [])
 IB_ATTACHMENT_MAX_BYTES = env_int("IB_ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024, minimum=1024)
 # A worker running as root starts commands and Chromium as this account (a name or a uid), never
-# as root unless IB_COMMAND_AS_ROOT says so (executions.runners.command_user).
+# as root unless IB_COMMAND_AS_ROOT says so (runners.command_user).
 IB_COMMAND_USER = env_str("IB_COMMAND_USER", "nobody")
 IB_COMMAND_AS_ROOT = env_bool("IB_COMMAND_AS_ROOT", False)
 if not IB_COMMAND_USER.strip():
@@ -261,10 +268,10 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
 
-# The largest request body (JSON included, intellibrowse.parsers); 413 above it. JUnit uploads have
+# The largest request body (JSON included, core.parsers); 413 above it. JUnit uploads have
 # their own limit (IB_JUNIT_MAX_BYTES), attachments theirs (IB_ATTACHMENT_MAX_BYTES).
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("IB_MAX_BODY_BYTES", 2_621_440, minimum=1024)
-# Rate limits ("<count>/<s|min|hour|day>", intellibrowse.throttling): failed sign-ins per client
+# Rate limits ("<count>/<s|min|hour|day>", core.throttling): failed sign-ins per client
 # address and username, token requests per client address, JUnit imports per user.
 IB_RATE_LOGIN = env_rate("IB_RATE_LOGIN", "10/min")
 IB_RATE_TOKEN = env_rate("IB_RATE_TOKEN", "10/min")
@@ -280,19 +287,19 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     # JSON only: what the schema advertises is what the API accepts (form encodings turned nulls
     # and nested fields into strings); views that take files add MultiPartParser themselves.
-    "DEFAULT_PARSER_CLASSES": ["intellibrowse.parsers.JSONParser"],
-    "DEFAULT_PAGINATION_CLASS": "intellibrowse.pagination.StandardPagination",
+    "DEFAULT_PARSER_CLASSES": ["core.parsers.JSONParser"],
+    "DEFAULT_PAGINATION_CLASS": "core.pagination.StandardPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": [
-        "intellibrowse.filters.FilterBackend",
+        "core.filters.FilterBackend",
         "rest_framework.filters.SearchFilter",
         "rest_framework.filters.OrderingFilter",
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "intellibrowse.api_errors.exception_handler",
+    "EXCEPTION_HANDLER": "core.api_errors.exception_handler",
     # A view opts in with `throttle_scope = "<one of the rates below>"`; views without one are
     # not throttled.
-    "DEFAULT_THROTTLE_CLASSES": ["intellibrowse.throttling.ScopedRateThrottle"],
+    "DEFAULT_THROTTLE_CLASSES": ["core.throttling.ScopedRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {
         "token": IB_RATE_TOKEN,
         "imports": IB_RATE_IMPORTS,
@@ -315,19 +322,19 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    # `<id:pk>` (intellibrowse.ids): ids are integers the database can hold.
+    # `<id:pk>` (core.ids): ids are integers the database can hold.
     "PATH_CONVERTER_OVERRIDES": {"id": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}},
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "intellibrowse.openapi.require_bodies_with_required_fields",
-        "intellibrowse.openapi.add_error_responses",
+        "core.openapi.require_bodies_with_required_fields",
+        "core.openapi.add_error_responses",
     ],
     # Several models have a `status` / `priority`; name each choice set once.
     "ENUM_NAME_OVERRIDES": {
         "ExecutionStatusEnum": "executions.models.runs.ExecutionStatus",
         "ExecutionPriorityEnum": "executions.models.runs.Priority",
-        "CaseStatusEnum": "executions.models.catalog.CaseStatus",
-        "CasePriorityEnum": "executions.models.catalog.CasePriority",
+        "CaseStatusEnum": "catalog.models.projects.CaseStatus",
+        "CasePriorityEnum": "catalog.models.projects.CasePriority",
         "CaseOutcomeEnum": "results.models.CaseOutcome",
     },
 }
@@ -342,7 +349,7 @@ STATIC_ROOT = VAR_DIR / "static"
 STATIC_ROOT.mkdir(exist_ok=True)  # whitenoise warns on every request when it is missing
 STATICFILES_DIRS = [BASE_DIR / "static"]
 # Uploads and files captured by runs. Outside the project folder (BASE_DIR), which is where runner
-# profiles' working directories are (executions.runners.actions.command): no stored file may sit
+# profiles' working directories are (runners.actions.command): no stored file may sit
 # where a test command imports or collects code. Refused inside it.
 MEDIA_ROOT = Path(
     env_str(

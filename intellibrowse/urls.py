@@ -5,15 +5,12 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
+from catalog import api as catalog_api
+from core import auth_views, ids, throttling  # noqa: F401  registers `<id:...>`: unknown ids are a 404
+from dashboard.views import operations as monitoring_ops
 from executions import api as executions_api
 from executions import views as executions_views
 from executions.api.manual import ManualStepResultView
-from intellibrowse import (
-    auth_views,
-    ids,  # noqa: F401  registers `<id:...>`: unknown ids are a 404
-    throttling,
-)
-from monitoring.views import operations as monitoring_ops
 from results import api as results_api
 
 
@@ -35,9 +32,9 @@ class ApiRouter(DefaultRouter):
 
 
 router = ApiRouter()
-router.register("projects", executions_api.ProjectViewSet, basename="project")
-router.register("test-cases", executions_api.TestCaseViewSet, basename="testcase")
-router.register("test-suites", executions_api.TestSuiteViewSet, basename="testsuite")
+router.register("projects", catalog_api.ProjectViewSet, basename="project")
+router.register("test-cases", catalog_api.TestCaseViewSet, basename="testcase")
+router.register("test-suites", catalog_api.TestSuiteViewSet, basename="testsuite")
 router.register("executions", executions_api.ExecutionViewSet, basename="execution")
 router.register("queue", executions_api.QueueViewSet, basename="queue")
 router.register("schedules", executions_api.RunScheduleViewSet, basename="schedule")
@@ -46,7 +43,7 @@ router.register("analytics/cases", results_api.CaseHealthViewSet, basename="case
 router.register("analytics", results_api.AnalyticsViewSet, basename="analytics")
 
 urlpatterns = [
-    # The three sign-in forms, rate limited (intellibrowse.throttling), ahead of the includes that
+    # The three sign-in forms, rate limited (core.throttling), ahead of the includes that
     # also route them.
     path("admin/login/", throttling.login_rate_limited(admin.site.login)),
     path("accounts/login/", auth_views.dashboard_login, name="login"),
@@ -82,10 +79,10 @@ urlpatterns = [
         executions_views.attachment_download,
         name="attachment",
     ),
-    path("demo/", include("executions.demo")),  # demo target pages (manage.py load_demo)
-    path("", include("monitoring.urls")),  # the dashboard
+    path("demo/", include("intellibrowse.demo")),  # demo target pages (manage.py load_demo)
+    path("", include("dashboard.urls")),  # the dashboard
 ]
 
-handler400 = "intellibrowse.views.bad_request"
-handler404 = "intellibrowse.views.not_found"
-handler500 = "intellibrowse.views.server_error"
+handler400 = "core.views.bad_request"
+handler404 = "core.views.not_found"
+handler500 = "core.views.server_error"

@@ -11,7 +11,7 @@
 `alerts_check()` only reads (the dashboard shows its answer). `alerts_evaluate()` records each
 condition as an Alert row when it starts and stamps `cleared_at` when it ends, and POSTs both moments
 to IB_ALERT_WEBHOOK_URL. Every web process evaluates every IB_ALERT_EVALUATE_SECONDS (see
-monitoring.background); the one-open-alert-per-kind constraint keeps concurrent evaluators from
+intellibrowse.background); the one-open-alert-per-kind constraint keeps concurrent evaluators from
 raising the same alert twice.
 """
 

@@ -29,7 +29,7 @@ def worker_seen(worker_id: str, running_ids, idle_since: datetime | None = None)
     """Record that `worker_id` ("host:pid") is alive and runs `running_ids`, and since when it has
     run nothing (`idle_since`, None while it runs something).
 
-    Called by executions.watchdog on each heartbeat. Never raises: liveness reporting must not stop
+    Called by engine.watchdog on each heartbeat. Never raises: liveness reporting must not stop
     the watchdog from reaping."""
     host, _, pid = worker_id.rpartition(":")
     try:

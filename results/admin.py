@@ -1,17 +1,11 @@
-"""Admin of the results app. Traces, results, imports and case events are records: read-only.
+"""Admin of the results app. Results, imports and case events are records: read-only.
 Quarantine and hook rotation are admin actions calling the same services as the API."""
 
-import json
-
 from django.contrib import admin, messages
-from django.utils.html import format_html, format_html_join
-from django.utils.safestring import mark_safe
+from django.utils.html import format_html
 
-from results.models import CaseEvent, CaseResult, CaseStats, ImportBatch, SuiteHook, Trace
+from results.models import CaseEvent, CaseResult, CaseStats, ImportBatch, SuiteHook
 from results.services import case_set_quarantine, hook_rotate, hook_set_enabled
-from results.traces import trace_step_page
-
-_MAX_STEPS_SHOWN = 200
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -20,37 +14,6 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
-
-
-@admin.register(Trace)
-class TraceAdmin(ReadOnlyAdmin):
-    list_display = ["id", "execution", "attempt", "storage", "step_count", "counts", "updated_at"]
-    list_filter = ["storage"]
-    raw_id_fields = ["execution", "attempt"]
-    exclude = ["steps"]  # shown through the accessor below, whichever storage holds them
-    readonly_fields = ["execution", "attempt", "storage", "step_count", "counts", "steps_table"]
-
-    @admin.display(description=f"steps (first {_MAX_STEPS_SHOWN})")
-    def steps_table(self, trace: Trace) -> str:
-        steps = trace_step_page(trace, after=-1, limit=_MAX_STEPS_SHOWN)
-        if not steps:
-            return "-"
-        rows = format_html_join(
-            "",
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td><pre>{}</pre></td></tr>",
-            (
-                (
-                    s["order"],
-                    s.get("name", ""),
-                    s["status"],
-                    s.get("duration_ms", ""),
-                    json.dumps(s.get("error"), indent=1) if s.get("error") else "",
-                )
-                for s in steps
-            ),
-        )
-        head = mark_safe("<tr><th>#</th><th>step</th><th>status</th><th>ms</th><th>error</th></tr>")
-        return format_html("<table>{}{}</table>", head, rows)
 
 
 @admin.register(CaseResult)

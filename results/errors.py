@@ -1,6 +1,6 @@
 """What the results app refuses, as DomainErrors (one JSON shape, the right 4xx)."""
 
-from intellibrowse.errors import DomainError
+from core.errors import DomainError
 
 
 class ResultsError(DomainError):

@@ -12,7 +12,8 @@ import hmac
 
 from django.db import transaction
 
-from executions.models import Execution, TestSuite, Trigger
+from catalog.models import TestSuite
+from executions.models import Execution, Trigger
 from executions.services.lifecycle import execution_create
 from results.errors import HookBadSignature, HookUnauthenticated
 from results.models import SuiteHook

@@ -11,7 +11,7 @@ import uuid
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
-from executions.models import CaseType, Project, TestCase
+from catalog.models import CaseType, Project, TestCase
 from results.bulk import insert_rows, select_any
 from results.history import Entry, history_record
 from results.junit import JUnitReader, ParsedCase

@@ -32,7 +32,7 @@ MESSAGE_MAX = 2000
 TEXT_MAX = 4000
 MAX_PROPERTIES = 50
 MAX_RERUNS = 10
-# executions.models.catalog.key_validator: what a catalog key may hold.
+# catalog.models.projects.key_validator: what a catalog key may hold.
 _KEY_OK = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:/\-\[\] ]*")
 _KEY_BAD_CHAR = re.compile(r"[^A-Za-z0-9_.:/\-\[\] ]")
 # XML 1.0 forbids most control characters; test output is full of them (ANSI colours).

@@ -1,8 +1,8 @@
 """Results: traces of attempts, per-case results and history, JUnit imports, CI hooks.
 
-Traces: small traces live inline, as a JSON list on the trace row (one row read, one row written).
+Traces (executions.models.traces): small traces live inline, as a JSON list on the trace row (one row read, one row written).
 At IB_TRACE_INLINE_MAX_STEPS steps the trace is promoted to StepRecord rows in one transaction, so
-appending stays O(1) however long the trace grows. results.traces is the one accessor for both.
+appending stays O(1) however long the trace grows. executions.traces is the one accessor for both.
 
 CaseResult is the one table per-case history, statistics and flaky detection read. Two sources
 write it: result processing after an engine finish (one row per finish of a case execution) and
@@ -14,48 +14,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from executions.models import Attempt, Execution, Project, TestCase, TestSuite
-
-
-class TraceStorage(models.TextChoices):
-    INLINE = "inline", "Inline (JSON on the trace row)"
-    ROWS = "rows", "Step rows"
-
-
-class Trace(models.Model):
-    attempt = models.OneToOneField(Attempt, on_delete=models.CASCADE, related_name="trace")
-    execution = models.ForeignKey(Execution, on_delete=models.CASCADE, related_name="traces")
-    storage = models.CharField(
-        max_length=6, choices=TraceStorage.choices, default=TraceStorage.INLINE
-    )
-    steps = models.JSONField(default=list, blank=True)  # only while storage == inline
-    step_count = models.PositiveIntegerField(default=0)
-    # The highest `order` stored: an append (the common case) needs no look-up of existing steps.
-    last_order = models.IntegerField(default=-1)
-    counts = models.JSONField(default=dict, blank=True)  # {"passed": 3, "failed": 1, ...}
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        indexes = [models.Index(fields=["execution"], name="trace_execution")]
-
-    def __str__(self) -> str:
-        return f"trace of {self.attempt} ({self.step_count} steps, {self.storage})"
-
-
-class StepRecord(models.Model):
-    trace = models.ForeignKey(Trace, on_delete=models.CASCADE, related_name="records")
-    order = models.PositiveIntegerField()
-    status = models.CharField(max_length=12)
-    data = models.JSONField()
-
-    class Meta:
-        ordering = ["trace", "order"]
-        constraints = [
-            models.UniqueConstraint(fields=["trace", "order"], name="step_order_unique_per_trace")
-        ]
-
-    def __str__(self) -> str:
-        return f"step {self.order} of trace {self.trace_id} ({self.status})"
+from catalog.models import Project, TestCase, TestSuite
+from executions.models import Execution
 
 
 class CaseOutcome(models.TextChoices):

@@ -17,10 +17,10 @@ from django.db.models import Case, Count, Q, Sum, When
 from django.template.loader import render_to_string
 
 from executions.models import TERMINAL, Execution, ExecutionStatus
+from executions.traces import trace_of, trace_steps
 from results.junit import ExportCase, SuiteTotals, junit_chunks, split_key
 from results.models import CaseOutcome, ImportBatch
 from results.processing import FAILING, OUTCOME_OF, attempts_of_this_run, worker_lost
-from results.traces import trace_of, trace_steps
 
 Outcome = CaseOutcome
 FORMATS = ("json", "html", "csv", "junit")

@@ -12,8 +12,8 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from executions.models import TERMINAL, ExecutionEvent, Project
-from results.models import StepRecord, Trace
+from catalog.models import Project
+from executions.models import TERMINAL, ExecutionEvent, StepRecord, Trace
 
 CHUNK = 2000
 
@@ -35,10 +35,10 @@ def prune_project(project: Project, *, now, dry_run: bool = False) -> dict:
         return {"traces": traces.count(), "steps": steps, "events": events.count()}
     counts = {"traces": 0, "steps": 0, "events": 0}
     for deleted in _delete_in_chunks(traces):
-        counts["traces"] += deleted.get("results.Trace", 0)
-        counts["steps"] += deleted.get("results.StepRecord", 0)
+        counts["traces"] += deleted.get(Trace._meta.label, 0)
+        counts["steps"] += deleted.get(StepRecord._meta.label, 0)
     for deleted in _delete_in_chunks(events):
-        counts["events"] += deleted.get("executions.ExecutionEvent", 0)
+        counts["events"] += deleted.get(ExecutionEvent._meta.label, 0)
     return counts
 
 

@@ -15,8 +15,9 @@ from django.db.models import Aggregate, Count, FloatField, Q, QuerySet, TextFiel
 from django.db.models.functions import Cast, TruncDate
 from django.utils import timezone
 
-from executions import access
-from executions.models import Execution, TestCase
+from catalog import access
+from catalog.models import TestCase
+from executions.models import Execution
 from results.errors import InvalidQuery
 from results.models import CaseOutcome, CaseResult, CaseStats, ImportBatch
 

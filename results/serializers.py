@@ -3,9 +3,9 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from executions.models import TestCase
+from catalog.models import TestCase
+from core import serializers as strict
 from executions.serializers.runs import LabelsField, PriorityField
-from intellibrowse import serializers as strict
 from results.models import CaseEvent, CaseResult, CaseStats, ImportBatch
 
 # --- traces ------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ import secrets
 from django.db import transaction
 from django.utils import timezone
 
-from executions.models import TestCase, TestSuite
+from catalog.models import TestCase, TestSuite
 from results.models import CaseEvent, CaseEventKind, SuiteHook
 
 

@@ -9,7 +9,7 @@ from uuid import uuid4
 import pytest
 from rest_framework.test import APIClient
 
-from executions.models import Role
+from catalog.models import Role
 from tests.factories import MembershipFactory, ProjectFactory
 
 

@@ -3,15 +3,7 @@
 import factory
 from django.contrib.auth import get_user_model
 
-from executions.models import (
-    CaseType,
-    Membership,
-    Project,
-    Role,
-    SuiteItem,
-    TestCase,
-    TestSuite,
-)
+from catalog.models import CaseType, Membership, Project, Role, SuiteItem, TestCase, TestSuite
 
 
 class UserFactory(factory.django.DjangoModelFactory):

@@ -22,7 +22,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from rest_framework.authtoken.models import Token
 
-from executions.models import Role
+from catalog.models import Role
 from intellibrowse.wsgi import application
 from tests.factories import MembershipFactory, SuiteItemFactory, TestCaseFactory
 

@@ -15,10 +15,11 @@ from pathlib import Path
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from executions.models import Execution, Project, RunSchedule, SuiteItem, TestCase, TestSuite
-from executions.runners.gherkin_source import MAX_FEATURE_BYTES
-from intellibrowse.parsers import MAX_DEPTH
+from catalog.models import Project, SuiteItem, TestCase, TestSuite
+from core.parsers import MAX_DEPTH
+from executions.models import Execution, RunSchedule
 from results.models import CaseResult, ImportBatch
+from runners.gherkin_source import MAX_FEATURE_BYTES
 from tests.factories import TestCaseFactory
 
 pytestmark = pytest.mark.timeout(60)
@@ -222,7 +223,7 @@ def test_a_json_body_over_the_limit_is_413_without_reading_it_all(owner_api, pro
 
 def test_an_oversize_form_to_an_api_url_outside_drf_is_a_json_413(client, settings):
     # The browsable API's login form is a Django view: Django itself refuses the body while the
-    # CSRF check reads it, and intellibrowse.views answers in the API's shape.
+    # CSRF check reads it, and core.views answers in the API's shape.
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024
 
     response = client.post("/api/v1/auth/login/", {"username": "x", "password": "y" * 4096})

@@ -16,7 +16,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.test import Client
 from rest_framework.authtoken.models import Token
 
-from intellibrowse.env import env_rate
+from core.env import env_rate
 from tests.factories import UserFactory
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -25,11 +25,12 @@ from django.test import Client
 from django.urls import URLResolver, get_resolver, reverse
 from drf_spectacular.generators import SchemaGenerator
 
-from executions.models import Project, QueueState, RunSchedule
+from catalog.models import Project
+from dashboard.urls import urlpatterns as dashboard_urlpatterns
+from executions.models import QueueState, RunSchedule
 from executions.services import schedules
-from monitoring.consumers import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED
-from monitoring.routing import websocket_urlpatterns
-from monitoring.urls import urlpatterns as dashboard_urlpatterns
+from live.consumers import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED
+from live.routing import websocket_urlpatterns
 from results.imports import junit_import
 from results.services import hook_rotate
 from tests.factories import SuiteItemFactory, TestCaseFactory, TestSuiteFactory, execution_for
@@ -380,7 +381,7 @@ def _dashboard_url(name: str, victim) -> str:
     names = re.findall(r"<(?:\w+:)?(\w+)>", str(pattern.pattern))
     if set(names) - set(values):
         pytest.fail(f"{pattern.pattern}: the sweep does not know which object {names} names")
-    return reverse(f"monitoring:{name}", kwargs={n: values[n] for n in names})
+    return reverse(f"dashboard:{name}", kwargs={n: values[n] for n in names})
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -399,10 +400,10 @@ def test_every_dashboard_post_without_a_csrf_token_is_refused(victim, page):
 def test_a_dashboard_post_with_its_csrf_token_goes_through(victim, admin_user):
     browser = Client(enforce_csrf_checks=True)
     browser.force_login(admin_user)
-    browser.get(reverse("monitoring:queue"))  # sets the CSRF cookie
+    browser.get(reverse("dashboard:queue"))  # sets the CSRF cookie
 
     response = browser.post(
-        reverse("monitoring:queue-pause"),
+        reverse("dashboard:queue-pause"),
         {"csrfmiddlewaretoken": browser.cookies["csrftoken"].value},
     )
 

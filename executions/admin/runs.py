@@ -5,9 +5,9 @@ from django.contrib import admin, messages
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
+from core.errors import DomainError
 from executions.models import Attempt, Execution, ExecutionEvent, ExecutionStatus, QueueState
 from executions.services import lifecycle, queue
-from intellibrowse.errors import DomainError
 
 S = ExecutionStatus
 _STATUS_COLOURS = {
@@ -173,7 +173,7 @@ class ExecutionAdmin(admin.ModelAdmin):
 
     @admin.display(description="steps of the latest attempt")
     def steps_table(self, execution: Execution) -> str:
-        from results.traces import trace_steps
+        from executions.traces import trace_steps
 
         trace = execution.traces.order_by("-attempt__number").first()
         steps = trace_steps(trace)[:500]

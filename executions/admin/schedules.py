@@ -1,8 +1,8 @@
 from django.contrib import admin, messages
 
+from core.errors import DomainError
 from executions.models import RunSchedule
 from executions.services import schedules
-from intellibrowse.errors import DomainError
 
 
 @admin.register(RunSchedule)

@@ -1,14 +1,6 @@
 """The executions app's API viewsets, registered on the one router in intellibrowse/urls.py."""
 
-from executions.api.catalog import ProjectViewSet, TestCaseViewSet, TestSuiteViewSet
 from executions.api.runs import ExecutionViewSet, QueueViewSet
 from executions.api.schedules import RunScheduleViewSet
 
-__all__ = [
-    "ExecutionViewSet",
-    "ProjectViewSet",
-    "QueueViewSet",
-    "RunScheduleViewSet",
-    "TestCaseViewSet",
-    "TestSuiteViewSet",
-]
+__all__ = ["ExecutionViewSet", "QueueViewSet", "RunScheduleViewSet"]

@@ -12,11 +12,11 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core import serializers as strict
+from core.parsers import JSONParser
 from executions import selectors
 from executions.models import ExecutionStatus
 from executions.services.manual import MANUAL_STATUSES, MAX_TEXT_CHARS, execution_record_manual_step
-from intellibrowse import serializers as strict
-from intellibrowse.parsers import JSONParser
 
 
 class ManualStepInputSerializer(serializers.Serializer):

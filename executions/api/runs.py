@@ -16,10 +16,12 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import IsAdminUser
 from rest_framework.response import Response
 
-from executions import access, selectors
-from executions.filters import ExecutionFilter
+from catalog import access
+from catalog.filters import ExecutionFilter
+from catalog.permissions import ProjectRole
+from core.filters import int_query_param
+from executions import selectors
 from executions.models import Execution, Trigger
-from executions.permissions import ProjectRole
 from executions.serializers.runs import (
     CancelSerializer,
     CaseRunSerializer,
@@ -36,7 +38,6 @@ from executions.serializers.runs import (
     execution_values,
 )
 from executions.services import lifecycle, queue
-from intellibrowse.filters import int_query_param
 
 MAX_EVENTS_PER_PAGE = 1000
 

@@ -7,9 +7,9 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
-from executions import access
+from catalog import access
+from catalog.permissions import ProjectRoleOnCreate
 from executions.models import RunSchedule
-from executions.permissions import ProjectRoleOnCreate
 from executions.serializers.runs import ExecutionSerializer
 from executions.serializers.schedules import (
     CaseScheduleSerializer,

@@ -3,7 +3,8 @@
 import sys
 import time
 
-from executions import engine, watchdog
+from engine import watchdog
+from engine import worker as engine
 from executions.models import Execution, ExecutionStatus
 
 S = ExecutionStatus

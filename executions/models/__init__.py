@@ -1,17 +1,4 @@
 from executions.models.attachments import Attachment
-from executions.models.catalog import (
-    ROLE_RANK,
-    CasePriority,
-    CaseStatus,
-    CaseType,
-    Membership,
-    Project,
-    Role,
-    SuiteItem,
-    TestCase,
-    TestSuite,
-)
-from executions.models.profiles import RunnerProfile
 from executions.models.runs import (
     ACTIVE,
     LEASED,
@@ -28,32 +15,25 @@ from executions.models.runs import (
     Trigger,
 )
 from executions.models.schedules import RunSchedule
+from executions.models.traces import StepRecord, Trace, TraceStorage
 
 __all__ = [
     "ACTIVE",
     "LEASED",
     "OUTCOMES",
-    "ROLE_RANK",
     "TERMINAL",
     "Attachment",
     "Attempt",
     "AttemptReason",
-    "CasePriority",
-    "CaseStatus",
-    "CaseType",
     "EventKind",
     "Execution",
     "ExecutionEvent",
     "ExecutionStatus",
-    "Membership",
     "Priority",
-    "Project",
     "QueueState",
-    "Role",
     "RunSchedule",
-    "RunnerProfile",
-    "SuiteItem",
-    "TestCase",
-    "TestSuite",
+    "StepRecord",
+    "Trace",
+    "TraceStorage",
     "Trigger",
 ]

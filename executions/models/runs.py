@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db import models
 from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, transition
 
-from executions.models.catalog import Project, TestCase, TestSuite
+from catalog.models.projects import Project, TestCase, TestSuite
 
 _MISSING = object()
 

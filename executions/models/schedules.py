@@ -4,7 +4,7 @@ them (a django_q Schedule per RunSchedule, kept in step by executions.services.s
 from django.conf import settings
 from django.db import models
 
-from executions.models.catalog import Project, TestCase, TestSuite
+from catalog.models.projects import Project, TestCase, TestSuite
 from executions.models.runs import Priority
 
 

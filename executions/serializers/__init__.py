@@ -1,1 +1,1 @@
-"""API serializers of the executions app, one module per area (catalog, runs)."""
+"""API serializers of the executions app, one module per area (runs, schedules)."""

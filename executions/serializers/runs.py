@@ -9,17 +9,10 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
-from executions.access import remember_role, visible_project_ids, with_role_of
-from executions.models import (
-    Attempt,
-    CaseStatus,
-    Execution,
-    ExecutionEvent,
-    Priority,
-    TestCase,
-    TestSuite,
-)
-from intellibrowse import serializers as strict
+from catalog.access import remember_role, visible_project_ids, with_role_of
+from catalog.models import CaseStatus, TestCase, TestSuite
+from core import serializers as strict
+from executions.models import Attempt, Execution, ExecutionEvent, Priority
 
 PRIORITY_BY_NAME = {p.label.lower(): p.value for p in Priority}
 MAX_LABELS = 50

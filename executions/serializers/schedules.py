@@ -4,11 +4,12 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from executions.access import visible_project_ids
-from executions.models import RunSchedule, TestCase, TestSuite
-from executions.serializers.catalog import ParametersField
+from catalog.access import visible_project_ids
+from catalog.models import TestCase, TestSuite
+from catalog.serializers import ParametersField
+from core import serializers as strict
+from executions.models import RunSchedule
 from executions.serializers.runs import LabelsField, PriorityField
-from intellibrowse import serializers as strict
 
 
 @extend_schema_field(

@@ -4,8 +4,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from executions.models import EventKind, Execution, ExecutionEvent
-from monitoring.events import ExecutionEventPayload, StepSummary
-from monitoring.publish import publish_execution_event
+from live.events import ExecutionEventPayload, StepSummary
+from live.publish import publish_execution_event
 
 
 def event_record(execution: Execution, **fields) -> ExecutionEvent:

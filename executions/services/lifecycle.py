@@ -16,6 +16,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django_fsm import can_proceed
 
+from catalog.models import CaseStatus, Project, TestCase, TestSuite
+from engine.rows import db_datetime, lock_execution, row_lock, select_executions
 from executions.errors import InvalidTransition, LeaseLost, NotRunnable
 from executions.models import (
     ACTIVE,
@@ -23,18 +25,13 @@ from executions.models import (
     TERMINAL,
     Attempt,
     AttemptReason,
-    CaseStatus,
     EventKind,
     Execution,
     ExecutionStatus,
     Priority,
-    Project,
     QueueState,
-    TestCase,
-    TestSuite,
     Trigger,
 )
-from executions.rows import db_datetime, lock_execution, row_lock, select_executions
 from executions.services.events import (
     event_build,
     event_record,
@@ -60,7 +57,7 @@ UNKNOWN = object()
 
 def locked(execution_id: int, *, with_project: bool = True) -> Execution:
     """The execution, row-locked until the end of the current transaction (with its project
-    loaded, unless the caller never needs it: a step record). See executions.rows."""
+    loaded, unless the caller never needs it: a step record). See engine.rows."""
     return lock_execution(execution_id, with_project=with_project)
 
 
@@ -341,7 +338,7 @@ def _first_startable(now) -> Execution | None:
 def _claimable(now, blocked_parents: set[int], blocked_projects: set[int]) -> tuple[str, list]:
     """The claim's condition: queued case runs whose time has come, while the queue is not
     paused, outside the suites and projects already found full. Written as SQL because the claim
-    runs once per execution (executions.rows)."""
+    runs once per execution (engine.rows)."""
     paused = connection.ops.quote_name(QueueState._meta.db_table)
     where = [
         "e.status = %s AND e.test_case_id IS NOT NULL",
@@ -463,7 +460,7 @@ def _store_step(
 ) -> dict:
     """The step into the current attempt's trace, its counts into the summary, and its event;
     the caller holds the execution locked and saves it."""
-    from results.traces import trace_record_step
+    from executions.traces import trace_record_step
 
     if attempt_id is not None:  # the worker knows its attempt: save a query per step
         attempt = Attempt(pk=attempt_id, execution=execution, number=execution.attempt_count)

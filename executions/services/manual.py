@@ -1,6 +1,6 @@
 """Recording the steps of a manual run: the one write path for testers (API, dashboard, admin).
 
-A manual execution waits in awaiting_input (executions.runners.manual.ManualRunner). Each call
+A manual execution waits in awaiting_input (runners.manual.ManualRunner). Each call
 stores one step result in the current attempt's trace; the call that records the last missing
 step completes the run: failed if any step failed, error if any is blocked, else passed.
 """
@@ -10,14 +10,15 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from executions import access
+from catalog import access
+from catalog.models import CaseType
+from core.errors import DomainError, PermissionDenied
 from executions.attachments import attachment_max_bytes, attachment_save
 from executions.errors import ExecutionError, InvalidTransition, StaleAttempt
-from executions.models import CaseType, Execution, ExecutionStatus
-from executions.runners.base import step_record
-from executions.runners.outcome import StepOutcome, StepStatus
+from executions.models import Execution, ExecutionStatus
+from executions.outcome import StepOutcome, StepStatus
 from executions.services import lifecycle
-from intellibrowse.errors import DomainError, PermissionDenied
+from runners.base import step_record
 
 MANUAL_STATUSES = (StepStatus.PASSED, StepStatus.FAILED, StepStatus.BLOCKED, StepStatus.SKIPPED)
 MAX_TEXT_CHARS = 10_000
@@ -129,8 +130,8 @@ def _manual_steps(execution: Execution, order: int) -> list[dict]:
 
 
 def _recorded_steps(attempt) -> dict[int, dict]:
-    from results.models import Trace
-    from results.traces import trace_steps
+    from executions.models import Trace
+    from executions.traces import trace_steps
 
     trace = Trace.objects.filter(attempt=attempt).first()
     return {s["order"]: s for s in trace_steps(trace)}

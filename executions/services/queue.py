@@ -18,7 +18,7 @@ from executions.models import QueueState
 
 log = logging.getLogger(__name__)
 
-DOORBELL = "executions.tasks.run_next"
+DOORBELL = "engine.tasks.run_next"
 
 
 def ring_doorbell(count: int = 1) -> None:

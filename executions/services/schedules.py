@@ -1,5 +1,5 @@
 """Recurring runs. A RunSchedule owns one django_q Schedule (type cron) that calls
-executions.tasks.run_schedule; these services keep the two in step inside one transaction."""
+engine.tasks.run_schedule; these services keep the two in step inside one transaction."""
 
 from croniter import CroniterBadDateError, croniter
 from django.db import transaction
@@ -53,7 +53,7 @@ def schedule_save(schedule: RunSchedule) -> RunSchedule:
                 q.delete()
             return schedule
         if q is None:
-            q = Schedule(func="executions.tasks.run_schedule", repeats=-1)
+            q = Schedule(func="engine.tasks.run_schedule", repeats=-1)
         q.name = f"intellibrowse schedule {schedule.pk}"
         q.args = repr((schedule.pk,))
         q.schedule_type = Schedule.CRON

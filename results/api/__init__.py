@@ -1,7 +1,7 @@
 """Results endpoints: steps of a trace, reports, JUnit imports, analytics, case health, CI hooks
 and badges. Registered in intellibrowse/urls.py.
 
-Views check access (executions.access) and shapes, then call one service or selector. Reports and
+Views check access (catalog.access) and shapes, then call one service or selector. Reports and
 badges answer in their own media types, chosen with `?as=` (not `?format=`, which DRF keeps for
 its renderers).
 """

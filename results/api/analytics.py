@@ -76,7 +76,7 @@ class CaseHealthViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
 
     def get_queryset(self) -> QuerySet:
         if getattr(self, "swagger_fake_view", False):
-            from executions.models import TestCase
+            from catalog.models import TestCase
 
             return TestCase.objects.none()
         return selectors.cases_for(self.request.user).select_related("stats")

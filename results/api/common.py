@@ -7,11 +7,12 @@ from drf_spectacular.utils import OpenApiParameter
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.negotiation import BaseContentNegotiation
 
-from executions import access
-from executions.models import Execution, Project
-from executions.permissions import ProjectRole
-from intellibrowse.filters import int_query_param
-from intellibrowse.inert import served_inert
+from catalog import access
+from catalog.models import Project
+from catalog.permissions import ProjectRole
+from core.filters import int_query_param
+from core.inert import served_inert
+from executions.models import Execution
 from results import reports, selectors
 from results.errors import InvalidQuery
 
@@ -99,7 +100,7 @@ def report_response(report: reports.Report, fmt: str, filename: str):
         raise InvalidQuery(f"`as` must be one of {', '.join(reports.FORMATS)}.")
     if fmt == "html":
         # Escaped by the template, and served inert besides: its text came from test runs and
-        # JUnit uploads, so the page may not run anything in our origin (intellibrowse.inert).
+        # JUnit uploads, so the page may not run anything in our origin (core.inert).
         return served_inert(HttpResponse(reports.render_html(report), content_type=MEDIA["html"]))
     render = {"json": reports.render_json, "csv": reports.render_csv, "junit": reports.render_junit}
     response = StreamingHttpResponse(render[fmt](report), content_type=MEDIA[fmt])

@@ -11,9 +11,9 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from executions import access
-from executions.models import TestSuite
-from intellibrowse.inert import served_inert
+from catalog import access
+from catalog.models import TestSuite
+from core.inert import served_inert
 from results import selectors
 from results.api.common import AnyAccept
 from results.badges import badge_svg

@@ -11,9 +11,9 @@ from rest_framework.parsers import BaseParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from executions import access
-from intellibrowse import filters as strict_filters
-from intellibrowse.throttling import ScopedRateThrottle
+from catalog import access
+from core import filters as strict_filters
+from core.throttling import ScopedRateThrottle
 from results import reports, selectors
 from results.api.common import (
     AS_PARAM,

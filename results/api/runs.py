@@ -7,7 +7,8 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.views import APIView
 
-from intellibrowse.filters import int_query_param
+from core.filters import int_query_param
+from executions.traces import trace_of, trace_step_json_chunks, trace_step_page_json
 from results import reports
 from results.api.common import (
     AS_PARAM,
@@ -18,7 +19,6 @@ from results.api.common import (
     visible_execution,
 )
 from results.serializers import StepPageSerializer
-from results.traces import trace_of, trace_step_json_chunks, trace_step_page_json
 
 # Attempts are numbered from 1 (the schema says so; 0 is a 400).
 ATTEMPT_SCHEMA = {"type": "integer", "minimum": 1}

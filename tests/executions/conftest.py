@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from executions.runners.command_user import command_user, hand_over
+from runners.command_user import command_user, hand_over
 from tests.factories import SuiteItemFactory, TestCaseFactory, TestSuiteFactory
 
 

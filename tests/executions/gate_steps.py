@@ -7,8 +7,8 @@ attempt got there), then waits, waking on cancel, until the file `open` appears.
 
 from pathlib import Path
 
-from executions.runners.checks import check
-from executions.runners.stepdefs import step
+from runners.checks import check
+from runners.stepdefs import step
 
 
 def _wait_at_gate(ctx, folder: str) -> dict:

@@ -16,10 +16,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from executions import engine
-from executions.runners.browser_session import browser_executable
-from results.models import Trace
-from results.traces import trace_steps
+from engine import worker as engine
+from executions.models import Trace
+from executions.traces import trace_steps
+from runners.browser_session import browser_executable
 from tests.factories import execution_for
 
 # Browser tests are skipped only when Chromium is missing AND IB_REQUIRE_BROWSER is unset: CI sets

@@ -1,6 +1,6 @@
 """A check module loaded through the IB_CHECK_MODULES setting in test_action_python.py."""
 
-from executions.runners.checks import CheckFailed, check
+from runners.checks import CheckFailed, check
 
 
 @check("sample_is_even")

@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 from django.core.exceptions import ValidationError
 
-from executions.models import CaseType, ExecutionStatus, RunnerProfile, TestCase
-from executions.runners.junit_read import JunitError, junit_cases_from_file
+from catalog.models import CaseType, RunnerProfile, TestCase
+from executions.models import ExecutionStatus
+from runners.junit_read import JunitError, junit_cases_from_file
 from tests.executions.local_site import process_alive, run_case
 from tests.factories import TestCaseFactory
 
@@ -341,8 +342,8 @@ def operator_client(client, django_user_model):
 
 
 def test_the_admin_lists_and_edits_profiles(operator_client, pytest_profile):
-    listing = operator_client.get("/admin/executions/runnerprofile/")
-    change = operator_client.get(f"/admin/executions/runnerprofile/{pytest_profile.pk}/change/")
+    listing = operator_client.get("/admin/catalog/runnerprofile/")
+    change = operator_client.get(f"/admin/catalog/runnerprofile/{pytest_profile.pk}/change/")
 
     assert listing.status_code == 200
     assert b"sample-pytest" in listing.content
@@ -351,7 +352,7 @@ def test_the_admin_lists_and_edits_profiles(operator_client, pytest_profile):
 
 def test_the_admin_refuses_a_profile_with_an_unknown_placeholder(operator_client, project):
     response = operator_client.post(
-        "/admin/executions/runnerprofile/add/",
+        "/admin/catalog/runnerprofile/add/",
         {
             "project": project.pk,
             "name": "unsafe",

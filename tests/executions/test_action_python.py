@@ -7,7 +7,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from executions.models import ExecutionStatus
-from executions.runners import checks
+from runners import checks
 from tests.executions.local_site import LocalSite, run_case
 from tests.factories import TestCaseFactory
 

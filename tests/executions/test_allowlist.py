@@ -5,7 +5,7 @@ import socket
 import pytest
 
 from executions.models import ExecutionStatus
-from executions.runners.allowlist import (
+from runners.allowlist import (
     HostNotAllowed,
     host_allowed,
     resolve_allowed,

@@ -13,9 +13,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from rest_framework.authtoken.models import Token
 
-from executions import engine
+from catalog.models import CaseType
+from engine import worker as engine
 from executions.attachments import attachment_save, discard_attachments
-from executions.models import Attachment, CaseType
+from executions.models import Attachment
 from tests.factories import TestCaseFactory, execution_for
 from tests.live import ROOT
 

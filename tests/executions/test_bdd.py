@@ -4,10 +4,11 @@ Cucumber users expect."""
 
 import pytest
 
-from executions.models import CaseType, ExecutionStatus
-from executions.runners.bdd import compile_feature
-from executions.runners.outcome import StepOutcome
-from executions.runners.stepdefs import remove_step, snippet, step
+from catalog.models import CaseType
+from executions.models import ExecutionStatus
+from executions.outcome import StepOutcome
+from runners.bdd import compile_feature
+from runners.stepdefs import remove_step, snippet, step
 from tests.executions.local_site import LocalSite, needs_browser, run_case
 from tests.factories import TestCaseFactory
 
@@ -151,7 +152,7 @@ def test_tables_and_doc_strings_are_kept_in_the_step_input(project, site):
     assert steps[11]["input"]["doc"] == '{"name": "{{ greeting }}"}'
     assert steps[3]["tags"] == ["@api"]
     assert steps[1]["definition"].startswith(
-        "I send a {word} request to {string} (executions.runners.stepdefs_builtin:"
+        "I send a {word} request to {string} (runners.stepdefs_builtin:"
     )
 
 

@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from executions.runners.browser_proxy import AllowListProxy
+from runners.browser_proxy import AllowListProxy
 from tests.executions.local_site import LocalSite
 from tests.executions.outside import OutsideListener
 

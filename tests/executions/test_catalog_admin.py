@@ -6,7 +6,7 @@ import json
 import pytest
 from django.test import Client
 
-from executions.models import CaseType, Membership, Project, Role, TestCase, TestSuite
+from catalog.models import CaseType, Membership, Project, Role, TestCase, TestSuite
 from tests.factories import (
     MembershipFactory,
     ProjectFactory,
@@ -74,33 +74,33 @@ def _inline(prefix: str, rows: list[dict], initial: int = 0) -> dict:
 
 @pytest.mark.parametrize("model", MODELS)
 def test_changelist_renders(admin_client, catalog, model):
-    response = admin_client.get(f"/admin/executions/{model}/")
+    response = admin_client.get(f"/admin/catalog/{model}/")
 
     assert response.status_code == 200
 
 
 @pytest.mark.parametrize("model", MODELS)
 def test_add_page_renders(admin_client, db, model):
-    response = admin_client.get(f"/admin/executions/{model}/add/")
+    response = admin_client.get(f"/admin/catalog/{model}/add/")
 
     assert response.status_code == 200
 
 
 @pytest.mark.parametrize("model", MODELS)
 def test_change_page_renders(admin_client, catalog, model):
-    response = admin_client.get(f"/admin/executions/{model}/{catalog[model].pk}/change/")
+    response = admin_client.get(f"/admin/catalog/{model}/{catalog[model].pk}/change/")
 
     assert response.status_code == 200
 
 
 def test_changelist_search_finds_cases_by_tag(admin_client, catalog):
-    response = admin_client.get("/admin/executions/testcase/", {"q": "smoke"})
+    response = admin_client.get("/admin/catalog/testcase/", {"q": "smoke"})
 
     assert list(response.context["cl"].result_list) == [catalog["testcase"]]
 
 
 def test_project_changelist_counts_members_cases_and_suites(admin_client, catalog):
-    response = admin_client.get("/admin/executions/project/")
+    response = admin_client.get("/admin/catalog/project/")
 
     row = response.context["cl"].result_list[0]
     assert (row.member_count, row.case_count, row.suite_count) == (1, 1, 1)
@@ -109,7 +109,7 @@ def test_project_changelist_counts_members_cases_and_suites(admin_client, catalo
 def test_case_change_page_shows_steps_as_indented_json(admin_client, catalog):
     case = catalog["testcase"]
 
-    response = admin_client.get(f"/admin/executions/testcase/{case.pk}/change/")
+    response = admin_client.get(f"/admin/catalog/testcase/{case.pk}/change/")
 
     shown = response.context["adminform"].form["steps"].value()
     assert shown.startswith('[\n  {\n    "')  # jsonb (PostgreSQL) may reorder the keys
@@ -125,7 +125,7 @@ def test_adding_a_case_records_the_operator_as_its_author(admin_client, operator
     )
     data = _case_form(draft, project=project.pk, type=CaseType.GENERIC, status="active", priority=3)
 
-    response = admin_client.post("/admin/executions/testcase/add/", data)
+    response = admin_client.post("/admin/catalog/testcase/add/", data)
 
     assert response.status_code == 302, response.context["adminform"].form.errors
     case = TestCase.objects.get(key="new-case")
@@ -136,7 +136,7 @@ def test_invalid_steps_are_shown_as_an_error_and_not_saved(admin_client, catalog
     case = catalog["testcase"]
     data = _case_form(case, name="Renamed", steps=json.dumps([{"action": "clik"}]))
 
-    response = admin_client.post(f"/admin/executions/testcase/{case.pk}/change/", data)
+    response = admin_client.post(f"/admin/catalog/testcase/{case.pk}/change/", data)
 
     assert response.status_code == 200
     errors = response.context["adminform"].form.errors
@@ -149,7 +149,7 @@ def test_invalid_gherkin_is_shown_as_an_error_and_not_saved(admin_client, catalo
     case = catalog["testcase"]
     data = _case_form(case, type=CaseType.BDD, steps="[]", feature="Scenario: s\n  Given x\n")
 
-    response = admin_client.post(f"/admin/executions/testcase/{case.pk}/change/", data)
+    response = admin_client.post(f"/admin/catalog/testcase/{case.pk}/change/", data)
 
     assert "Invalid Gherkin" in response.context["adminform"].form.errors["feature"][0]
     case.refresh_from_db()
@@ -161,7 +161,7 @@ def test_a_taken_key_is_shown_as_an_error_and_not_saved(admin_client, catalog):
     TestCaseFactory(project=case.project, key="taken")
 
     response = admin_client.post(
-        f"/admin/executions/testcase/{case.pk}/change/", _case_form(case, key="taken")
+        f"/admin/catalog/testcase/{case.pk}/change/", _case_form(case, key="taken")
     )
 
     assert response.context["adminform"].form.errors == {
@@ -176,7 +176,7 @@ def test_adding_a_suite_saves_its_items(admin_client, project):
     data = {"project": project.pk, "name": "Smoke", "tags": "[]", "max_parallel": 1}
     data |= _inline("items", [{"case": case.pk, "order": 0}])
 
-    response = admin_client.post("/admin/executions/testsuite/add/", data)
+    response = admin_client.post("/admin/catalog/testsuite/add/", data)
 
     assert response.status_code == 302
     suite = TestSuite.objects.get(name="Smoke")
@@ -188,7 +188,7 @@ def test_a_suite_item_from_another_project_is_an_error(admin_client, project):
     data = {"project": project.pk, "name": "Smoke", "tags": "[]", "max_parallel": 1}
     data |= _inline("items", [{"case": foreign.pk, "order": 0}])
 
-    response = admin_client.post("/admin/executions/testsuite/add/", data)
+    response = admin_client.post("/admin/catalog/testsuite/add/", data)
 
     assert response.status_code == 200
     assert not TestSuite.objects.filter(name="Smoke").exists()
@@ -199,7 +199,7 @@ def test_adding_a_project_saves_its_members(admin_client, db):
     data = {"name": "Shop", "slug": "shop", "allowed_hosts": "[]", "retention_days": 90}
     data |= _inline("memberships", [{"user": user.pk, "role": Role.MAINTAINER}])
 
-    response = admin_client.post("/admin/executions/project/add/", data)
+    response = admin_client.post("/admin/catalog/project/add/", data)
 
     assert response.status_code == 302
     project = Project.objects.get(slug="shop")
@@ -213,7 +213,7 @@ def test_demoting_the_last_maintainer_inline_is_an_error(admin_client, catalog, 
     row = {"id": membership.pk, "project": project.pk, "user": owner.pk, "role": Role.VIEWER}
     data |= _inline("memberships", [row], initial=1)
 
-    response = admin_client.post(f"/admin/executions/project/{project.pk}/change/", data)
+    response = admin_client.post(f"/admin/catalog/project/{project.pk}/change/", data)
 
     assert response.status_code == 200
     membership.refresh_from_db()
@@ -224,7 +224,7 @@ def test_demoting_the_last_maintainer_is_an_error(admin_client, catalog):
     membership = catalog["membership"]
 
     response = admin_client.post(
-        f"/admin/executions/membership/{membership.pk}/change/", {"role": Role.VIEWER}
+        f"/admin/catalog/membership/{membership.pk}/change/", {"role": Role.VIEWER}
     )
 
     assert response.status_code == 200
@@ -238,7 +238,7 @@ def test_changing_a_role_goes_through(admin_client, project):
     membership = MembershipFactory(project=project, role=Role.VIEWER)
 
     response = admin_client.post(
-        f"/admin/executions/membership/{membership.pk}/change/", {"role": Role.TESTER}
+        f"/admin/catalog/membership/{membership.pk}/change/", {"role": Role.TESTER}
     )
 
     assert response.status_code == 302
@@ -250,7 +250,7 @@ def test_the_last_maintainer_cannot_be_deleted(admin_client, catalog):
     membership = catalog["membership"]
 
     response = admin_client.post(
-        f"/admin/executions/membership/{membership.pk}/delete/", {"post": "yes"}
+        f"/admin/catalog/membership/{membership.pk}/delete/", {"post": "yes"}
     )
 
     assert response.status_code == 302
@@ -260,7 +260,7 @@ def test_the_last_maintainer_cannot_be_deleted(admin_client, catalog):
 def test_deleting_a_project_through_the_admin_removes_it(admin_client, catalog):
     project = catalog["project"]
 
-    response = admin_client.post(f"/admin/executions/project/{project.pk}/delete/", {"post": "yes"})
+    response = admin_client.post(f"/admin/catalog/project/{project.pk}/delete/", {"post": "yes"})
 
     assert response.status_code == 302
     assert not Project.objects.filter(pk=project.pk).exists()
@@ -270,7 +270,7 @@ def test_a_taken_key_on_the_add_page_is_shown_on_the_key_field(admin_client, cat
     taken = catalog["testcase"]
     data = _case_form(taken, project=taken.project_id)
 
-    response = admin_client.post("/admin/executions/testcase/add/", data)
+    response = admin_client.post("/admin/catalog/testcase/add/", data)
 
     errors = response.context["adminform"].form.errors
     assert errors == {

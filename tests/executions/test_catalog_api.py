@@ -2,7 +2,7 @@
 
 import pytest
 
-from executions.models import (
+from catalog.models import (
     CasePriority,
     CaseStatus,
     CaseType,

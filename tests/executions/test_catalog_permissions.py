@@ -13,7 +13,7 @@ import pytest
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from executions.models import Membership, Project, Role, TestCase, TestSuite
+from catalog.models import Membership, Project, Role, TestCase, TestSuite
 from tests.factories import SuiteItemFactory, TestCaseFactory, TestSuiteFactory, UserFactory
 
 PERSONAS = ["owner", "member", "viewer", "stranger", "anonymous"]

@@ -4,8 +4,8 @@ one error shape {"code", "message", "detail"} with the message on the field that
 import pytest
 from django.core.exceptions import ValidationError
 
-from executions.models import CaseType, TestCase, TestSuite
-from executions.services import catalog
+from catalog import services as catalog
+from catalog.models import CaseType, TestCase, TestSuite
 from tests.factories import ProjectFactory, TestCaseFactory, TestSuiteFactory
 
 CASES = "/api/v1/test-cases/"

@@ -3,7 +3,7 @@
 django-q2's workers share one multiprocessing queue; the idle worker waiting for a task holds its
 reader lock. With multiprocessing's own lock (a POSIX semaphore) a SIGKILL left it taken for good:
 the other worker and every replacement waited on it, and queued work waited for ever while the
-watchdogs kept reporting the workers alive. executions.cluster gives the cluster locks that the
+watchdogs kept reporting the workers alive. engine.cluster gives the cluster locks that the
 kernel releases when their holder dies.
 """
 

@@ -1,4 +1,4 @@
-"""executions.cluster's locks between real forked processes: a SIGKILLed holder frees them, forked
+"""engine.cluster's locks between real forked processes: a SIGKILLed holder frees them, forked
 processes exclude each other, and the queue built on them keeps serving after a waiting reader is
 killed (multiprocessing's own semaphores stay taken for ever in both cases)."""
 
@@ -10,7 +10,7 @@ import threading
 
 import pytest
 
-from executions.cluster import ClusterQueue, FlockLock, cluster_value
+from engine.cluster import ClusterQueue, FlockLock, cluster_value
 from tests.live import queue_lock_holder, wait_until, waiting_on
 
 fork = multiprocessing.get_context("fork")

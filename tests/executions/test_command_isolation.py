@@ -18,10 +18,11 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from executions.models import Execution, ExecutionStatus, RunnerProfile
-from executions.runners.browser_session import BrowserSession
-from executions.runners.context import RunContext
+from catalog.models import RunnerProfile
+from executions.models import Execution, ExecutionStatus
 from executions.services.lifecycle import execution_cancel
+from runners.browser_session import BrowserSession
+from runners.context import RunContext
 from tests.executions.local_site import needs_browser, process_alive, run_case, steps_of
 from tests.factories import TestCaseFactory, execution_for
 from tests.live import live_env, qcluster, wait_until

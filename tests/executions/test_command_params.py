@@ -13,8 +13,9 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.test import Client
 
-from executions.management.commands.load_demo import SAMPLE_PROFILE
-from executions.models import CaseType, ExecutionStatus, RunnerProfile
+from catalog.models import CaseType, RunnerProfile
+from executions.models import ExecutionStatus
+from intellibrowse.management.commands.load_demo import SAMPLE_PROFILE
 from tests.executions.local_site import run_case
 from tests.factories import TestCaseFactory, UserFactory
 
@@ -140,7 +141,7 @@ def test_the_admin_shows_a_value_outside_the_working_dir_as_a_form_error(project
         "steps": json.dumps([pytest_step("../../../../tmp/x.py")]),
     }
 
-    response = client.post("/admin/executions/testcase/add/", form)
+    response = client.post("/admin/catalog/testcase/add/", form)
 
     assert response.status_code == 200  # the form again, with the error
     assert "&#x27;..&#x27; is not allowed in a path" in response.content.decode()

@@ -5,10 +5,8 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
-from executions import engine
-from executions.models import (
+from catalog.models import (
     CaseType,
-    ExecutionStatus,
     Membership,
     Project,
     Role,
@@ -17,6 +15,8 @@ from executions.models import (
     TestCase,
     TestSuite,
 )
+from engine import worker as engine
+from executions.models import ExecutionStatus
 from tests.executions.local_site import needs_browser, run_case, steps_of
 from tests.factories import execution_for
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from executions import engine
+from engine import worker as engine
 from executions.models import Execution, ExecutionStatus, Priority, QueueState
 from tests.factories import TestCaseFactory, UserFactory, execution_for
 

@@ -14,9 +14,10 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from executions.models import AttemptReason, CaseType, EventKind, Execution, ExecutionStatus
+from catalog.models import CaseType
+from executions.models import AttemptReason, EventKind, Execution, ExecutionStatus
+from executions.traces import trace_steps
 from monitoring.models import WorkerHeartbeat
-from results.traces import trace_steps
 from tests.factories import TestCaseFactory, execution_for
 from tests.live import live_env, qcluster, wait_until
 

@@ -5,16 +5,11 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from executions import engine, watchdog
+from catalog.models import CaseStatus
+from engine import watchdog
+from engine import worker as engine
 from executions.errors import InvalidTransition, NotRunnable
-from executions.models import (
-    AttemptReason,
-    CaseStatus,
-    EventKind,
-    ExecutionStatus,
-    Priority,
-    QueueState,
-)
+from executions.models import AttemptReason, EventKind, ExecutionStatus, Priority, QueueState
 from executions.services import lifecycle, queue
 from tests.factories import TestCaseFactory, execution_for
 

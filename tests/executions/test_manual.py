@@ -7,12 +7,14 @@ import pytest
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from executions import engine, watchdog
+from catalog.models import CaseType
+from core.errors import PermissionDenied
+from engine import watchdog
+from engine import worker as engine
 from executions.errors import StaleAttempt
-from executions.models import CaseType, ExecutionStatus
+from executions.models import ExecutionStatus
 from executions.services.lifecycle import execution_cancel
 from executions.services.manual import execution_record_manual_step
-from intellibrowse.errors import PermissionDenied
 from tests.executions.local_site import steps_of
 from tests.factories import TestCaseFactory, execution_for
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from executions.models import ExecutionStatus
-from executions.runners.browser_session import BrowserSession
-from executions.runners.command_user import command_user
-from executions.runners.context import RunContext
+from runners.browser_session import BrowserSession
+from runners.command_user import command_user
+from runners.context import RunContext
 from tests.executions.local_site import needs_browser, run_case
 from tests.factories import TestCaseFactory
 from tests.live import wait_until
@@ -98,8 +98,8 @@ def test_chromium_dies_with_a_killed_worker(tmp_path):
         "import django, os, sys, time\n"
         "os.environ['DJANGO_SETTINGS_MODULE'] = 'intellibrowse.settings'\n"
         "django.setup()\n"
-        "from executions.runners.browser_session import BrowserSession\n"
-        "from executions.runners.context import RunContext\n"
+        "from runners.browser_session import BrowserSession\n"
+        "from runners.context import RunContext\n"
         "s = BrowserSession(['127.0.0.1'])\n"
         "s.start(RunContext(execution_id=0, attempt_id=0, project_id=0))\n"
         "print(s.pid, flush=True)\n"

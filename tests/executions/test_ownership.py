@@ -10,11 +10,11 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from executions import watchdog
+from engine import watchdog
 from executions.errors import LeaseLost
 from executions.models import Execution, ExecutionStatus
 from executions.services import lifecycle
-from results.traces import trace_steps
+from executions.traces import trace_steps
 from tests.factories import TestCaseFactory, execution_for
 
 S = ExecutionStatus

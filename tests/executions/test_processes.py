@@ -1,11 +1,11 @@
-"""executions.processes.die_with_parent in real processes: a child ends with its parent, and a
+"""core.processes.die_with_parent in real processes: a child ends with its parent, and a
 child whose parent ended before it could ask ends at once."""
 
 import multiprocessing
 import os
 import signal
 
-from executions.processes import die_with_parent
+from core.processes import die_with_parent
 from tests.live import still_running, wait_until
 
 fork = multiprocessing.get_context("fork")

@@ -8,13 +8,15 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-from executions import engine, watchdog
-from executions.models import CaseType, ExecutionStatus, RunnerProfile
-from executions.runners.base import StepRecorder
-from executions.runners.context import Cancelled, StopKind
-from executions.runners.generic import GenericRunner
+from catalog.models import CaseType, RunnerProfile
+from engine import watchdog
+from engine import worker as engine
+from executions.models import ExecutionStatus
 from executions.services import lifecycle
 from executions.services.lifecycle import execution_cancel
+from runners.base import StepRecorder
+from runners.context import Cancelled, StopKind
+from runners.generic import GenericRunner
 from tests.executions.local_site import (
     LocalSite,
     chromium_processes_of_runs,

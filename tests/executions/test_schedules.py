@@ -3,10 +3,10 @@
 import pytest
 from django_q.models import Schedule
 
+from engine.tasks import run_schedule
 from executions.models import Execution, RunSchedule, Trigger
 from executions.services import schedules
 from executions.services.schedules import InvalidSchedule
-from executions.tasks import run_schedule
 
 pytestmark = pytest.mark.django_db
 
@@ -22,7 +22,7 @@ def test_saving_creates_a_cron_schedule_in_django_q(case):
     q = Schedule.objects.get(pk=schedule.q_schedule_id)
     assert q.schedule_type == Schedule.CRON
     assert q.cron == "0 2 * * *"
-    assert q.func == "executions.tasks.run_schedule"
+    assert q.func == "engine.tasks.run_schedule"
     assert q.next_run.hour == 2 and q.next_run.minute == 0
 
 
@@ -30,7 +30,7 @@ def test_invalid_cron_is_refused_and_nothing_is_saved(case):
     with pytest.raises(InvalidSchedule, match="cron"):
         make(case, cron="every night")
     assert not RunSchedule.objects.exists()
-    assert not Schedule.objects.filter(func="executions.tasks.run_schedule").exists()
+    assert not Schedule.objects.filter(func="engine.tasks.run_schedule").exists()
 
 
 def test_disabling_removes_the_django_q_schedule(case):
@@ -40,7 +40,7 @@ def test_disabling_removes_the_django_q_schedule(case):
     schedules.schedule_save(schedule)
 
     assert schedule.q_schedule is None
-    assert not Schedule.objects.filter(func="executions.tasks.run_schedule").exists()
+    assert not Schedule.objects.filter(func="engine.tasks.run_schedule").exists()
 
 
 def test_a_tick_starts_a_scheduled_run_with_its_labels(case):
@@ -65,7 +65,7 @@ def test_deleting_removes_both(case):
     schedule = make(case)
     schedules.schedule_delete(schedule)
     assert not RunSchedule.objects.exists()
-    assert not Schedule.objects.filter(func="executions.tasks.run_schedule").exists()
+    assert not Schedule.objects.filter(func="engine.tasks.run_schedule").exists()
 
 
 def test_maintainer_creates_schedule_over_api(owner_api, case):

@@ -10,7 +10,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from executions import engine
+from engine import worker as engine
 from executions.models import ExecutionStatus
 from tests.factories import TestCaseFactory, execution_for
 
@@ -90,7 +90,7 @@ def test_a_worker_that_knows_the_suite_run_saves_the_finish_a_lookup(
 
 
 def test_the_last_step_is_stored_with_the_finish_and_every_step_is_kept_in_order(project):
-    from results.traces import trace_steps
+    from executions.traces import trace_steps
 
     case = TestCaseFactory(project=project)  # two steps: set x, assert x
     execution = execution_for(case, parameters={"x": 1})

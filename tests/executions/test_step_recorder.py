@@ -2,11 +2,11 @@
 
 import pytest
 
-from executions import engine
+from engine import worker as engine
 from executions.models import Execution, ExecutionStatus
-from executions.runners.base import RunResult, StepRecorder
 from executions.services import lifecycle
-from results.traces import trace_steps
+from executions.traces import trace_steps
+from runners.base import RunResult, StepRecorder
 from tests.factories import TestCaseFactory, execution_for
 
 pytestmark = pytest.mark.django_db

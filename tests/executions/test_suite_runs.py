@@ -2,7 +2,7 @@
 
 import pytest
 
-from executions import engine
+from engine import worker as engine
 from executions.models import EventKind, ExecutionStatus
 from executions.services import lifecycle
 from tests.factories import SuiteItemFactory, TestCaseFactory, execution_for

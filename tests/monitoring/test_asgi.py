@@ -11,7 +11,7 @@ import pytest
 from asgiref.testing import ApplicationCommunicator
 
 from intellibrowse import asgi
-from monitoring.relay import EventRelay
+from live.relay import EventRelay
 from tests.monitoring.conftest import run_async
 
 

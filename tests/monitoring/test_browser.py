@@ -9,7 +9,8 @@ from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from playwright.sync_api import sync_playwright
 from rest_framework.authtoken.models import Token
 
-from executions.models import CaseType, Execution, ExecutionStatus
+from catalog.models import CaseType
+from executions.models import Execution, ExecutionStatus
 from tests.factories import TestCaseFactory, execution_for
 from tests.live import free_port, live_env, qcluster
 from tests.monitoring.test_live import uvicorn, wait_for_server, wait_for_worker

@@ -11,9 +11,9 @@ from rest_framework.authtoken.models import Token
 
 from executions.models import Execution
 from executions.services.events import event_payload
-from monitoring.consumers import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED
-from monitoring.publish import asend_to_groups
-from monitoring.routing import CLOSE_NOT_FOUND
+from live.consumers import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED
+from live.publish import asend_to_groups
+from live.routing import CLOSE_NOT_FOUND
 from tests.factories import SuiteItemFactory, TestSuiteFactory, execution_for
 from tests.monitoring.conftest import (
     communicator,

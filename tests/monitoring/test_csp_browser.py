@@ -14,8 +14,8 @@ from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import sync_playwright
 from rest_framework.authtoken.models import Token
 
-from executions import engine
-from executions.models import CaseType, Role
+from catalog.models import CaseType, Role
+from engine import worker as engine
 from tests.factories import TestCaseFactory, execution_for
 from tests.live import free_port, live_env
 from tests.monitoring.test_browser import CHROMIUM, CHROMIUM_ARGS, pytestmark  # noqa: F401
@@ -148,7 +148,7 @@ def pages_to_check(project_id, execution_id):
         ("/api/v1/docs/", ".swagger-ui .info .title"),
         ("/admin/", "#content"),
         ("/admin/executions/execution/", "#changelist"),
-        ("/admin/executions/testcase/add/", "#testcase_form"),
+        ("/admin/catalog/testcase/add/", "#testcase_form"),
         ("/demo/", "#greet"),
     ]
 

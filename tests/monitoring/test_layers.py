@@ -1,6 +1,6 @@
 """The embedded mode's in-process channel layer behaves as Channels' in-memory layer."""
 
-from monitoring.layers import LocalChannelLayer
+from live.layers import LocalChannelLayer
 from tests.monitoring.conftest import run_async
 
 

@@ -17,7 +17,8 @@ from rest_framework.authtoken.models import Token
 from websockets.asyncio.client import connect
 
 from bench.common import process_group
-from executions.models import CaseType, ExecutionStatus
+from catalog.models import CaseType
+from executions.models import ExecutionStatus
 from executions.services.queue import queue_pause, queue_resume
 from monitoring.models import WorkerHeartbeat
 from tests.factories import TestCaseFactory, execution_for

@@ -3,7 +3,7 @@
 import asyncio
 import time
 
-from monitoring import publish
+from live import publish
 
 
 def payload(seq: int) -> dict:

@@ -10,14 +10,14 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from executions import watchdog
+from engine import watchdog
 from executions.models import Execution
-from executions.runners.context import RunContext
 from executions.services import lifecycle
 from executions.services.queue import queue_pause
 from monitoring.alerts import alerts_check
 from monitoring.models import AlertKind, WorkerHeartbeat
 from monitoring.workers import StuckQueue, queue_stuck, worker_seen
+from runners.context import RunContext
 from tests.factories import SuiteItemFactory, TestCaseFactory, TestSuiteFactory, execution_for
 
 LEASE = 8

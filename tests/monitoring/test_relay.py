@@ -7,8 +7,8 @@ import pytest
 from channels.db import database_sync_to_async
 
 from executions.models import EventKind, ExecutionEvent
-from monitoring.feed import EventFollower
-from monitoring.relay import EventRelay, SqliteChangeWatch
+from live.feed import EventFollower
+from live.relay import EventRelay, SqliteChangeWatch
 from tests.monitoring.conftest import (
     communicator,
     receive_events,

@@ -1,7 +1,7 @@
 """/health/ready over a real qcluster that stops taking work while its workers report alive.
 
 The idle worker holding the task-queue lock is frozen (SIGSTOP): a frozen holder, unlike a dead
-one, keeps even executions.cluster's locks, so the other worker waits on it, idle, its watchdog
+one, keeps even engine.cluster's locks, so the other worker waits on it, idle, its watchdog
 still reporting. Readiness must say so (503, `queue` failing) once startable work has waited past
 the lease time, and be ready again when the worker wakes up and the work is taken.
 """

@@ -3,19 +3,17 @@
 import pytest
 from django.test import Client
 
+from catalog.models import CaseType, Membership, Role
 from executions.models import (
     AttemptReason,
-    CaseType,
     Execution,
     ExecutionStatus,
-    Membership,
     Priority,
     QueueState,
-    Role,
     Trigger,
 )
 from executions.services import lifecycle
-from results.traces import trace_steps
+from executions.traces import trace_steps
 from tests.factories import (
     SuiteItemFactory,
     TestCaseFactory,

@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from executions import watchdog
+from engine import watchdog
 from monitoring.models import WorkerHeartbeat
 from monitoring.workers import worker_gone, worker_seen, workers_alive, workers_forget_gone
 

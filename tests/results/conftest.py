@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from executions import engine
+from engine import worker as engine
 from executions.models import ExecutionStatus
 from executions.services import lifecycle
 from results.processing import process_finished_execution

@@ -18,12 +18,20 @@ def admin_client():
 
 
 @pytest.mark.parametrize(
-    "model", ["trace", "caseresult", "importbatch", "casestats", "caseevent", "suitehook"]
+    "model",
+    [
+        "executions/trace",
+        "results/caseresult",
+        "results/importbatch",
+        "results/casestats",
+        "results/caseevent",
+        "results/suitehook",
+    ],
 )
 def test_changelists_render(admin_client, model, project, finish):
     finish(TestCaseFactory(project=project), ["failed", "passed"])
 
-    assert admin_client.get(f"/admin/results/{model}/").status_code == 200
+    assert admin_client.get(f"/admin/{model}/").status_code == 200
 
 
 @pytest.mark.parametrize("threshold", [100, 1], ids=["inline", "rows"])
@@ -34,7 +42,7 @@ def test_a_trace_page_shows_its_steps_from_either_storage(
     execution = finish(TestCaseFactory(project=project), ["passed"])
     trace = execution.traces.get()
 
-    page = admin_client.get(f"/admin/results/trace/{trace.pk}/change/").content.decode()
+    page = admin_client.get(f"/admin/executions/trace/{trace.pk}/change/").content.decode()
 
     assert "<td>check</td>" in page
 

@@ -142,7 +142,7 @@ def test_quarantining_a_quarantined_case_records_nothing(project, owner):
 def test_a_quarantined_case_still_runs_and_is_recorded_but_does_not_fail_its_suite(
     project, x_case, make_suite, owner
 ):
-    from executions import engine
+    from engine import worker as engine
     from results.processing import process_finished_execution
     from tests.factories import execution_for
 

@@ -225,7 +225,7 @@ def badge(client, suite, key=""):
 
 
 def test_the_badge_shows_the_latest_finished_run(suite, hook):
-    from executions import engine
+    from engine import worker as engine
     from tests.factories import execution_for
 
     execution_for(suite=suite)

@@ -7,8 +7,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 
-from executions.models import TestCase
-from executions.models.catalog import key_validator
+from catalog.models import TestCase
+from catalog.models.projects import key_validator
 from results.errors import ImportTooLarge, InvalidJUnit, XMLForbidden
 from results.imports import junit_import
 from results.junit import case_key

@@ -2,7 +2,7 @@
 
 import pytest
 
-from executions import engine
+from engine import worker as engine
 from executions.models import AttemptReason, ExecutionStatus
 from executions.services import lifecycle
 from results import processing
@@ -63,7 +63,7 @@ def test_automatic_retries_fold_into_one_result(project, finish):
 def test_a_rerun_adds_a_second_result(x_case, run):
     execution = run(x_case, x=2)
     lifecycle.execution_rerun(execution.pk)
-    from executions import engine
+    from engine import worker as engine
 
     engine.run_next(worker="w")
     process_finished_execution(execution.pk)
@@ -86,7 +86,7 @@ def test_a_suite_run_records_each_child_and_nothing_for_itself(project, x_case, 
 
 
 def run_suite(suite, run):
-    from executions import engine
+    from engine import worker as engine
 
     parent = execution_for(suite=suite, parameters={"x": 1})
     while engine.run_next(worker="w") is not None:
@@ -108,7 +108,7 @@ def test_a_cancelled_run_is_recorded_as_skipped(x_case):
 
 
 def test_the_engine_processes_each_finish_after_commit(x_case, django_capture_on_commit_callbacks):
-    from executions import engine
+    from engine import worker as engine
 
     execution = execution_for(x_case, parameters={"x": 1})
     with django_capture_on_commit_callbacks(execute=True):

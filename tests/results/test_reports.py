@@ -25,7 +25,7 @@ def body(response) -> bytes:
 @pytest.fixture
 def suite_run(project, x_case, make_suite):
     """A finished suite run: checkout.pays fails (x=2), login.works passes."""
-    from executions import engine
+    from engine import worker as engine
 
     passing = TestCaseFactory(
         project=project,
@@ -253,6 +253,6 @@ def test_html_report_is_served_sandboxed(project, viewer_api):
 
     response = report(viewer_api, "imports", batch.pk, "html")
 
-    # No script at all, not even ours: the page is text from test runs (intellibrowse.inert).
+    # No script at all, not even ours: the page is text from test runs (core.inert).
     assert response["Content-Security-Policy"].startswith("sandbox; default-src 'none'")
     assert response["X-Content-Type-Options"] == "nosniff"

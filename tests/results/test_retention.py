@@ -7,9 +7,9 @@ from django.core.management import call_command
 from django.utils import timezone
 from django_q.models import Schedule
 
-from executions.models import Execution, ExecutionEvent
+from executions.models import Execution, ExecutionEvent, StepRecord, Trace
 from results.apps import SCHEDULES, ensure_schedules
-from results.models import CaseResult, StepRecord, Trace
+from results.models import CaseResult
 from results.retention import prune_results
 from tests.factories import TestCaseFactory, execution_for
 

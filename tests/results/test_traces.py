@@ -4,9 +4,9 @@ import json
 
 import pytest
 
+from executions.models import StepRecord, TraceStorage
 from executions.services import lifecycle
-from results.models import StepRecord, TraceStorage
-from results.traces import (
+from executions.traces import (
     trace_of,
     trace_record_step,
     trace_step_json_chunks,

@@ -2,9 +2,9 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
+from core.errors import DomainError
 from executions.models import Execution
 from executions.services import lifecycle
-from intellibrowse.errors import DomainError
 
 
 class Command(BaseCommand):

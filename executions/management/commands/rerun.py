@@ -2,10 +2,10 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
+from core.errors import DomainError
 from executions.management.progress import EXIT_CODES, wait_for
 from executions.models import Execution
 from executions.services import lifecycle
-from intellibrowse.errors import DomainError
 
 
 class Command(BaseCommand):

@@ -2,10 +2,11 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
+from catalog.models import Project, TestCase, TestSuite
+from core.errors import DomainError
 from executions.management.progress import EXIT_CODES, wait_for
-from executions.models import Priority, Project, TestCase, TestSuite, Trigger
+from executions.models import Priority, Trigger
 from executions.services import lifecycle
-from intellibrowse.errors import DomainError
 
 PRIORITIES = {p.label.lower(): p.value for p in Priority}
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from executions.models import Project
-from intellibrowse.errors import DomainError
+from catalog.models import Project
+from core.errors import DomainError
 from results.imports import junit_import
 
 

@@ -3,7 +3,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from executions.models import Project
+from catalog.models import Project
 from results.retention import prune_results
 
 

@@ -1,0 +1,27 @@
+from catalog.models.profiles import RunnerProfile
+from catalog.models.projects import (
+    ROLE_RANK,
+    CasePriority,
+    CaseStatus,
+    CaseType,
+    Membership,
+    Project,
+    Role,
+    SuiteItem,
+    TestCase,
+    TestSuite,
+)
+
+__all__ = [
+    "ROLE_RANK",
+    "CasePriority",
+    "CaseStatus",
+    "CaseType",
+    "Membership",
+    "Project",
+    "Role",
+    "RunnerProfile",
+    "SuiteItem",
+    "TestCase",
+    "TestSuite",
+]

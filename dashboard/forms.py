@@ -1,0 +1,111 @@
+"""Dashboard forms. They validate input; the views hand the cleaned data to the services."""
+
+import json
+
+from django import forms
+
+from catalog.models import CaseStatus, TestCase, TestSuite
+from executions.models import Priority
+
+
+class JSONObjectField(forms.CharField):
+    """A textarea holding a JSON object; empty means {}."""
+
+    widget = forms.Textarea(attrs={"rows": 3, "spellcheck": "false", "class": "mono"})
+
+    def to_python(self, value):
+        text = (super().to_python(value) or "").strip()
+        if not text:
+            return {}
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            raise forms.ValidationError(f"Not valid JSON: {exc}") from None
+        if not isinstance(data, dict):
+            raise forms.ValidationError('Give a JSON object, like {"base_url": "http://..."}.')
+        return data
+
+    def prepare_value(self, value):
+        if isinstance(value, dict):
+            return json.dumps(value, indent=2) if value else ""
+        return value
+
+
+class StartRunForm(forms.Form):
+    """Run a case or a suite of one project. `target` is "case:<id>" or "suite:<id>"."""
+
+    target = forms.ChoiceField(label="What to run")
+    priority = forms.TypedChoiceField(choices=Priority.choices, coerce=int, initial=Priority.NORMAL)
+    parameters = JSONObjectField(
+        required=False, help_text="Variables the steps can use, as a JSON object."
+    )
+    labels = JSONObjectField(required=False, help_text="Free-form labels, as a JSON object.")
+    environment = forms.CharField(max_length=100, required=False)
+    revision = forms.CharField(max_length=100, required=False)
+    branch = forms.CharField(max_length=200, required=False)
+
+    def __init__(self, *args, project, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.project = project
+        cases = TestCase.objects.filter(project=project).exclude(status=CaseStatus.DEPRECATED)
+        suites = TestSuite.objects.filter(project=project)
+        self.fields["target"].choices = [
+            ("Test cases", [(f"case:{c.pk}", f"{c.key}: {c.name}") for c in cases.order_by("key")]),
+            ("Test suites", [(f"suite:{s.pk}", s.name) for s in suites.order_by("name")]),
+        ]
+
+    def clean_target(self):
+        kind, _, pk = self.cleaned_data["target"].partition(":")
+        model = TestCase if kind == "case" else TestSuite
+        target = model.objects.filter(project=self.project, pk=pk).first()
+        if target is None:
+            raise forms.ValidationError("Choose a case or a suite of this project.")
+        return target
+
+    def service_arguments(self) -> dict:
+        data = self.cleaned_data
+        target = data["target"]
+        return {
+            "test_case": target if isinstance(target, TestCase) else None,
+            "test_suite": target if isinstance(target, TestSuite) else None,
+            "priority": data["priority"],
+            "parameters": data["parameters"],
+            "labels": data["labels"],
+            "environment": data["environment"],
+            "revision": data["revision"],
+            "branch": data["branch"],
+        }
+
+
+class PauseQueueForm(forms.Form):
+    reason = forms.CharField(max_length=500, required=False)
+
+
+class QuarantineForm(forms.Form):
+    quarantined = forms.BooleanField(required=False)
+    reason = forms.CharField(max_length=500, required=False)
+
+
+class RerunForm(forms.Form):
+    only_failed = forms.BooleanField(required=False)
+
+
+class ManualStepForm(forms.Form):
+    """One manual step's result, as a tester records it."""
+
+    STATUSES = [
+        ("passed", "Passed"),
+        ("failed", "Failed"),
+        ("blocked", "Blocked"),
+        ("skipped", "Skipped"),
+    ]
+
+    order = forms.IntegerField(min_value=1, widget=forms.HiddenInput)  # 1-based, like the runners
+    # The attempt the page showed: a form left open across a re-run must not record into the next.
+    attempt = forms.IntegerField(min_value=1, widget=forms.HiddenInput)
+    status = forms.ChoiceField(choices=STATUSES)
+    actual = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 2}), label="What happened"
+    )
+    note = forms.CharField(required=False, max_length=10_000, label="Note")
+    attachment = forms.FileField(required=False, label="Screenshot or file")

@@ -1,0 +1,150 @@
+"""Reads of the dashboard pages. Every function takes the ids of the projects the user may see
+(catalog.access.visible_project_ids), so one page never shows another project's work."""
+
+from datetime import timedelta
+
+from django.db.models import Count, Q, QuerySet
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+
+from catalog.models import TestCase
+from executions.models import ACTIVE, TERMINAL, Execution, ExecutionEvent, ExecutionStatus
+
+S = ExecutionStatus
+FAILING = (S.FAILED, S.ERROR, S.TIMED_OUT)
+JUDGED = (S.PASSED, *FAILING)
+
+
+def _runs(project_ids) -> QuerySet[Execution]:
+    return Execution.objects.filter(project_id__in=project_ids).select_related(
+        "project", "test_case", "test_suite"
+    )
+
+
+def overview_counters(project_ids) -> dict:
+    since = timezone.now() - timedelta(hours=24)
+    cases = Execution.objects.filter(project_id__in=project_ids, test_case__isnull=False)
+    counts = {
+        row["status"]: row["n"]
+        for row in cases.filter(Q(status__in=ACTIVE) | Q(finished_at__gte=since))
+        .values("status")
+        .annotate(n=Count("id"))
+        .order_by()
+    }
+    judged = sum(counts.get(s, 0) for s in JUDGED)
+    return {
+        "queued": counts.get(S.QUEUED, 0) + counts.get(S.PENDING, 0),
+        "running": counts.get(S.RUNNING, 0) + counts.get(S.CANCELLING, 0),
+        "awaiting_input": counts.get(S.AWAITING_INPUT, 0),
+        "passed_24h": counts.get(S.PASSED, 0),
+        "failed_24h": sum(counts.get(s, 0) for s in FAILING),
+        "pass_rate_24h": round(100 * counts.get(S.PASSED, 0) / judged) if judged else None,
+    }
+
+
+def running_executions(project_ids, limit: int = 25) -> list[Execution]:
+    return list(
+        _runs(project_ids)
+        .filter(status__in=(S.RUNNING, S.CANCELLING, S.AWAITING_INPUT))
+        .annotate(children_done=Count("children", filter=Q(children__status__in=TERMINAL)))
+        .order_by("started_at", "id")[:limit]
+    )
+
+
+def queued_executions(project_ids, limit: int = 25) -> list[Execution]:
+    return list(
+        _runs(project_ids)
+        .filter(status__in=(S.QUEUED, S.PENDING), test_case__isnull=False)
+        .order_by("-priority", "queued_at", "id")[:limit]
+    )
+
+
+def recent_results(project_ids, limit: int = 20) -> list[Execution]:
+    """Finished top-level runs (cases run alone and whole suite runs), newest first."""
+    return list(
+        _runs(project_ids)
+        .filter(parent__isnull=True, finished_at__isnull=False)
+        .order_by("-finished_at", "-id")[:limit]
+    )
+
+
+def pass_rate_trend(project_ids, days: int = 14) -> list[dict]:
+    """Per day: how many case runs finished and what share passed (cancelled runs not judged)."""
+    today = timezone.localdate()
+    first = today - timedelta(days=days - 1)
+    rows = (
+        Execution.objects.filter(
+            project_id__in=project_ids,
+            test_case__isnull=False,
+            status__in=JUDGED,
+            finished_at__date__gte=first,
+        )
+        .annotate(day=TruncDate("finished_at"))
+        .values("day")
+        .annotate(total=Count("id"), passed=Count("id", filter=Q(status=S.PASSED)))
+        .order_by("day")
+    )
+    by_day = {row["day"]: row for row in rows}
+    trend = []
+    for offset in range(days):
+        day = first + timedelta(days=offset)
+        row = by_day.get(day)
+        total, passed = (row["total"], row["passed"]) if row else (0, 0)
+        rate = round(100 * passed / total, 1) if total else None
+        trend.append({"day": day, "total": total, "passed": passed, "rate": rate})
+    return trend
+
+
+def execution_events(execution: Execution, limit: int = 200) -> list[ExecutionEvent]:
+    """The newest events of an execution, oldest first (the page's log)."""
+    newest = list(
+        ExecutionEvent.objects.filter(execution=execution)
+        .select_related("actor")
+        .order_by("-seq")[:limit]
+    )
+    return newest[::-1]
+
+
+def suite_children(execution: Execution) -> list[Execution]:
+    return list(execution.children.select_related("test_case").order_by("id"))
+
+
+def project_cases(project_id: int) -> QuerySet[TestCase]:
+    return TestCase.objects.filter(project_id=project_id).order_by("key")
+
+
+def case_history(case: TestCase, limit: int = 30) -> list[dict]:
+    """The case's latest results, oldest first, from results' per-case history (runs here and
+    imported JUnit results alike): {execution, status, finished_at, seconds, revision}."""
+    from results.selectors import case_history as results_case_history
+
+    rows = list(results_case_history(case)[:limit])
+    return [
+        {
+            "execution": row.execution_id,  # None for an imported result
+            "status": row.outcome,
+            "finished_at": row.created_at,
+            "seconds": row.duration_ms / 1000 if row.duration_ms is not None else None,
+            "revision": row.revision,
+        }
+        for row in reversed(rows)
+    ]
+
+
+def case_stats(case: TestCase):
+    """results' per-case summary (runs, flaky score and verdict), or None before the first result."""
+    from results.models import CaseStats
+
+    return CaseStats.objects.filter(case=case).first()
+
+
+def flaky_cases(project_ids, limit: int = 200) -> list:
+    """Cases results judged flaky in these projects, most flaky first (CaseStats with the case)."""
+    from results.selectors import flaky_cases as results_flaky_cases
+
+    found = [
+        stats
+        for project_id in project_ids
+        for stats in results_flaky_cases(project_id).select_related("case__project")[:limit]
+    ]
+    return sorted(found, key=lambda s: (-s.flaky_score, s.case.key))[:limit]

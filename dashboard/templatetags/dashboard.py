@@ -1,0 +1,214 @@
+"""Template helpers of the dashboard: status badges, durations, and the two small SVG charts.
+
+The charts are drawn on the server as inline SVG, so they need no script and no network, and a
+panel swapped in after a live event brings its chart along.
+"""
+
+from django import template
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
+
+from executions.models import ExecutionStatus
+
+register = template.Library()
+S = ExecutionStatus
+
+# CSS classes per status: one colour family for success, failure, activity and neutral endings.
+_TONE = {
+    S.PASSED: "ok",
+    S.FAILED: "bad",
+    S.ERROR: "bad",
+    S.TIMED_OUT: "bad",
+    S.CANCELLED: "muted",
+    S.CANCELLING: "warn",
+    S.RUNNING: "active",
+    S.AWAITING_INPUT: "warn",
+    S.QUEUED: "idle",
+    S.PENDING: "idle",
+    "skipped": "muted",
+    "blocked": "warn",
+    "interrupted": "warn",  # a step a cancel stopped while it ran (it may have had effects)
+}
+
+
+@register.filter
+def tone(status: str) -> str:
+    return _TONE.get(status, "idle")
+
+
+@register.simple_tag
+def status_badge(status: str):
+    label = str(status).replace("_", " ")
+    return format_html(
+        '<span class="badge badge-{}" data-status="{}">{}</span>', tone(status), status, label
+    )
+
+
+@register.filter
+def seconds(value) -> str:
+    """3.2 -> "3.2 s", 125 -> "2 min 5 s"."""
+    if value is None or value == "":
+        return "–"
+    value = float(value)
+    if value < 60:
+        return f"{value:.1f} s"
+    minutes, rest = divmod(round(value), 60)
+    return f"{minutes} min {rest} s" if minutes < 60 else f"{minutes // 60} h {minutes % 60} min"
+
+
+@register.filter
+def millis(value) -> str:
+    return "–" if value is None else seconds(value / 1000)
+
+
+@register.filter
+def elapsed(execution) -> float | None:
+    if execution.started_at and execution.finished_at:
+        return (execution.finished_at - execution.started_at).total_seconds()
+    return None
+
+
+@register.simple_tag
+def progress_of(execution):
+    """(done, total, percent) from the summary the engine keeps for progress bars."""
+    summary = execution.summary or {}
+    if execution.is_suite_run:
+        counts = summary.get("counts") or {}
+        total = summary.get("children", 0)
+        # Selectors annotate children_done on lists; a finished suite has its counts.
+        done = (
+            sum(counts.values())
+            if execution.is_terminal
+            else getattr(execution, "children_done", 0)
+        )
+    else:
+        total = summary.get("steps_total", 0)
+        done = summary.get("steps_done", 0)
+    percent = min(100, round(100 * done / total)) if total else 0
+    return {"done": done, "total": total, "percent": percent}
+
+
+@register.simple_tag
+def sparkline(history, width: int = 240, height: int = 36):
+    """One bar per run, oldest left: height is the run's duration, colour its outcome."""
+    if not history:
+        return mark_safe('<span class="muted">No runs yet.</span>')
+    longest = max((h["seconds"] or 0) for h in history) or 1
+    step = width / max(len(history), 1)
+    bars = []
+    for i, run in enumerate(history):
+        bar = max(3.0, (run["seconds"] or 0) / longest * (height - 2))
+        # Imported results have no execution page: their bar links nowhere.
+        link = reverse("dashboard:execution", args=[run["execution"]]) if run["execution"] else "#"
+        bars.append(
+            (
+                link,
+                f"{i * step + 1:.1f}",
+                f"{height - bar:.1f}",
+                f"{max(step - 2, 1):.1f}",
+                f"{bar:.1f}",
+                tone(run["status"]),
+                f"{run['status']} {seconds(run['seconds'])}",
+            )
+        )
+    rects = format_html_join(
+        "",
+        '<a href="{}"><rect x="{}" y="{}" width="{}" height="{}" class="fill-{}">'
+        "<title>{}</title></rect></a>",
+        bars,
+    )
+    return format_html(
+        '<svg class="sparkline" viewBox="0 0 {} {}" width="{}" height="{}" role="img" '
+        'aria-label="Run history">{}</svg>',
+        width,
+        height,
+        width,
+        height,
+        rects,
+    )
+
+
+@register.simple_tag
+def trend_chart(trend, width: int = 560, height: int = 140):
+    """Pass rate per day as a line (days without runs leave a gap) over run-count bars."""
+    if not any(day["total"] for day in trend):
+        return format_html(
+            '<p class="empty">No finished runs in the last {} days: the trend appears once '
+            "runs finish.</p>",
+            len(trend),
+        )
+    pad, n = 24, len(trend)
+    plot_w, plot_h = width - 2 * pad, height - 2 * pad
+    x = [pad + (i + 0.5) * plot_w / n for i in range(n)]
+    most = max(day["total"] for day in trend) or 1
+    bars = format_html_join(
+        "",
+        '<rect x="{}" y="{}" width="{}" height="{}" class="trend-bar"><title>{}</title></rect>',
+        (
+            (
+                f"{x[i] - plot_w / n * 0.35:.1f}",
+                f"{pad + plot_h - day['total'] / most * plot_h:.1f}",
+                f"{plot_w / n * 0.7:.1f}",
+                f"{day['total'] / most * plot_h:.1f}",
+                f"{day['day']:%b %d}: {day['total']} runs, "
+                + (f"{day['rate']}% passed" if day["rate"] is not None else "none judged"),
+            )
+            for i, day in enumerate(trend)
+        ),
+    )
+    segments, current = [], []
+    for i, day in enumerate(trend):
+        if day["rate"] is None:
+            if current:
+                segments.append(current)
+            current = []
+            continue
+        current.append(f"{x[i]:.1f},{pad + plot_h - day['rate'] / 100 * plot_h:.1f}")
+    if current:
+        segments.append(current)
+    lines = format_html_join(
+        "", '<polyline points="{}" class="trend-line"/>', ((" ".join(s),) for s in segments)
+    )
+    # A dot per day with runs, so a lone day (no line to draw) still shows.
+    dots = format_html_join(
+        "",
+        '<circle cx="{}" cy="{}" r="3" class="trend-dot"><title>{}: {}% passed</title></circle>',
+        (
+            (
+                f"{x[i]:.1f}",
+                f"{pad + plot_h - day['rate'] / 100 * plot_h:.1f}",
+                f"{day['day']:%b %d}",
+                day["rate"],
+            )
+            for i, day in enumerate(trend)
+            if day["rate"] is not None
+        ),
+    )
+    labels = format_html_join(
+        "",
+        '<text x="{}" y="{}" class="trend-label">{}</text>',
+        (
+            (f"{x[i]:.1f}", height - 6, f"{day['day']:%d}")
+            for i, day in enumerate(trend)
+            if i % 2 == 0
+        ),
+    )
+    return format_html(
+        '<svg class="trend" viewBox="0 0 {w} {h}" role="img" aria-label="Pass rate per day">'
+        '<text x="2" y="{top}" class="trend-label">100%</text>'
+        '<text x="2" y="{bottom}" class="trend-label">0%</text>'
+        '<line x1="{pad}" y1="{top}" x2="{right}" y2="{top}" class="trend-grid"/>'
+        '<line x1="{pad}" y1="{bottom}" x2="{right}" y2="{bottom}" class="trend-grid"/>'
+        "{bars}{lines}{dots}{labels}</svg>",
+        w=width,
+        h=height,
+        top=pad,
+        bottom=pad + plot_h,
+        pad=pad,
+        right=width - pad,
+        bars=bars,
+        lines=lines,
+        dots=dots,
+        labels=labels,
+    )

@@ -1,1 +1,0 @@
-"""Server-rendered dashboard pages. One module per area; monitoring.urls lists them all."""
