@@ -38,7 +38,7 @@ $(UV):
 	python3 -m venv .tools && .tools/bin/pip install --quiet "uv==0.13.8"
 
 lint: install
-	$(PY) -m ruff check . && $(PY) -m ruff format --check .
+	$(PY) -m ruff check . && $(PY) -m ruff format --check . && .venv/bin/lint-imports --no-cache
 
 format: install
 	$(PY) -m ruff check --fix . && $(PY) -m ruff format .

@@ -206,9 +206,8 @@ def produce(execution_id: int, args) -> dict[int, float]:
     from django.db import transaction
     from django.utils import timezone
 
-    from executions.outcome import StepOutcome
+    from executions.outcome import StepOutcome, step_record
     from executions.services.lifecycle import execution_record_step
-    from runners.base import step_record
 
     committed: dict[int, float] = {}
     interval = 1 / args.rate

@@ -1,10 +1,16 @@
 """Validation of a test case's content (its steps or its Gherkin feature).
 
 Called from TestCase.clean() and from the API serializers, so the admin and the API give the same
-messages. Action parameters are checked by the action itself (runners.registry).
+messages. What only the runners understand (an action's parameters, the Gherkin grammar) is
+checked by functions the runners app registers when it is ready (runners.apps): the catalog sits
+below the runners and cannot import them.
 """
 
+from collections.abc import Callable
+
 from django.core.exceptions import ValidationError
+
+from catalog.models.choices import CaseType
 
 MAX_STEPS = 10_000
 _MANUAL_KEYS = {"name", "instruction", "expected", "data"}
@@ -23,8 +29,6 @@ def validate_case_content(
     case_type: str, steps: object, feature: str, *, project_id: int | None = None
 ) -> None:
     """`project_id` (when known) lets an action check a step against the project's settings."""
-    from catalog.models import CaseType
-
     if not isinstance(steps, list):
         raise ValidationError({"steps": "Steps must be a list."})
     if len(steps) > MAX_STEPS:
@@ -51,9 +55,29 @@ def validate_case_content(
         raise ValidationError({"steps": messages})
 
 
-def _generic_step_errors(step: object, project_id: int | None) -> str | None:
-    from runners.registry import action_param_errors
+class _Checks:
+    """Set once by runners.apps.RunnersConfig.ready()."""
 
+    action_params: Callable[..., str | None] | None = None
+    feature: Callable[[str], str | None] | None = None
+
+
+def register_content_checks(
+    *, action_params: Callable[..., str | None], feature: Callable[[str], str | None]
+) -> None:
+    """`action_params(action, params, project_id=...)` and `feature(text)` return a problem as
+    text, or None when all is well."""
+    _Checks.action_params = action_params
+    _Checks.feature = feature
+
+
+def _checks() -> type[_Checks]:
+    if _Checks.action_params is None or _Checks.feature is None:
+        raise RuntimeError("the runners app is not installed or not ready: no step checks")
+    return _Checks
+
+
+def _generic_step_errors(step: object, project_id: int | None) -> str | None:
     if not isinstance(step, dict):
         return "each step is an object like {'action': 'http', 'params': {...}}."
     unknown = set(step) - _GENERIC_KEYS
@@ -75,7 +99,7 @@ def _generic_step_errors(step: object, project_id: int | None) -> str | None:
     timeout = step.get("timeout")
     if timeout is not None and (not isinstance(timeout, int | float) or not 0 < timeout <= 86400):
         return "'timeout' is a number of seconds between 0 and 86400."
-    return action_param_errors(action, params, project_id=project_id)
+    return _checks().action_params(action, params, project_id=project_id)
 
 
 def _manual_step_errors(step: object) -> str | None:
@@ -92,11 +116,8 @@ def _manual_step_errors(step: object) -> str | None:
 
 
 def _validate_feature(feature: str) -> None:
-    from runners.gherkin_source import GherkinSyntaxError, parse_feature
-
     if not feature or not feature.strip():
         raise ValidationError({"feature": "A BDD case needs a Gherkin feature."})
-    try:
-        parse_feature(feature)
-    except GherkinSyntaxError as exc:
-        raise ValidationError({"feature": str(exc)}) from None
+    problem = _checks().feature(feature)
+    if problem:
+        raise ValidationError({"feature": problem})

@@ -9,6 +9,9 @@ from django.utils import timezone
 
 from catalog.models import TestCase
 from executions.models import ACTIVE, TERMINAL, Execution, ExecutionEvent, ExecutionStatus
+from results.models import CaseStats
+from results.selectors import case_history as results_case_history
+from results.selectors import flaky_cases as results_flaky_cases
 
 S = ExecutionStatus
 FAILING = (S.FAILED, S.ERROR, S.TIMED_OUT)
@@ -116,8 +119,6 @@ def project_cases(project_id: int) -> QuerySet[TestCase]:
 def case_history(case: TestCase, limit: int = 30) -> list[dict]:
     """The case's latest results, oldest first, from results' per-case history (runs here and
     imported JUnit results alike): {execution, status, finished_at, seconds, revision}."""
-    from results.selectors import case_history as results_case_history
-
     rows = list(results_case_history(case)[:limit])
     return [
         {
@@ -133,15 +134,11 @@ def case_history(case: TestCase, limit: int = 30) -> list[dict]:
 
 def case_stats(case: TestCase):
     """results' per-case summary (runs, flaky score and verdict), or None before the first result."""
-    from results.models import CaseStats
-
     return CaseStats.objects.filter(case=case).first()
 
 
 def flaky_cases(project_ids, limit: int = 200) -> list:
     """Cases results judged flaky in these projects, most flaky first (CaseStats with the case)."""
-    from results.selectors import flaky_cases as results_flaky_cases
-
     found = [
         stats
         for project_id in project_ids

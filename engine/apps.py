@@ -17,6 +17,7 @@ class EngineConfig(AppConfig):
         # Only the process that runs a worker cluster builds one; web servers, commands and tests
         # keep django-q2 as it is (`manage.py qcluster`, `django-admin qcluster` alike).
         if sys.argv[1:2] == ["qcluster"]:
+            # Lazy: only a worker cluster's process needs it.
             from engine.cluster import cluster_install
 
             cluster_install()

@@ -3,6 +3,7 @@ the claim (a compare-and-swap in the database) decides what actually runs."""
 
 from engine import watchdog
 from engine import worker as engine
+from executions.services.schedules import schedule_fire
 
 
 def run_next() -> int | None:
@@ -17,7 +18,5 @@ def reap() -> dict:
 
 def run_schedule(schedule_id: int) -> int | None:
     """A RunSchedule's cron tick: start its run. Returns the execution id."""
-    from executions.services.schedules import schedule_fire
-
     execution = schedule_fire(schedule_id)
     return execution.pk if execution else None

@@ -25,6 +25,12 @@ from django.db import close_old_connections, connection
 from django.db.models import Q
 from django.utils import timezone
 
+from executions.models import Execution, ExecutionStatus
+from executions.selectors import queue_claimable
+from executions.services import lifecycle
+from executions.services.lifecycle import execution_heartbeat
+from executions.services.queue import _broker, ring_doorbell
+from monitoring.workers import worker_gone, worker_seen
 from runners import processes
 from runners.context import RunContext, StopKind
 
@@ -62,9 +68,6 @@ def untrack(execution_id: int) -> None:
 
 def check_tracked(*, heartbeat: bool) -> None:
     """One pass over this process's running executions."""
-    from executions.models import ExecutionStatus
-    from executions.services.lifecycle import execution_heartbeat
-
     with _tracked_lock:
         runs = list(_tracked.items())
     for execution_id, (ctx, worker) in runs:
@@ -82,8 +85,6 @@ def check_tracked(*, heartbeat: bool) -> None:
         if heartbeat:
             status = execution_heartbeat(execution_id, worker=worker, attempt=ctx.attempt_number)
         else:
-            from executions.models import Execution
-
             status = (
                 Execution.objects.filter(pk=execution_id).values_list("status", flat=True).first()
             )
@@ -95,11 +96,6 @@ def check_tracked(*, heartbeat: bool) -> None:
 
 def reap_once(now=None) -> dict:
     """One reaper pass. Returns counts of what it did (for the command and the logs)."""
-    from executions.models import Execution, ExecutionStatus
-    from executions.selectors import queue_claimable
-    from executions.services import lifecycle
-    from executions.services.queue import ring_doorbell
-
     S = ExecutionStatus
     now = now or timezone.now()
     lease = timedelta(seconds=settings.IB_LEASE_SECONDS)
@@ -143,8 +139,6 @@ def reap_once(now=None) -> dict:
 def _broker_is_empty() -> bool:
     """Re-ring only when no doorbell is waiting in the broker: then nothing will come for the
     queued work (the broker lost the task, or a claim that found no free slot used it up)."""
-    from executions.services.queue import _broker
-
     try:
         return _broker().queue_size() == 0
     except Exception:
@@ -153,16 +147,12 @@ def _broker_is_empty() -> bool:
 
 def _report_alive() -> None:
     """Tell the dashboard and the readiness check this worker process is up (never raises)."""
-    from monitoring.workers import worker_seen
-
     with _tracked_lock:
         running, idle_since = list(_tracked), _idle_since
     worker_seen(worker_id(), running, idle_since)
 
 
 def _report_gone() -> None:
-    from monitoring.workers import worker_gone
-
     worker_gone(worker_id())
 
 

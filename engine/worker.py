@@ -72,13 +72,30 @@ def context_for(execution: Execution) -> RunContext:
     )
 
 
+def recorder_for(ctx: RunContext, worker: str) -> StepRecorder:
+    """The recorder a runner reports through, its writes bound to this worker's attempt."""
+    return StepRecorder(
+        ctx,
+        store_step=lambda step: lifecycle.execution_record_step(
+            ctx.execution_id,
+            step,
+            worker=worker,
+            attempt=ctx.attempt_number,
+            attempt_id=ctx.attempt_id,
+        ),
+        set_total=lambda count: lifecycle.execution_set_total_steps(
+            ctx.execution_id, count, worker=worker, attempt=ctx.attempt_number
+        ),
+    )
+
+
 def run_claimed(execution: Execution, *, worker: str) -> None:
     ctx = context_for(execution)
-    recorder = StepRecorder(ctx, worker)
+    recorder = recorder_for(ctx, worker)
     watchdog.track(execution.pk, ctx, worker)
     try:
         result = _run(ctx, execution, recorder)
-        _report(execution, ctx, result, recorder)
+        _report(execution, ctx, result, recorder, worker=worker)
     except InvalidTransition as exc:
         # Someone else changed the execution meanwhile (the reaper re-queued it, another worker
         # may run it as a new attempt): not ours to end. The refusing service logged it and
@@ -110,10 +127,12 @@ def _run(
         return exc
 
 
-def _report(execution: Execution, ctx: RunContext, result, recorder: StepRecorder) -> None:
+def _report(
+    execution: Execution, ctx: RunContext, result, recorder: StepRecorder, *, worker: str
+) -> None:
     """End the run through the lifecycle. A finish takes the runner's held last step with it
     (one transaction); any other ending stores that step on its own first."""
-    execution_id, worker, attempt = execution.pk, recorder.worker, ctx.attempt_number
+    execution_id, attempt = execution.pk, ctx.attempt_number
     awaiting = isinstance(result, RunResult) and result.awaiting_input
     if isinstance(result, Cancelled) or awaiting:
         with contextlib.suppress(Cancelled):  # lease lost: the step is no longer ours to store

@@ -18,7 +18,7 @@ from django.conf import settings
 from django.core.files.base import ContentFile, File
 from django.core.files.storage import default_storage
 
-from executions.models import Attachment
+from executions.models import Attachment, Attempt
 
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 # The only types shown inline in our origin: raster images, which a browser never runs. An SVG is
@@ -108,8 +108,6 @@ def attempt_number_of(ctx) -> int:
     """The attempt number of a running context (cached: it cannot change during a run)."""
     number = ctx.resources.get("attempt_number")
     if number is None:
-        from executions.models import Attempt
-
         number = Attempt.objects.values_list("number", flat=True).get(pk=ctx.attempt_id)
         ctx.resources["attempt_number"] = number
     return number

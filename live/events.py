@@ -2,6 +2,10 @@
 
 from typing import Literal, TypedDict
 
+from django.utils import timezone
+
+from executions.models import EventKind, Execution, ExecutionEvent
+
 
 class StepSummary(TypedDict):
     order: int
@@ -27,3 +31,24 @@ class ExecutionEventPayload(TypedDict):
     step: StepSummary | None
     summary: dict
     at: str
+
+
+def event_payload(event: ExecutionEvent, execution: Execution) -> ExecutionEventPayload:
+    step = event.data.get("step") if event.kind == EventKind.STEP else None
+    return ExecutionEventPayload(
+        type="execution.event",
+        event_id=event.pk,
+        execution=execution.pk,
+        project=execution.project_id,
+        parent=execution.parent_id,
+        seq=event.seq,
+        kind=event.kind,
+        status=execution.status,
+        from_status=event.from_status,
+        to_status=event.to_status,
+        attempt=event.attempt_number,
+        reason=event.reason,
+        step=StepSummary(**step) if step else None,
+        summary=execution.summary,
+        at=(event.created_at or timezone.now()).isoformat(),
+    )

@@ -11,8 +11,7 @@ from collections.abc import Iterator
 from django.db.models import Q
 
 from executions.models import Execution, ExecutionEvent
-from executions.services.events import event_payload
-from live.events import ExecutionEventPayload
+from live.events import ExecutionEventPayload, event_payload
 
 # How many events one read returns; a long history is sent in chunks of this size.
 CHUNK = 500

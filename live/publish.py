@@ -17,8 +17,9 @@ import threading
 from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.conf import settings
+from django.db import transaction
 
-from live.events import ExecutionEventPayload
+from live.events import ExecutionEventPayload, event_payload
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,17 @@ def groups_for(payload: ExecutionEventPayload) -> list[str]:
     if payload["parent"]:
         groups.append(f"execution.{payload['parent']}")
     return groups
+
+
+def publish_on_commit(sender, *, execution, events, **kwargs) -> None:
+    """Receiver of executions.signals.events_recorded (connected in live.apps): each event is
+    published once its transaction commits, in order. The payload is taken now, so it shows the
+    execution as it was when the event was recorded."""
+    if not settings.REDIS_URL:
+        return  # the relay in the web process publishes from the event log
+    for event in events:
+        payload = event_payload(event, execution)
+        transaction.on_commit(lambda payload=payload: publish_execution_event(payload))
 
 
 def publish_execution_event(payload: ExecutionEventPayload) -> None:

@@ -19,6 +19,11 @@ class ResultsConfig(AppConfig):
 
     def ready(self) -> None:
         post_migrate.connect(ensure_schedules, sender=self)
+        # Lazy: receivers import models, which are not importable before the registry is ready.
+        from executions.signals import execution_finishing
+        from results.processing import on_execution_finishing
+
+        execution_finishing.connect(on_execution_finishing, dispatch_uid="results.record_finish")
 
 
 def ensure_schedules(using="default", **kwargs) -> None:

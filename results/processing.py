@@ -61,6 +61,11 @@ def process_finished_execution(execution_id: int) -> CaseResult | None:
         return result
 
 
+def on_execution_finishing(sender, *, execution: Execution, **kwargs) -> None:
+    """Receiver of executions.signals.execution_finishing (connected in results.apps)."""
+    record_finish(execution)
+
+
 def record_finish(execution: Execution) -> CaseResult | None:
     """Record the finish of an execution the caller holds locked, and set its `rolled_up` in
     memory: the caller writes the row (the lifecycle services with the finish itself, in one

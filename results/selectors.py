@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from catalog import access
 from catalog.models import TestCase
-from executions.models import Execution
+from executions.models import TERMINAL, Execution
 from results.errors import InvalidQuery
 from results.models import CaseOutcome, CaseResult, CaseStats, ImportBatch
 
@@ -227,8 +227,6 @@ def case_history(case: TestCase) -> QuerySet[CaseResult]:
 
 
 def suite_latest_finished_run(suite_id: int) -> Execution | None:
-    from executions.models import TERMINAL
-
     return (
         Execution.objects.filter(test_suite_id=suite_id, status__in=TERMINAL)
         .order_by("-finished_at", "-id")

@@ -2,16 +2,15 @@
 
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from django.utils import timezone
-
 from executions.attachments import discard_attachments
+from executions.errors import InvalidTransition
 from executions.outcome import StepOutcome, StepStatus
 from runners.context import Cancelled, RunContext, StopKind
 
 MAX_TRACEBACK_CHARS = 4000
-MAX_VALUE_CHARS = 20_000
 
 
 @dataclass
@@ -22,49 +21,40 @@ class RunResult:
 
 
 class StepRecorder:
-    """Sends each step result to the engine (executions.services.lifecycle.execution_record_step).
-    A recorder that is refused (the lease was lost) stops the run.
+    """Sends each step result to the engine through the two writes it is handed (the engine's
+    recorder_for binds them to executions.services.lifecycle): runners import no services. A
+    write that is refused (InvalidTransition: the lease was lost) stops the run.
 
     A runner marks the run's last step (`last=True`): the recorder holds it, and the engine
     stores it with the finish, in the finishing transaction (one transaction less per run; the
     step is shown when the run ends, which is a moment later). `flush` stores a held step on its
     own, for a run that ends any other way."""
 
-    def __init__(self, ctx: RunContext, worker: str) -> None:
+    def __init__(
+        self,
+        ctx: RunContext,
+        *,
+        store_step: Callable[[dict], dict],
+        set_total: Callable[[int], object],
+    ) -> None:
         self.ctx = ctx
-        self.worker = worker
+        self._store_step = store_step
+        self._set_total = set_total
         self.held: dict | None = None
 
     def total(self, count: int) -> None:
-        from executions.errors import InvalidTransition
-        from executions.services.lifecycle import execution_set_total_steps
-
         try:
-            execution_set_total_steps(
-                self.ctx.execution_id,
-                count,
-                worker=self.worker,
-                attempt=self.ctx.attempt_number,
-            )
+            self._set_total(count)
         except InvalidTransition as exc:
             self._abandon(exc)
 
     def record(self, step: dict, *, last: bool = False) -> dict:
-        from executions.errors import InvalidTransition
-        from executions.services.lifecycle import execution_record_step
-
         self.flush()
         if last:
             self.held = {**step, "attempt": self.ctx.attempt_number}
             return self.held
         try:
-            return execution_record_step(
-                self.ctx.execution_id,
-                step,
-                worker=self.worker,
-                attempt=self.ctx.attempt_number,
-                attempt_id=self.ctx.attempt_id,
-            )
+            return self._store_step(step)
         except InvalidTransition as exc:
             discard_attachments(step)  # the step was not stored: keep no orphan file
             self._abandon(exc)
@@ -86,17 +76,6 @@ class StepRecorder:
             self.record(held)
 
 
-def trimmed(value: object, limit: int = MAX_VALUE_CHARS) -> object:
-    """Keep traces readable and rows small: long text is cut, with a note of how much."""
-    if isinstance(value, str) and len(value) > limit:
-        return value[:limit] + f"... [{len(value) - limit} more characters]"
-    if isinstance(value, dict):
-        return {k: trimmed(v, limit) for k, v in value.items()}
-    if isinstance(value, list):
-        return [trimmed(v, limit) for v in value[:1000]]
-    return value
-
-
 def error_from_exception(exc: BaseException, suggestion: str = "") -> dict:
     tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
     error = {
@@ -107,35 +86,6 @@ def error_from_exception(exc: BaseException, suggestion: str = "") -> dict:
     if suggestion:
         error["suggestion"] = suggestion
     return error
-
-
-def step_record(
-    *,
-    order: int,
-    name: str,
-    kind: str,
-    outcome: StepOutcome,
-    started_at,
-    elapsed: float,
-    input: object = None,
-    expected: object = None,
-) -> dict:
-    """The trace entry of one step: the shape every runner writes and every reader expects."""
-    return {
-        "order": order,
-        "name": name,
-        "kind": kind,
-        "status": outcome.status,
-        "started_at": started_at.isoformat(),
-        "finished_at": timezone.now().isoformat(),
-        "duration_ms": round(elapsed * 1000),
-        "input": trimmed(input),
-        "expected": trimmed(expected),
-        "actual": trimmed(outcome.actual),
-        "error": outcome.error,
-        "attachments": outcome.attachments,
-        **({"children": outcome.children} if outcome.children else {}),
-    }
 
 
 def call_action(ctx: RunContext, run, params: dict, *, name: str, timeout: float | None):

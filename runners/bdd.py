@@ -15,13 +15,12 @@ from django.utils import timezone
 from gherkin.pickles.compiler import Compiler
 
 from executions.models import ExecutionStatus
-from executions.outcome import StepOutcome, StepStatus
+from executions.outcome import StepOutcome, StepStatus, step_record
 from runners.base import (
     RunResult,
     StepRecorder,
     call_action,
     interrupted_outcome,
-    step_record,
 )
 from runners.context import Cancelled, RunContext
 from runners.gherkin_source import parse_feature

@@ -6,13 +6,12 @@ from django.utils import timezone
 
 from executions.errors import InvalidTransition
 from executions.models import ExecutionStatus
-from executions.outcome import StepOutcome, StepStatus
+from executions.outcome import StepOutcome, StepStatus, step_record
 from runners.base import (
     RunResult,
     StepRecorder,
     call_action,
     interrupted_outcome,
-    step_record,
 )
 from runners.context import Cancelled, RunContext
 from runners.registry import get_action

@@ -25,3 +25,12 @@ def parse_feature(source: str) -> dict:
     if not document.get("feature"):
         raise GherkinSyntaxError("Invalid Gherkin: no 'Feature:' found.")
     return document
+
+
+def feature_problem(source: str) -> str | None:
+    """What is wrong with a feature's text, or None: the check catalog.steps calls."""
+    try:
+        parse_feature(source)
+    except GherkinSyntaxError as exc:
+        return str(exc)
+    return None

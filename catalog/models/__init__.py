@@ -1,16 +1,6 @@
+from catalog.models.choices import ROLE_RANK, CasePriority, CaseStatus, CaseType, Role
 from catalog.models.profiles import RunnerProfile
-from catalog.models.projects import (
-    ROLE_RANK,
-    CasePriority,
-    CaseStatus,
-    CaseType,
-    Membership,
-    Project,
-    Role,
-    SuiteItem,
-    TestCase,
-    TestSuite,
-)
+from catalog.models.projects import Membership, Project, SuiteItem, TestCase, TestSuite
 
 __all__ = [
     "ROLE_RANK",

@@ -5,15 +5,8 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, RegexValidator
 from django.db import models
 
-
-class Role(models.TextChoices):
-    VIEWER = "viewer", "Viewer"
-    TESTER = "tester", "Tester"
-    MAINTAINER = "maintainer", "Maintainer"
-
-
-# Ranks let permission checks say "at least a tester" instead of listing roles.
-ROLE_RANK = {Role.VIEWER: 1, Role.TESTER: 2, Role.MAINTAINER: 3}
+from catalog.models.choices import CasePriority, CaseStatus, CaseType, Role
+from catalog.steps import validate_case_content
 
 key_validator = RegexValidator(
     r"^[A-Za-z0-9][A-Za-z0-9_.:/\-\[\] ]*$",
@@ -80,25 +73,6 @@ class Membership(models.Model):
         return f"{self.user} in {self.project} ({self.role})"
 
 
-class CaseType(models.TextChoices):
-    GENERIC = "generic", "Generic (automated actions)"
-    BDD = "bdd", "BDD (Gherkin)"
-    MANUAL = "manual", "Manual"
-
-
-class CaseStatus(models.TextChoices):
-    DRAFT = "draft", "Draft"
-    ACTIVE = "active", "Active"
-    DEPRECATED = "deprecated", "Deprecated"
-
-
-class CasePriority(models.IntegerChoices):
-    CRITICAL = 1, "Critical"
-    HIGH = 2, "High"
-    MEDIUM = 3, "Medium"
-    LOW = 4, "Low"
-
-
 class TestCase(models.Model):
     """A test: ordered steps of one type. `key` is its stable identity inside the project, so that
     results reported from outside (JUnit) attach to the same case run after run."""
@@ -144,8 +118,6 @@ class TestCase(models.Model):
         return f"{self.key}: {self.name}"
 
     def clean(self) -> None:
-        from catalog.steps import validate_case_content
-
         validate_case_content(self.type, self.steps, self.feature, project_id=self.project_id)
         if not isinstance(self.parameters, dict):
             raise ValidationError({"parameters": "Give an object of names to values."})

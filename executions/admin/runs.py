@@ -8,6 +8,7 @@ from django.utils.html import format_html, format_html_join
 from core.errors import DomainError
 from executions.models import Attempt, Execution, ExecutionEvent, ExecutionStatus, QueueState
 from executions.services import lifecycle, queue
+from executions.traces import trace_steps
 
 S = ExecutionStatus
 _STATUS_COLOURS = {
@@ -173,8 +174,6 @@ class ExecutionAdmin(admin.ModelAdmin):
 
     @admin.display(description="steps of the latest attempt")
     def steps_table(self, execution: Execution) -> str:
-        from executions.traces import trace_steps
-
         trace = execution.traces.order_by("-attempt__number").first()
         steps = trace_steps(trace)[:500]
         if not steps:

@@ -17,10 +17,10 @@ from rest_framework.permissions import IsAdminUser
 from rest_framework.response import Response
 
 from catalog import access
-from catalog.filters import ExecutionFilter
 from catalog.permissions import ProjectRole
 from core.filters import int_query_param
 from executions import selectors
+from executions.filters import ExecutionFilter
 from executions.models import Execution, Trigger
 from executions.serializers.runs import (
     CancelSerializer,

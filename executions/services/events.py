@@ -1,11 +1,8 @@
-"""Recording events: every transition and step result is a row, published after commit."""
-
-from django.db import transaction
-from django.utils import timezone
+"""Recording events: every transition and step result is a row, published after commit by the
+live app (its receiver of executions.signals.events_recorded)."""
 
 from executions.models import EventKind, Execution, ExecutionEvent
-from live.events import ExecutionEventPayload, StepSummary
-from live.publish import publish_execution_event
+from executions.signals import events_recorded
 
 
 def event_record(execution: Execution, **fields) -> ExecutionEvent:
@@ -51,15 +48,13 @@ def event_build(
 
 
 def events_insert(execution: Execution, events: list[ExecutionEvent]) -> list[ExecutionEvent]:
-    """Save built events of one execution in one INSERT and publish each on commit, in order.
+    """Save built events of one execution in one INSERT and announce them (events_recorded).
     Their `seq` numbers are the caller's to reserve (event_record does it one at a time)."""
     if len(events) == 1:
         events[0].save()
     else:
         ExecutionEvent.objects.bulk_create(events)
-    for event in events:
-        payload = event_payload(event, execution)
-        transaction.on_commit(lambda payload=payload: publish_execution_event(payload))
+    events_recorded.send(sender=ExecutionEvent, execution=execution, events=events)
     return events
 
 
@@ -74,25 +69,4 @@ def event_transition(
         actor=actor,
         actor_label=actor_label,
         reason=reason,
-    )
-
-
-def event_payload(event: ExecutionEvent, execution: Execution) -> ExecutionEventPayload:
-    step = event.data.get("step") if event.kind == EventKind.STEP else None
-    return ExecutionEventPayload(
-        type="execution.event",
-        event_id=event.pk,
-        execution=execution.pk,
-        project=execution.project_id,
-        parent=execution.parent_id,
-        seq=event.seq,
-        kind=event.kind,
-        status=execution.status,
-        from_status=event.from_status,
-        to_status=event.to_status,
-        attempt=event.attempt_number,
-        reason=event.reason,
-        step=StepSummary(**step) if step else None,
-        summary=execution.summary,
-        at=(event.created_at or timezone.now()).isoformat(),
     )

@@ -39,6 +39,7 @@ from executions.services.events import (
     events_insert,
 )
 from executions.services.queue import ring_doorbell
+from executions.signals import execution_finishing
 
 log = logging.getLogger(__name__)
 S = ExecutionStatus
@@ -887,12 +888,11 @@ def _record_results(execution: Execution) -> None:
     Same transaction, so a finished execution and its result commit together with one commit
     instead of two (a worker's throughput is mostly commits and round trips). Inside a savepoint,
     so a failure here rolls back only the result and never the finish; the execution then stays
-    not rolled up and the backstop task (results.processing.process_pending) records it later."""
-    from results.processing import record_finish
-
+    not rolled up and the backstop task (results.processing.process_pending) records it later.
+    The results app records it, through the execution_finishing signal (executions.signals)."""
     try:
         with transaction.atomic():
-            record_finish(execution)
+            execution_finishing.send(sender=Execution, execution=execution)
     except Exception:
         execution.rolled_up = False
         log.exception("result processing failed for execution %s", execution.pk)

@@ -15,10 +15,10 @@ from catalog.models import CaseType
 from core.errors import DomainError, PermissionDenied
 from executions.attachments import attachment_max_bytes, attachment_save
 from executions.errors import ExecutionError, InvalidTransition, StaleAttempt
-from executions.models import Execution, ExecutionStatus
-from executions.outcome import StepOutcome, StepStatus
+from executions.models import Execution, ExecutionStatus, Trace
+from executions.outcome import StepOutcome, StepStatus, step_record
 from executions.services import lifecycle
-from runners.base import step_record
+from executions.traces import trace_steps
 
 MANUAL_STATUSES = (StepStatus.PASSED, StepStatus.FAILED, StepStatus.BLOCKED, StepStatus.SKIPPED)
 MAX_TEXT_CHARS = 10_000
@@ -130,9 +130,6 @@ def _manual_steps(execution: Execution, order: int) -> list[dict]:
 
 
 def _recorded_steps(attempt) -> dict[int, dict]:
-    from executions.models import Trace
-    from executions.traces import trace_steps
-
     trace = Trace.objects.filter(attempt=attempt).first()
     return {s["order"]: s for s in trace_steps(trace)}
 

@@ -9,6 +9,7 @@ from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from catalog.models import TestCase
 from results import selectors
 from results.api.common import PROJECT_PARAM, RANGE_PARAMS, ResultsRole, visible_project
 from results.serializers import (
@@ -76,8 +77,6 @@ class CaseHealthViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
 
     def get_queryset(self) -> QuerySet:
         if getattr(self, "swagger_fake_view", False):
-            from catalog.models import TestCase
-
             return TestCase.objects.none()
         return selectors.cases_for(self.request.user).select_related("stats")
 

@@ -14,7 +14,6 @@ from engine import worker as engine
 from executions.models import ExecutionStatus
 from executions.services import lifecycle
 from executions.services.lifecycle import execution_cancel
-from runners.base import StepRecorder
 from runners.context import Cancelled, StopKind
 from runners.generic import GenericRunner
 from tests.executions.local_site import (
@@ -307,7 +306,7 @@ def test_a_step_a_cancel_stopped_before_it_started_is_skipped(project):
     ctx.request_stop("stop it", StopKind.CANCEL)
 
     with pytest.raises(Cancelled):
-        GenericRunner().run(ctx, claimed.test_case, StepRecorder(ctx, "w"))
+        GenericRunner().run(ctx, claimed.test_case, engine.recorder_for(ctx, "w"))
 
     (step,) = steps_of(execution)
     assert (step["status"], step["actual"]) == ("skipped", "not run: stop it")

@@ -6,7 +6,7 @@ from engine import worker as engine
 from executions.models import Execution, ExecutionStatus
 from executions.services import lifecycle
 from executions.traces import trace_steps
-from runners.base import RunResult, StepRecorder
+from runners.base import RunResult
 from tests.factories import TestCaseFactory, execution_for
 
 pytestmark = pytest.mark.django_db
@@ -29,7 +29,7 @@ def stored_orders(execution: Execution) -> list[int]:
 
 
 def test_a_step_is_stored_at_once_and_a_last_step_waits_for_the_finish(claimed):
-    recorder = StepRecorder(engine.context_for(claimed), "w")
+    recorder = engine.recorder_for(engine.context_for(claimed), "w")
 
     recorder.record(step(1))
     held = recorder.record(step(2), last=True)
@@ -39,7 +39,7 @@ def test_a_step_is_stored_at_once_and_a_last_step_waits_for_the_finish(claimed):
 
 
 def test_a_flush_stores_the_held_step_on_its_own(claimed):
-    recorder = StepRecorder(engine.context_for(claimed), "w")
+    recorder = engine.recorder_for(engine.context_for(claimed), "w")
     recorder.record(step(1), last=True)
 
     recorder.flush()
@@ -48,7 +48,7 @@ def test_a_flush_stores_the_held_step_on_its_own(claimed):
 
 
 def test_a_step_recorded_after_a_held_one_stores_both_in_order(claimed):
-    recorder = StepRecorder(engine.context_for(claimed), "w")
+    recorder = engine.recorder_for(engine.context_for(claimed), "w")
     recorder.record(step(1), last=True)
 
     recorder.record(step(2))

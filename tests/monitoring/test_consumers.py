@@ -10,8 +10,8 @@ from channels.testing import WebsocketCommunicator
 from rest_framework.authtoken.models import Token
 
 from executions.models import Execution
-from executions.services.events import event_payload
 from live.consumers import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED
+from live.events import event_payload
 from live.publish import asend_to_groups
 from live.routing import CLOSE_NOT_FOUND
 from tests.factories import SuiteItemFactory, TestSuiteFactory, execution_for

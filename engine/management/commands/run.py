@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from catalog.models import Project, TestCase, TestSuite
 from core.errors import DomainError
-from executions.management.progress import EXIT_CODES, wait_for
+from engine.management.progress import EXIT_CODES, wait_for
 from executions.models import Priority, Trigger
 from executions.services import lifecycle
 

@@ -3,7 +3,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from core.errors import DomainError
-from executions.management.progress import EXIT_CODES, wait_for
+from engine.management.progress import EXIT_CODES, wait_for
 from executions.models import Execution
 from executions.services import lifecycle
 
