@@ -63,7 +63,12 @@ def insert_rows(
             stage = f"CREATE TEMP TABLE IF NOT EXISTS {target} ON COMMIT DROP AS "
             cursor.execute(stage + f"SELECT {names} FROM {table} WITH NO DATA")  # noqa: S608
             cursor.execute(f"TRUNCATE {target}")
-        with cursor.cursor.copy(f"COPY {target} ({names}) FROM STDIN") as copy:
+        # The raw psycopg cursor: Django's error wrapper is put back by hand, so that a unique
+        # violation is an IntegrityError here too (callers catch it to handle a race).
+        with (
+            connection.wrap_database_errors,
+            cursor.cursor.copy(f"COPY {target} ({names}) FROM STDIN") as copy,
+        ):
             for row in rows:
                 values = [row[name] for name in attnames]
                 for i, encoder in json_at:  # JSON goes as its text; PostgreSQL parses it

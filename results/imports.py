@@ -2,8 +2,9 @@
 
 Imports stay out of the Execution lifecycle: nothing is queued or run, so 100,000 testcases cost
 a few bulk statements per 5,000 of them instead of 100,000 lifecycles. Each testcase attaches to a
-catalog case by its stable key (results.junit.case_key), created on first sight, so history and
-flaky detection see imported and engine results of a case in one table.
+catalog case by its stable key (results.junit.case_key), created on first sight by the service the
+`command` action uses too (results.reported_cases), so history and flaky detection see imported,
+command-reported and engine results of a case in one table.
 """
 
 import uuid
@@ -11,11 +12,12 @@ import uuid
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
-from catalog.models import CaseType, Project, TestCase
-from results.bulk import insert_rows, select_any
+from catalog.models import Project
+from results.bulk import insert_rows
 from results.history import Entry, history_record
 from results.junit import JUnitReader, ParsedCase
 from results.models import CaseOutcome, CaseResult, ImportBatch
+from results.reported_cases import reported_cases_find_or_create
 
 # Testcases written per round of bulk statements: bounded memory (a few MB), few round trips.
 BATCH_SIZE = 5000
@@ -106,7 +108,13 @@ def _ingest(batch: ImportBatch, reader: JUnitReader) -> None:
 def _write(batch: ImportBatch, parsed: list[ParsedCase], totals: dict) -> None:
     if not parsed:
         return
-    case_ids = _case_ids(batch, parsed)
+    case_ids, created = reported_cases_find_or_create(
+        batch.project_id,
+        parsed,
+        source=f"JUnit import #{batch.pk}",
+        created_by_id=batch.created_by_id,
+    )
+    batch.new_cases += created
     rows, entries = [], []
     for p in parsed:
         case_id = case_ids[p.key]
@@ -136,43 +144,3 @@ def _write(batch: ImportBatch, parsed: list[ParsedCase], totals: dict) -> None:
         batch.duration_ms += p.duration_ms or 0
     insert_rows(CaseResult, rows)
     history_record(entries, project_id=batch.project_id, actor_label=f"import #{batch.pk}")
-
-
-def _case_ids(batch: ImportBatch, parsed: list[ParsedCase]) -> dict[str, int]:
-    """Catalog case ids by key: one query for those that exist, one insert for the rest (a
-    concurrent import may create some first: conflicts are skipped, then all are read back)."""
-    wanted = {p.key: p for p in parsed}
-    ids = _ids_by_key(batch, list(wanted))
-    missing = [wanted[k] for k in wanted if k not in ids]
-    if missing:
-        rows = [_new_case(batch, p) for p in missing]
-        try:
-            with transaction.atomic():
-                insert_rows(TestCase, rows)
-        except IntegrityError:
-            # A concurrent import created some of these cases first: keep theirs.
-            insert_rows(TestCase, rows, conflict=("project", "key"))
-        ids.update(_ids_by_key(batch, [p.key for p in missing]))
-        batch.new_cases += len(missing)
-    return ids
-
-
-def _ids_by_key(batch: ImportBatch, keys: list[str]) -> dict[str, int]:
-    where = {"project_id": batch.project_id}
-    return {
-        r["key"]: r["id"] for r in select_any(TestCase, "key", keys, ["key", "id"], where=where)
-    }
-
-
-def _new_case(batch: ImportBatch, parsed: ParsedCase) -> dict:
-    """A catalog case for a testcase seen for the first time (other fields: model defaults)."""
-    source = f" from {parsed.classname}" if parsed.classname else ""
-    return {
-        "project_id": batch.project_id,
-        "key": parsed.key,
-        "name": parsed.name[:255],
-        "type": CaseType.GENERIC,
-        "description": f"Created by JUnit import #{batch.pk}{source}",
-        "tags": ["junit"],
-        "created_by_id": batch.created_by_id,
-    }

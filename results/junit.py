@@ -1,16 +1,20 @@
-"""JUnit XML: a streaming, hardened reader and a streaming writer. No database here.
+"""JUnit XML: the one reader, the one case key, and a streaming writer. No database here.
 
 Reading: defusedxml's iterparse refuses any DTD (so no entity expansion, no external entities);
-LimitedReader stops at IB_JUNIT_MAX_BYTES and hashes what it reads; each <testcase> is turned into
-a ParsedCase and dropped from the tree at once, so memory stays flat however long the file is.
+LimitedReader stops at a size limit and hashes what it reads; each <testcase> is turned into a
+ParsedCase and dropped from the tree at once, so memory stays flat however long the file is.
 Accepts what real runners write: pytest, JUnit 5 / Surefire (flakyFailure, rerunFailure ...),
-jest-junit, go-junit-report, nested <testsuite>s, properties, system-out / system-err.
+jest-junit, go-junit-report, nested <testsuite>s, properties, system-out / system-err. Two callers
+read with it: imports stream uploads through JUnitReader (results.imports), and the `command`
+action reads what a runner profile's command wrote (junit_cases_from_bytes). Both key a testcase
+with case_key(), so a test a command step reported and the same test uploaded are one case.
 
 Writing: a <testsuites> document that GitLab and Jenkins read, with Surefire's rerun elements so
 that exporting and importing again gives the same results.
 """
 
 import hashlib
+import io
 import math
 import re
 from collections.abc import Iterable, Iterator
@@ -32,6 +36,8 @@ MESSAGE_MAX = 2000
 TEXT_MAX = 4000
 MAX_PROPERTIES = 50
 MAX_RERUNS = 10
+# A report read whole into memory (a command step's): uploads stream up to IB_JUNIT_MAX_BYTES.
+MAX_IN_MEMORY_BYTES = 50 * 1024 * 1024
 # catalog.models.projects.key_validator: what a catalog key may hold.
 _KEY_OK = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:/\-\[\] ]*")
 _KEY_BAD_CHAR = re.compile(r"[^A-Za-z0-9_.:/\-\[\] ]")
@@ -156,6 +162,15 @@ class JUnitReader:
                 # Done with this child of a suite: drop it so the tree never grows.
                 elem.clear()
                 parent.remove(elem)
+
+
+def junit_cases_from_bytes(data: bytes, *, limit: int = MAX_IN_MEMORY_BYTES) -> list[ParsedCase]:
+    """Every testcase of a report held in memory, in file order.
+
+    Raises InvalidJUnit (not XML, not JUnit, a nameless testcase), XMLForbidden (a DTD or
+    entities) and ImportTooLarge (over `limit`): ResultsErrors, which an upload answers as a 4xx
+    and the `command` action records as its step's error."""
+    return list(JUnitReader(io.BytesIO(data), limit))
 
 
 def _local(tag: str) -> str:

@@ -8,8 +8,9 @@ whitelisted parameters (from `vars`, else from the run's variables), each checke
 pattern and kept inside the profile's working directory (RunnerProfile.parameter_error), when
 the case is saved and again here. The command runs as the command user (command_user.py) with a
 fresh environment; a cancel, a timeout or the end of the step kills it and everything it
-started, sessions of their own included (processes.py). With a JUnit XML path, each test case in
-the file becomes a child result attached to a catalog case by its key `classname.name`.
+started, sessions of their own included (processes.py). With a JUnit XML path, the file is read
+with the results app's reader and each test case in it becomes a child result attached to a
+catalog case by its key (results.junit.case_key): the case an upload of the same test finds.
 """
 
 import contextlib
@@ -25,9 +26,11 @@ from django.conf import settings
 
 from catalog.models import RunnerProfile
 from catalog.models.profiles import BUILTIN_PLACEHOLDERS, PLACEHOLDER
-from catalog.reported_cases import test_cases_for_reported
 from executions.attachments import attachment_for_step
 from executions.outcome import StepOutcome, StepStatus
+from results.errors import ResultsError
+from results.junit import MAX_IN_MEMORY_BYTES, ParsedCase, junit_cases_from_bytes
+from results.reported_cases import reported_cases_find_or_create
 from runners.command_user import (
     CommandUser,
     CommandUserError,
@@ -38,7 +41,6 @@ from runners.command_user import (
     read_written_file,
 )
 from runners.context import RunContext
-from runners.junit_read import MAX_JUNIT_BYTES, JunitError, junit_cases_from_bytes
 from runners.processes import StepProcesses
 from runners.registry import action
 from runners.waiting import action_timeout
@@ -46,6 +48,7 @@ from runners.waiting import action_timeout
 TAIL_CHARS = 8000
 _POLL_SECONDS = 0.05
 _CHILD_STATUS_ORDER = ("failed", "error")
+_JUNIT_HINT = "Check the profile's junit_xml path and that the command writes it (see the output)."
 
 
 def validate_command(params: dict) -> str | None:
@@ -238,33 +241,22 @@ def _tail(log: BinaryIO) -> str:
 def _junit_outcome(
     ctx: RunContext, profile: RunnerProfile, path: Path, user: CommandUser | None, actual: dict
 ) -> StepOutcome:
-    try:
-        try:
-            data = read_written_file(path, user, MAX_JUNIT_BYTES)
-        except FileNotFoundError:
-            raise JunitError(f"No JUnit XML file at {path}.") from None
-        except (OSError, ValueError) as exc:
-            raise JunitError(f"{path.name} was not read: {exc}") from None
-        reported = junit_cases_from_bytes(data, path.name)
-    except JunitError as exc:
-        outcome = _error(
-            "JunitMissing",
-            f"{exc} (exit code {actual['exit_code']})",
-            "Check the profile's junit_xml path and that the command writes it (see the output).",
-        )
-        outcome.actual = actual
-        return outcome
-    cases = test_cases_for_reported(
+    reported, problem = _read_junit(path, user)
+    if problem is not None:
+        problem.error["message"] += f" (exit code {actual['exit_code']})"
+        problem.actual = actual
+        return problem
+    ids, _ = reported_cases_find_or_create(
         ctx.project_id, reported, source=f"runner profile {profile.name}"
     )
     children = [
         {
-            "key": r["key"],
-            "name": r["name"],
-            "status": r["status"],
-            "duration_ms": r["duration_ms"],
-            "message": r["message"],
-            "case_id": cases[r["key"]].pk if r["key"] in cases else None,
+            "key": r.key,
+            "name": r.name,
+            "status": str(r.outcome),
+            "duration_ms": r.duration_ms,
+            "message": r.message,
+            "case_id": ids.get(r.key),
         }
         for r in reported
     ]
@@ -292,6 +284,24 @@ def _junit_outcome(
             f"although no test in its JUnit XML failed.",
         }
     return outcome
+
+
+def _read_junit(
+    path: Path, user: CommandUser | None
+) -> tuple[list[ParsedCase], StepOutcome | None]:
+    """The testcases of the file the command wrote, or the step's error: a file that is missing
+    or was not read is JunitMissing, one that is not JUnit (or is hostile, or too big) is
+    JunitInvalid. Neither is the worker's problem: the step records it and the run goes on."""
+    try:
+        data = read_written_file(path, user, MAX_IN_MEMORY_BYTES)
+    except FileNotFoundError:
+        return [], _error("JunitMissing", f"No JUnit XML file at {path}.", _JUNIT_HINT)
+    except (OSError, ValueError) as exc:
+        return [], _error("JunitMissing", f"{path.name} was not read: {exc}", _JUNIT_HINT)
+    try:
+        return junit_cases_from_bytes(data), None
+    except ResultsError as exc:
+        return [], _error("JunitInvalid", f"{path.name}: {exc.message}", _JUNIT_HINT)
 
 
 def _error(kind: str, message: str, suggestion: str = "") -> StepOutcome:

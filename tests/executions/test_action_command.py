@@ -9,7 +9,8 @@ from django.core.exceptions import ValidationError
 
 from catalog.models import CaseType, RunnerProfile, TestCase
 from executions.models import ExecutionStatus
-from runners.junit_read import JunitError, junit_cases_from_file
+from results.errors import InvalidJUnit, XMLForbidden
+from results.junit import junit_cases_from_bytes
 from tests.executions.local_site import process_alive, run_case
 from tests.factories import TestCaseFactory
 
@@ -286,10 +287,9 @@ def test_what_the_command_leaves_in_the_background_is_killed(project, command_tm
 # --- reading JUnit XML ----------------------------------------------------------------------
 
 
-def test_junit_statuses_durations_and_messages(tmp_path):
-    junit = tmp_path / "j.xml"
-    junit.write_text(
-        """<testsuite name="s">
+def test_junit_statuses_durations_and_messages():
+    cases = junit_cases_from_bytes(
+        b"""<testsuite name="s">
         <testcase classname="pkg.Mod" name="ok" time="0.25"/>
         <testcase classname="pkg.Mod" name="bad"><failure message="boom">trace</failure></testcase>
         <testcase classname="pkg.Mod" name="broken"><error>stack only</error></testcase>
@@ -297,32 +297,56 @@ def test_junit_statuses_durations_and_messages(tmp_path):
         </testsuite>"""
     )
 
-    cases = junit_cases_from_file(junit)
-
-    assert [(c["key"], c["status"], c["message"]) for c in cases] == [
+    assert [(c.key, c.outcome, c.message) for c in cases] == [
         ("pkg.Mod.ok", "passed", ""),
         ("pkg.Mod.bad", "failed", "boom"),
         ("pkg.Mod.broken", "error", "stack only"),
         ("bare", "skipped", "not today"),
     ]
-    assert cases[0]["duration_ms"] == 250
+    assert cases[0].duration_ms == 250
 
 
-def test_junit_with_entities_is_refused(tmp_path):
-    junit = tmp_path / "bomb.xml"
-    junit.write_text(
-        '<?xml version="1.0"?><!DOCTYPE t [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;">]>'
-        '<testsuite><testcase name="&b;"/></testsuite>'
+def test_junit_with_entities_is_refused():
+    bomb = (
+        b'<?xml version="1.0"?><!DOCTYPE t [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;">]>'
+        b'<testsuite><testcase name="&b;"/></testsuite>'
     )
-    with pytest.raises(JunitError, match="not valid JUnit XML"):
-        junit_cases_from_file(junit)
+    with pytest.raises(XMLForbidden, match="declares a DTD or entities"):
+        junit_cases_from_bytes(bomb)
 
 
-def test_xml_that_is_not_junit_is_refused(tmp_path):
-    junit = tmp_path / "other.xml"
-    junit.write_text("<html><body/></html>")
-    with pytest.raises(JunitError, match="root element <html>"):
-        junit_cases_from_file(junit)
+def test_xml_that_is_not_junit_is_refused():
+    with pytest.raises(InvalidJUnit, match="root element is <html>"):
+        junit_cases_from_bytes(b"<html><body/></html>")
+
+
+def test_a_malformed_junit_file_is_the_steps_error_not_the_workers(project):
+    python_profile(
+        project,
+        "import os; open(os.environ['TMPDIR'] + '/junit.xml', 'w').write('<testsuite><testcase')",
+        junit_xml="{{ output_dir }}/junit.xml",
+    )
+    execution, (step,) = run_case(command_case(project, "p"))
+
+    assert execution.status == S.ERROR
+    assert step["error"]["type"] == "JunitInvalid"
+    assert step["error"]["message"].startswith("junit.xml: The report is not well-formed XML")
+    assert step["error"]["message"].endswith("(exit code 0)")
+    assert step["actual"]["exit_code"] == 0
+
+
+def test_a_junit_file_with_entities_is_the_steps_error(project):
+    bomb = '<!DOCTYPE t [<!ENTITY a "a">]><testsuite><testcase name="&a;"/></testsuite>'
+    python_profile(
+        project,
+        f"import os; open(os.environ['TMPDIR'] + '/junit.xml', 'w').write({bomb!r})",
+        junit_xml="{{ output_dir }}/junit.xml",
+    )
+    execution, (step,) = run_case(command_case(project, "p"))
+
+    assert execution.status == S.ERROR
+    assert step["error"]["type"] == "JunitInvalid"
+    assert "DTD or entities" in step["error"]["message"]
 
 
 def test_the_sample_folder_is_what_the_demo_promises():
