@@ -19,12 +19,14 @@ from core.errors import DomainError
 class ServiceInlineFormSet(BaseInlineFormSet):
     def rows(self) -> list[tuple]:
         """(form, deleted) for every row loaded from the database and every new row the operator
-        filled in; an untouched blank row is no row."""
+        filled in; an untouched blank row, or a new one ticked for deletion, is no row."""
         rows = []
         for index, form in enumerate(self.forms):
-            if index >= self.initial_form_count() and not form.has_changed():
+            new = index >= self.initial_form_count()
+            deleted = self.can_delete and self._should_delete_form(form)
+            if new and (deleted or not form.has_changed()):
                 continue
-            rows.append((form, self.can_delete and self._should_delete_form(form)))
+            rows.append((form, deleted))
         return rows
 
     def clean(self) -> None:

@@ -486,3 +486,20 @@ def test_the_bulk_delete_action_deletes_through_the_service(admin_client, projec
 
     assert response.status_code == 302
     assert not TestCase.objects.filter(pk__in=[c.pk for c in cases]).exists()
+
+
+def test_a_new_inline_row_ticked_for_deletion_adds_nobody(admin_client, catalog):
+    project, membership = catalog["project"], catalog["membership"]
+    rows = [
+        _member_row(membership),
+        {"user": UserFactory().pk, "role": Role.TESTER, "DELETE": "on"},
+    ]
+
+    response = admin_client.post(
+        f"/admin/catalog/project/{project.pk}/change/", _project_form(project, rows, initial=1)
+    )
+
+    assert response.status_code == 302
+    assert list(project.memberships.values_list("user_id", flat=True)) == [membership.user_id]
+    history = admin_client.get(f"/admin/catalog/project/{project.pk}/history/")
+    assert "Deleted membership" not in history.content.decode()  # it never existed
