@@ -1,15 +1,16 @@
-"""DRF permission classes: the roles of catalog.access applied to API requests.
+"""DRF permission classes: catalog.access's rule applied to API requests.
 
 Viewsets filter their querysets to the projects a user can see, so an object of another project is
 a 404 before these classes run; these classes decide what a member may do with what they can see.
+They raise access.require()'s refusal rather than return False, so the answer says which role the
+action needs.
 """
 
 from collections.abc import Mapping
 
-from rest_framework import exceptions
-from rest_framework.permissions import SAFE_METHODS, IsAuthenticated
+from rest_framework.permissions import SAFE_METHODS, BasePermission, IsAuthenticated
 
-from catalog.access import READ, WRITE, has_role, role_in
+from catalog.access import READ, WRITE, is_operator, require
 from catalog.models import Project
 from core.ids import parse_id
 
@@ -28,7 +29,8 @@ class ProjectRole(IsAuthenticated):
 
     def has_object_permission(self, request, view, obj) -> bool:
         needed = READ if request.method in SAFE_METHODS else self.write_role
-        return has_role(request.user, project_id_of(obj), needed)
+        require(request.user, project_id_of(obj), needed)
+        return True
 
 
 class ProjectRoleOnCreate(ProjectRole):
@@ -46,11 +48,16 @@ class ProjectRoleOnCreate(ProjectRole):
         if getattr(view, "action", None) != "create":
             return True
         project_id = _project_id_in(request.data)
-        if project_id is None:
-            return True
-        if role_in(request.user, project_id) is None:
-            raise exceptions.NotFound("Project not found.")
-        return has_role(request.user, project_id, self.write_role)
+        if project_id is not None:
+            require(request.user, project_id, self.write_role, hidden="Project not found.")
+        return True
+
+
+class Operator(BasePermission):
+    """Installation-wide switches (the queue pause): operators only (access.is_operator)."""
+
+    def has_permission(self, request, view) -> bool:
+        return is_operator(request.user)
 
 
 def _project_id_in(data: object) -> int | None:

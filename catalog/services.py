@@ -6,7 +6,7 @@ that need the database (a key or name taken in the project, suite items from ano
 Permission checks are the caller's job (catalog.access); these functions trust their caller.
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import TypedDict
 
 from django.core.exceptions import ValidationError
@@ -58,11 +58,9 @@ def membership_set(project: Project, *, user, role: str) -> tuple[Membership, bo
 
     Raises ValidationError for an unknown role, Conflict when it would demote the last maintainer.
     """
-    if role not in Role.values:
-        raise ValidationError({"role": f"Unknown role {role!r}; one of {', '.join(Role.values)}."})
+    _check_role(role)
     with transaction.atomic():
-        if role != Role.MAINTAINER:
-            membership_check_leaving(project, user=user)
+        memberships_check(project, {user.pk: role})
         return Membership.objects.update_or_create(
             project=project, user=user, defaults={"role": role}
         )
@@ -72,27 +70,63 @@ def membership_remove(project: Project, *, user) -> None:
     """Take `user` out of `project`. Raises NotFound when they are not a member, Conflict when
     they are its last maintainer."""
     with transaction.atomic():
-        membership_check_leaving(project, user=user)
+        memberships_check(project, {user.pk: None})
         deleted, _ = Membership.objects.filter(project=project, user=user).delete()
     if not deleted:
         raise NotFound("This user is not a member of the project.")
 
 
-def membership_check_leaving(project: Project, *, user) -> None:
-    """Raise Conflict if `user` is the project's only maintainer: without one, nobody but a
-    superuser could manage the project again. Called by the services above and the admin forms;
-    locks the maintainers' rows so two concurrent demotions cannot both pass."""
+def memberships_apply(project: Project, roles: Mapping[int, str | None]) -> None:
+    """Make several membership changes as one: `roles` maps a user id to the user's new role,
+    or to None to take them out (the admin's member table is saved in one go, and a swap of
+    maintainers is fine there although each half alone would leave none for a moment).
+
+    Raises ValidationError for an unknown role, Conflict when the project would be left without
+    a maintainer. Removing a user who is not a member does nothing.
+    """
+    for role in roles.values():
+        if role is not None:
+            _check_role(role)
     with transaction.atomic():
-        maintainers = list(
+        memberships_check(project, roles)
+        for user_id, role in roles.items():
+            if role is None:
+                Membership.objects.filter(project=project, user_id=user_id).delete()
+            else:
+                Membership.objects.update_or_create(
+                    project=project, user_id=user_id, defaults={"role": role}
+                )
+
+
+def memberships_check(project: Project, roles: Mapping[int, str | None]) -> None:
+    """Raise Conflict if the changes in `roles` (as memberships_apply takes them) would leave a
+    project that has a maintainer without one: nobody but a superuser could manage it again.
+
+    The services above call it before they write, the admin's member forms while they validate.
+    Locks the maintainers' rows so two concurrent demotions cannot both pass.
+    """
+    if project.pk is None:  # a project being created has no members to lose
+        return
+    with transaction.atomic():
+        maintainers = set(
             Membership.objects.select_for_update()
             .filter(project=project, role=Role.MAINTAINER)
             .values_list("user_id", flat=True)
         )
-    if maintainers == [user.pk]:
+    kept = {
+        user_id for user_id in maintainers if roles.get(user_id, Role.MAINTAINER) == Role.MAINTAINER
+    }
+    added = {user_id for user_id, role in roles.items() if role == Role.MAINTAINER}
+    if maintainers and not kept | added:
         raise Conflict(
             "A project needs at least one maintainer; make someone else maintainer first.",
             code="last_maintainer",
         )
+
+
+def _check_role(role: str) -> None:
+    if role not in Role.values:
+        raise ValidationError({"role": f"Unknown role {role!r}; one of {', '.join(Role.values)}."})
 
 
 # --- Test cases -------------------------------------------------------------------------------
@@ -148,6 +182,11 @@ def suite_update(
 def suite_items_replace(suite: TestSuite, items: Iterable[SuiteItemInput]) -> list[SuiteItem]:
     """Make `items` the suite's whole, ordered content. Raises ValidationError when a case
     belongs to another project or appears twice."""
+    items = list(items)
+    if errors := suite_items_errors(suite, items):
+        raise ValidationError(
+            {"items": [f"item {position + 1}: {message}" for position, message in errors.items()]}
+        )
     rows = [
         SuiteItem(
             suite=suite,
@@ -157,7 +196,6 @@ def suite_items_replace(suite: TestSuite, items: Iterable[SuiteItemInput]) -> li
         )
         for position, item in enumerate(items)
     ]
-    _check_items(suite, rows)
     with transaction.atomic():
         SuiteItem.objects.filter(suite=suite).delete()
         return SuiteItem.objects.bulk_create(rows)
@@ -168,16 +206,18 @@ def suite_delete(suite: TestSuite) -> None:
     _delete(suite, "The suite has executions; keep it, or delete those executions first.")
 
 
-def _check_items(suite: TestSuite, rows: list[SuiteItem]) -> None:
-    errors, seen = [], set()
-    for position, row in enumerate(rows, start=1):
-        if row.case.project_id != suite.project_id:
-            errors.append(f"item {position}: case {row.case.key!r} belongs to another project.")
-        elif row.case.pk in seen:
-            errors.append(f"item {position}: case {row.case.key!r} is already in the suite.")
-        seen.add(row.case.pk)
-    if errors:
-        raise ValidationError({"items": errors})
+def suite_items_errors(suite: TestSuite, items: Iterable[SuiteItemInput]) -> dict[int, str]:
+    """What suite_items_replace() would refuse in `items`, by position (from 0): a case of
+    another project, a case already listed. The admin's inline shows these on the rows."""
+    errors, seen = {}, set()
+    for position, item in enumerate(items):
+        case = item["case"]
+        if case.project_id != suite.project_id:
+            errors[position] = f"case {case.key!r} belongs to another project."
+        elif case.pk in seen:
+            errors[position] = f"case {case.key!r} is already in the suite."
+        seen.add(case.pk)
+    return errors
 
 
 # --- Shared -----------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """Security sweep: every API operation, both WebSocket routes and every dashboard page, each asked by
-someone who has no business there.
+someone who has no business there: a stranger, an anonymous client, and for every write a viewer of
+the project (catalog.access: members read, writes need a tester or a maintainer).
 
 The API operations come from the OpenAPI schema and the dashboard pages and sockets from their URL
 confs, so a new endpoint is swept without anyone adding it here; a path parameter the sweep cannot
@@ -231,6 +232,42 @@ def test_a_stranger_can_neither_read_nor_change_another_project(
     assert victim_state(victim["project"]) == before
 
 
+# What a viewer of the victim's project gets where the default for a write (403) is not the answer.
+VIEWER_EXCEPTIONS = {
+    "POST /api/v1/projects/": {201},  # a project of their own
+    "POST /api/v1/auth/token/": {401},  # the victim's username, a guessed password
+}
+# Bodies that pass the shape checks, so that the role check is what answers: the sweep's one body
+# names a case and a suite at once, which a run refuses (400) before it knows its project.
+VIEWER_BODIES = {"POST /api/v1/executions/": lambda victim: {"test_case": victim["case"].pk}}
+WRITE_OPERATIONS = [(m, p, o) for m, p, o in OPERATIONS if m != "GET"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "operation"),
+    WRITE_OPERATIONS,
+    ids=[f"{m} {p}" for m, p, _ in WRITE_OPERATIONS],
+)
+def test_a_viewer_can_change_nothing_through_the_api(
+    api_for, viewer, victim, method, path, operation
+):
+    api = api_for(viewer)
+    before = victim_state(victim["project"])
+
+    body = VIEWER_BODIES.get(f"{method} {path}")
+    if body is None:
+        response = _request(api, method, path, operation, victim)
+    else:
+        url = _url(path, operation, victim)
+        response = api.generic(method, url, json.dumps(body(victim)), "application/json")
+
+    expected = VIEWER_EXCEPTIONS.get(f"{method} {path}", {403})
+    assert response.status_code in expected, response.content[:300]
+    if response.status_code == 403:
+        assert response.json()["code"] == "permission_denied"
+    assert victim_state(victim["project"]) == before
+
+
 class _Missing:
     """Stands in for an object no row is: its id is past every real one."""
 
@@ -424,6 +461,30 @@ def test_a_stranger_gets_404_for_another_projects_dashboard_pages(victim, strang
     # 405: a page that only takes the other method, refused before it looks anything up.
     assert response.status_code in (404, 405)
     assert MARKER.encode() not in response.content
+    assert victim_state(victim["project"]) == before
+
+
+# A POST that each dashboard form could send, filled in so that no form check answers first.
+DASHBOARD_POST = {
+    "quarantined": "on",
+    "reason": "x",
+    "order": 1,
+    "attempt": 1,
+    "status": "passed",
+    "only_failed": "on",
+}
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_a_viewer_can_change_nothing_from_the_dashboard(victim, viewer, page):
+    browser = Client()
+    browser.force_login(viewer)
+    before = victim_state(victim["project"])
+
+    response = browser.post(_dashboard_url(page, victim), DASHBOARD_POST)
+
+    # 403: a page that writes, refused by the role check; 405: a page that only reads.
+    assert response.status_code in (403, 405)
     assert victim_state(victim["project"]) == before
 
 

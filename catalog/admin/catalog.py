@@ -1,7 +1,8 @@
 """Admin for the catalog: projects and members, test cases, test suites.
 
 Forms run the model's full_clean() (steps, Gherkin, a taken key), so the admin rejects what the
-API rejects; saves go through catalog.services, the API's write path.
+API rejects; every write, inline rows and bulk deletes included, goes through catalog.services,
+the API's write path (the inlines' formsets: catalog.admin.formsets).
 """
 
 import json
@@ -10,14 +11,15 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
-from django.db import models
+from django.db import models, transaction
 from django.db.models import Count, OuterRef, Subquery
 from django.db.models.functions import Coalesce
-from django.forms.models import BaseInlineFormSet
 from django.shortcuts import redirect
+from django.urls import reverse
 
 from catalog import services as catalog
-from catalog.models import Membership, Project, Role, SuiteItem, TestCase, TestSuite
+from catalog.admin.formsets import MembershipInlineFormSet, SuiteItemForm, SuiteItemInlineFormSet
+from catalog.models import Membership, Project, SuiteItem, TestCase, TestSuite
 from core.errors import DomainError
 
 
@@ -81,23 +83,47 @@ def _form_fields(form, *, changed_only: bool) -> dict:
     return {name: form.cleaned_data[name] for name in names if name in form.cleaned_data}
 
 
+def _refusal(exc: DomainError | ValidationError) -> str:
+    if isinstance(exc, DomainError):
+        return exc.message
+    return " ".join(exc.messages)
+
+
+class ServiceAdmin(admin.ModelAdmin):
+    """Forms and formsets show what a service would refuse before anything is written; a service
+    can still refuse at write time (another operator changed the same rows in between). Then
+    the page's transaction is rolled back and the refusal shown as a message, never as a 500."""
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except (DomainError, ValidationError) as exc:
+            self.message_user(request, _refusal(exc), messages.ERROR)
+            return redirect(request.get_full_path())
+
+    def delete_view(self, request, object_id, extra_context=None):
+        try:
+            return super().delete_view(request, object_id, extra_context)
+        except (DomainError, ValidationError) as exc:
+            self.message_user(request, _refusal(exc), messages.ERROR)
+            info = (self.opts.app_label, self.opts.model_name)
+            return redirect(reverse("admin:{}_{}_change".format(*info), args=[object_id]))
+
+    def changelist_view(self, request, extra_context=None):
+        # The bulk delete action ends in delete_queryset().
+        try:
+            return super().changelist_view(request, extra_context)
+        except (DomainError, ValidationError) as exc:
+            self.message_user(request, _refusal(exc), messages.ERROR)
+            return redirect(request.get_full_path())
+
+    def delete_queryset(self, request, queryset):
+        with transaction.atomic():
+            for obj in queryset:
+                self.delete_model(request, obj)
+
+
 # --- Projects and members ---------------------------------------------------------------------
-
-
-class MembershipInlineFormSet(BaseInlineFormSet):
-    def clean(self) -> None:
-        super().clean()
-        # The services refuse to remove a project's last maintainer one change at a time; here
-        # the whole set of rows changes at once, so the rule is checked on the result.
-        had_maintainer = (
-            self.instance.pk and self.instance.memberships.filter(role=Role.MAINTAINER).exists()
-        )
-        if had_maintainer and not any(
-            form.cleaned_data.get("role") == Role.MAINTAINER
-            for form in self.forms
-            if form.cleaned_data and not form.cleaned_data.get("DELETE")
-        ):
-            raise ValidationError("A project needs at least one maintainer.")
 
 
 class MembershipInline(admin.TabularInline):
@@ -108,7 +134,7 @@ class MembershipInline(admin.TabularInline):
 
 
 @admin.register(Project)
-class ProjectAdmin(admin.ModelAdmin):
+class ProjectAdmin(ServiceAdmin):
     form = CatalogForm
     list_display = ["name", "slug", "member_count", "case_count", "suite_count", "created_at"]
     search_fields = ["name", "slug"]
@@ -163,17 +189,17 @@ class MembershipForm(forms.ModelForm):
     def clean(self):
         cleaned = super().clean()
         membership = self.instance
-        demoted = membership.pk and cleaned.get("role") != Role.MAINTAINER
-        if demoted:
+        if membership.pk and cleaned.get("role"):
+            roles = {membership.user_id: cleaned["role"]}
             try:
-                catalog.membership_check_leaving(membership.project, user=membership.user)
+                catalog.memberships_check(membership.project, roles)
             except DomainError as exc:
                 raise ValidationError(exc.message) from None
         return cleaned
 
 
 @admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin):
+class MembershipAdmin(ServiceAdmin):
     form = MembershipForm
     list_display = ["user", "project", "role"]
     list_filter = ["role", "project"]
@@ -207,7 +233,7 @@ class MembershipAdmin(admin.ModelAdmin):
 
 def _is_last_maintainer(membership: Membership) -> bool:
     try:
-        catalog.membership_check_leaving(membership.project, user=membership.user)
+        catalog.memberships_check(membership.project, {membership.user_id: None})
     except DomainError:
         return True
     return False
@@ -217,7 +243,7 @@ def _is_last_maintainer(membership: Membership) -> bool:
 
 
 @admin.register(TestCase)
-class TestCaseAdmin(admin.ModelAdmin):
+class TestCaseAdmin(ServiceAdmin):
     form = CatalogForm
     list_display = ["key", "name", "project", "type", "status", "priority", "quarantined"]
     list_filter = ["type", "status", "priority", "quarantined", "project"]
@@ -250,19 +276,9 @@ class TestCaseAdmin(admin.ModelAdmin):
 # --- Test suites ------------------------------------------------------------------------------
 
 
-class SuiteItemInlineFormSet(BaseInlineFormSet):
-    def clean(self) -> None:
-        super().clean()
-        # SuiteItem.clean() cannot see the suite's project on the add page (the suite has no id
-        # yet), so the same-project rule of the services is checked here for every row.
-        for form in self.forms:
-            case = form.cleaned_data.get("case") if form.cleaned_data else None
-            if case and case.project_id != self.instance.project_id:
-                form.add_error("case", "The case belongs to another project.")
-
-
 class SuiteItemInline(admin.TabularInline):
     model = SuiteItem
+    form = SuiteItemForm
     formset = SuiteItemInlineFormSet
     extra = 1
     autocomplete_fields = ["case"]
@@ -270,7 +286,7 @@ class SuiteItemInline(admin.TabularInline):
 
 
 @admin.register(TestSuite)
-class TestSuiteAdmin(admin.ModelAdmin):
+class TestSuiteAdmin(ServiceAdmin):
     form = CatalogForm
     list_display = ["name", "project", "item_count", "max_parallel", "fail_fast"]
     list_filter = ["fail_fast", "project"]
@@ -296,7 +312,7 @@ class TestSuiteAdmin(admin.ModelAdmin):
         return [*self.readonly_fields, "project"] if obj else self.readonly_fields
 
     def save_model(self, request, obj, form, change):
-        # Items are the inline's rows, saved by the formset after this (checked above).
+        # Items are the inline's rows, saved by its formset after this (suite_items_replace).
         if change:
             catalog.suite_update(obj, **_form_fields(form, changed_only=True))
         else:

@@ -5,7 +5,7 @@ history and statistics and call its quarantine service (results.services.case_se
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from catalog import access
 from catalog.models import Project
@@ -16,6 +16,7 @@ from results.services import case_set_quarantine
 
 
 @login_required
+@require_safe
 def case_detail(request, case_id: int):
     case = case_for(request.user, case_id)
     context = {
@@ -53,6 +54,7 @@ def case_quarantine(request, case_id: int):
 
 
 @login_required
+@require_safe
 def flaky_list(request):
     ids = visible_ids(request.user)
     chosen = request.GET.get("project", "")

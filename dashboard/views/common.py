@@ -13,15 +13,19 @@ from django_fsm import ConcurrentTransition, TransitionNotAllowed
 
 from catalog import access
 from catalog.models import Project, TestCase
+from core import errors
 from core.errors import DomainError
 from executions.models import Execution
 
 
 def require_role(user, project_id: int, needed: str) -> None:
-    if access.role_in(user, project_id) is None:
-        raise Http404("No such page.")
-    if not access.has_role(user, project_id, needed):
-        raise PermissionDenied("Your role in this project does not allow that.")
+    """access.require(), answered with the site's 404 and 403 pages."""
+    try:
+        access.require(user, project_id, needed, hidden="No such page.")
+    except errors.NotFound as exc:
+        raise Http404(exc.message) from None
+    except errors.PermissionDenied as exc:
+        raise PermissionDenied(exc.message) from None
 
 
 def project_for(user, project_id: int, needed: str = access.READ) -> Project:

@@ -8,7 +8,7 @@ Buttons post to views that call the same lifecycle services as the API and the a
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from catalog import access
 from dashboard import selectors
@@ -57,11 +57,13 @@ def _percent(done: int, total: int) -> int:
 
 
 @login_required
+@require_safe
 def execution_detail(request, execution_id: int):
     return render(request, "dashboard/execution.html", _execution_context(request, execution_id))
 
 
 @login_required
+@require_safe
 def execution_panel(request, execution_id: int):
     """The part of the page that changes, for the browser to swap in after an event."""
     context = _execution_context(request, execution_id)

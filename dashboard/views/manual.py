@@ -21,13 +21,14 @@ from executions.traces import trace_of, trace_steps
 
 @login_required
 def manual_page(request, execution_id: int):
-    execution = execution_for(request.user, execution_id)
+    # A POST records a step: the tester role is checked before anything else is looked at.
+    needed = access.RUN if request.method == "POST" else access.READ
+    execution = execution_for(request.user, execution_id, needed)
     if execution.test_case is None or execution.test_case.type != CaseType.MANUAL:
         messages.info(request, "Only executions of manual cases are recorded by hand.")
         return redirect(reverse("dashboard:execution", args=[execution.pk]))
     failed_form = None
     if request.method == "POST":
-        execution_for(request.user, execution_id, access.RUN)
         form = ManualStepForm(request.POST, request.FILES)
         if form.is_valid():
             return _record(request, execution, form.cleaned_data)

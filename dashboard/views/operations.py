@@ -11,7 +11,7 @@ from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_POST, require_safe
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -28,14 +28,8 @@ from monitoring.metrics import metrics_snapshot, workers_visible
 from monitoring.prometheus import render_metrics
 
 
-def may_operate_queue(user) -> bool:
-    """Pausing stops every project's work, so it is an operator's switch: staff and superusers,
-    the same rule as the API's queue pause / resume (executions.api.runs.QueueViewSet). A
-    project's maintainer could otherwise stop every other project."""
-    return user.is_staff or user.is_superuser
-
-
 @login_required
+@require_safe
 def queue_page(request):
     ids = visible_ids(request.user)
     scope = access.figures_scope(request.user)
@@ -44,7 +38,7 @@ def queue_page(request):
         "queued": selectors.queued_executions(ids, limit=100),
         "running": selectors.running_executions(ids, limit=100),
         "workers": workers_visible(scope),
-        "may_operate": may_operate_queue(request.user),
+        "may_operate": access.is_operator(request.user),
         "pause_form": PauseQueueForm(),
     }
     return render(request, "dashboard/queue.html", context)
@@ -53,7 +47,7 @@ def queue_page(request):
 @login_required
 @require_POST
 def queue_pause_view(request):
-    if not may_operate_queue(request.user):
+    if not access.is_operator(request.user):
         raise PermissionDenied("Only operators (staff) may pause the queue.")
     form = PauseQueueForm(request.POST)
     reason = form.cleaned_data["reason"] if form.is_valid() else ""
@@ -70,7 +64,7 @@ def queue_pause_view(request):
 @login_required
 @require_POST
 def queue_resume_view(request):
-    if not may_operate_queue(request.user):
+    if not access.is_operator(request.user):
         raise PermissionDenied("Only operators (staff) may resume the queue.")
     back = reverse("dashboard:queue")
     _, refused = run_service(

@@ -6,6 +6,7 @@ The page listens to each visible project's feed (static/monitoring/live.js) and 
 
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
+from django.views.decorators.http import require_safe
 
 from catalog import access
 from catalog.models import Project
@@ -62,6 +63,7 @@ def _alerts(user) -> list[dict]:
 
 
 @login_required
+@require_safe
 def overview(request):
     ids, project = _scope(request)
     projects = list(Project.objects.filter(pk__in=visible_ids(request.user)).order_by("name"))
@@ -75,6 +77,7 @@ def overview(request):
 
 
 @login_required
+@require_safe
 def overview_panels(request):
     ids, project = _scope(request)
     return render(

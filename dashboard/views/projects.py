@@ -3,6 +3,7 @@
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.views.decorators.http import require_safe
 
 from catalog import access
 from core.errors import DomainError
@@ -13,6 +14,7 @@ from executions.services import lifecycle
 
 
 @login_required
+@require_safe
 def project_detail(request, project_id: int):
     project = project_for(request.user, project_id)
     runs = (

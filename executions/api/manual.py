@@ -1,7 +1,7 @@
 """POST /api/v1/executions/{id}/steps/{order}/result/: a tester records one manual step.
 
-JSON or multipart (for an attachment). The view checks visibility (a stranger gets 404) and shapes;
-executions.services.manual.execution_record_manual_step does the rest (403 / 400 / 409 / 413).
+JSON or multipart (for an attachment). The view checks access (a stranger gets 404, a viewer 403)
+and shapes; executions.services.manual.execution_record_manual_step does the rest (400 / 409 / 413).
 """
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -12,6 +12,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from catalog import access
 from core import serializers as strict
 from core.parsers import JSONParser
 from executions import selectors
@@ -94,6 +95,7 @@ class ManualStepResultView(APIView):
         execution = selectors.executions_visible_to(request.user).filter(pk=pk).first()
         if execution is None:
             raise NotFound("Execution not found.")
+        access.require(request.user, execution.project_id, access.RUN)
         serializer = ManualStepInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         step = execution_record_manual_step(

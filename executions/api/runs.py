@@ -12,12 +12,10 @@ from drf_spectacular.utils import (
 )
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied
-from rest_framework.permissions import IsAdminUser
 from rest_framework.response import Response
 
 from catalog import access
-from catalog.permissions import ProjectRole
+from catalog.permissions import Operator, ProjectRole
 from core.filters import int_query_param
 from executions import selectors
 from executions.filters import ExecutionFilter
@@ -99,8 +97,7 @@ class ExecutionViewSet(
         serializer.is_valid(raise_exception=True)
         fields = dict(serializer.validated_data)
         project = fields.pop("project")
-        if not access.has_role(request.user, project.pk, access.RUN):
-            raise PermissionDenied("Starting runs needs the tester role in this project.")
+        access.require(request.user, project.pk, access.RUN)
         trigger = Trigger.API if request.auth is not None else Trigger.USER
         execution = lifecycle.execution_create(
             project=project, actor=request.user, trigger=trigger, **fields
@@ -171,11 +168,11 @@ class ExecutionViewSet(
 
 
 class QueueViewSet(viewsets.ViewSet):
-    """The one queue: its depth and the pause switch (pausing needs staff rights)."""
+    """The one queue: its depth and the pause switch (pausing is for operators)."""
 
     def get_permissions(self):
         if self.action in ("pause", "resume"):
-            return [IsAdminUser()]
+            return [Operator()]
         return super().get_permissions()
 
     @extend_schema(

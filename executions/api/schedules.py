@@ -4,7 +4,6 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema, extend_schema_view
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
 from catalog import access
@@ -68,8 +67,7 @@ class RunScheduleViewSet(viewsets.ModelViewSet):
     def run_now(self, request, pk=None):
         # Not get_object(): its write check wants a maintainer, and testers may start runs.
         schedule = get_object_or_404(self.get_queryset(), pk=pk)
-        if not access.has_role(request.user, schedule.project_id, access.RUN):
-            raise PermissionDenied("Starting runs needs the tester role in this project.")
+        access.require(request.user, schedule.project_id, access.RUN)
         execution = schedules.schedule_fire(schedule.pk)
         if execution is None:
             return Response(

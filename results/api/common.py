@@ -4,12 +4,13 @@ helpers (a project you cannot see is a 404, never a 403)."""
 from django.http import HttpResponse, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
-from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.negotiation import BaseContentNegotiation
 
 from catalog import access
 from catalog.models import Project
 from catalog.permissions import ProjectRole
+from core import errors
 from core.filters import int_query_param
 from core.inert import served_inert
 from executions.models import Execution
@@ -80,10 +81,9 @@ def visible_project(request, needed: str = access.READ) -> Project:
 
 def project_with_role(user, project_id: int, needed: str) -> Project:
     project = Project.objects.filter(pk=project_id).first()
-    if project is None or access.role_in(user, project_id) is None:
-        raise NotFound("Project not found.")
-    if not access.has_role(user, project_id, needed):
-        raise PermissionDenied(f"This needs the {needed} role in the project.")
+    if project is None:  # the same answer as a project the user may not see, word for word
+        raise errors.NotFound("Project not found.")
+    access.require(user, project_id, needed, hidden="Project not found.")
     return project
 
 

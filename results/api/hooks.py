@@ -6,13 +6,14 @@ from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.exceptions import NotAuthenticated, NotFound, PermissionDenied
+from rest_framework.exceptions import NotAuthenticated, NotFound
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from catalog import access
 from catalog.models import TestSuite
+from core import errors
 from core.inert import served_inert
 from results import selectors
 from results.api.common import AnyAccept
@@ -28,10 +29,9 @@ def _suite_for(user, suite_id: int, needed: str) -> TestSuite:
     """The suite, if `user` has the `needed` role in its project. A suite that does not exist and
     one of a project the user is not in get the same 404, word for word (no existence oracle)."""
     suite = TestSuite.objects.select_related("project").filter(pk=suite_id).first()
-    if suite is None or access.role_in(user, suite.project_id) is None:
-        raise NotFound("Suite not found.")
-    if not access.has_role(user, suite.project_id, needed):
-        raise PermissionDenied(f"This needs the {needed} role in the project.")
+    if suite is None:
+        raise errors.NotFound("Suite not found.")
+    access.require(user, suite.project_id, needed, hidden="Suite not found.")
     return suite
 
 

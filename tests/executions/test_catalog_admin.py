@@ -277,3 +277,229 @@ def test_a_taken_key_on_the_add_page_is_shown_on_the_key_field(admin_client, cat
         "key": [f"A test case with key {taken.key!r} already exists in this project."]
     }
     assert TestCase.objects.filter(key=taken.key).count() == 1
+
+
+# --- Inlines write through the services ---------------------------------------------------------
+
+
+def _project_form(project: Project, rows: list[dict], initial: int) -> dict:
+    data = {"name": project.name, "slug": project.slug, "allowed_hosts": "[]"}
+    data |= {"retention_days": project.retention_days}
+    return data | _inline("memberships", rows, initial=initial)
+
+
+def _member_row(membership: Membership, **changes) -> dict:
+    row = {"id": membership.pk, "project": membership.project_id, "user": membership.user_id}
+    return row | {"role": membership.role} | changes
+
+
+def _suite_form(suite: TestSuite, rows: list[dict], initial: int) -> dict:
+    data = {"name": suite.name, "tags": "[]", "max_parallel": suite.max_parallel}
+    return data | _inline("items", rows, initial=initial)
+
+
+def _item_row(item, **changes) -> dict:
+    row = {"id": item.pk, "suite": item.suite_id, "case": item.case_id, "order": item.order}
+    return row | changes
+
+
+def _inline_errors(response) -> str:
+    """Every error the page's inlines show: the rows' and the formsets' own."""
+    formsets = [inline.formset for inline in response.context["inline_admin_formsets"]]
+    return str([(f.errors, f.non_form_errors()) for f in formsets])
+
+
+def test_adding_a_member_through_the_project_inline(admin_client, catalog):
+    project, membership = catalog["project"], catalog["membership"]
+    newcomer = UserFactory()
+    rows = [_member_row(membership), {"user": newcomer.pk, "role": Role.TESTER}]
+
+    response = admin_client.post(
+        f"/admin/catalog/project/{project.pk}/change/", _project_form(project, rows, initial=1)
+    )
+
+    assert response.status_code == 302
+    roles = dict(project.memberships.values_list("user_id", "role"))
+    assert roles == {membership.user_id: Role.MAINTAINER, newcomer.pk: Role.TESTER}
+
+
+def test_demoting_the_last_maintainer_inline_shows_why_and_writes_nothing(admin_client, catalog):
+    project, membership = catalog["project"], catalog["membership"]
+    viewer = MembershipFactory(project=project, role=Role.VIEWER)
+    rows = [
+        _member_row(membership, role=Role.TESTER),
+        _member_row(viewer, role=Role.TESTER),
+    ]
+
+    response = admin_client.post(
+        f"/admin/catalog/project/{project.pk}/change/", _project_form(project, rows, initial=2)
+    )
+
+    assert response.status_code == 200
+    assert "A project needs at least one maintainer" in _inline_errors(response)
+    roles = dict(project.memberships.values_list("user_id", "role"))
+    assert roles == {membership.user_id: Role.MAINTAINER, viewer.user_id: Role.VIEWER}
+
+
+def test_removing_the_last_maintainer_inline_is_refused(admin_client, catalog):
+    project, membership = catalog["project"], catalog["membership"]
+    rows = [_member_row(membership, DELETE="on")]
+
+    response = admin_client.post(
+        f"/admin/catalog/project/{project.pk}/change/", _project_form(project, rows, initial=1)
+    )
+
+    assert response.status_code == 200
+    assert "at least one maintainer" in _inline_errors(response)
+    assert Membership.objects.filter(pk=membership.pk).exists()
+
+
+def test_handing_the_maintainer_role_over_in_one_save_goes_through(admin_client, catalog):
+    # Each half alone would leave the project without a maintainer for a moment; the inline is
+    # judged as a whole, as the operator meant it.
+    project, membership = catalog["project"], catalog["membership"]
+    successor = MembershipFactory(project=project, role=Role.TESTER)
+    rows = [
+        _member_row(membership, role=Role.VIEWER),
+        _member_row(successor, role=Role.MAINTAINER),
+    ]
+
+    response = admin_client.post(
+        f"/admin/catalog/project/{project.pk}/change/", _project_form(project, rows, initial=2)
+    )
+
+    assert response.status_code == 302
+    roles = dict(project.memberships.values_list("user_id", "role"))
+    assert roles == {membership.user_id: Role.VIEWER, successor.user_id: Role.MAINTAINER}
+
+
+def test_moving_an_inline_row_to_another_user_replaces_the_member(admin_client, catalog):
+    project, membership = catalog["project"], catalog["membership"]
+    tester = MembershipFactory(project=project, role=Role.TESTER)
+    newcomer = UserFactory()
+    rows = [_member_row(membership), _member_row(tester, user=newcomer.pk)]
+
+    response = admin_client.post(
+        f"/admin/catalog/project/{project.pk}/change/", _project_form(project, rows, initial=2)
+    )
+
+    assert response.status_code == 302
+    roles = dict(project.memberships.values_list("user_id", "role"))
+    assert roles == {membership.user_id: Role.MAINTAINER, newcomer.pk: Role.TESTER}
+
+
+def test_an_inline_member_change_is_in_the_objects_history(admin_client, catalog):
+    project, membership = catalog["project"], catalog["membership"]
+    rows = [_member_row(membership), {"user": UserFactory().pk, "role": Role.VIEWER}]
+
+    admin_client.post(
+        f"/admin/catalog/project/{project.pk}/change/", _project_form(project, rows, initial=1)
+    )
+
+    history = admin_client.get(f"/admin/catalog/project/{project.pk}/history/")
+    assert "Added membership" in history.content.decode()
+
+
+def test_adding_the_same_case_twice_through_the_inline_is_refused(admin_client, catalog):
+    suite, case = catalog["testsuite"], catalog["testcase"]
+    item = suite.items.get()
+    rows = [_item_row(item), {"case": case.pk, "order": 1}]
+
+    response = admin_client.post(
+        f"/admin/catalog/testsuite/{suite.pk}/change/", _suite_form(suite, rows, initial=1)
+    )
+
+    assert response.status_code == 200
+    assert f"Case {case.key!r} is already in the suite." in _inline_errors(response)
+    assert list(suite.items.values_list("pk", "case_id")) == [(item.pk, case.pk)]
+
+
+def test_two_new_rows_with_one_case_on_the_add_page_are_refused(admin_client, project):
+    case = TestCaseFactory(project=project)
+    data = {"project": project.pk, "name": "Twice", "tags": "[]", "max_parallel": 1}
+    data |= _inline("items", [{"case": case.pk, "order": 0}, {"case": case.pk, "order": 1}])
+
+    response = admin_client.post("/admin/catalog/testsuite/add/", data)
+
+    assert response.status_code == 200
+    assert "is already in the suite" in _inline_errors(response)
+    assert not TestSuite.objects.filter(name="Twice").exists()
+
+
+def test_a_case_of_another_project_is_refused_on_the_change_page(admin_client, catalog):
+    suite = catalog["testsuite"]
+    item = suite.items.get()
+    foreign = TestCaseFactory(project=ProjectFactory())
+    rows = [_item_row(item), {"case": foreign.pk, "order": 1}]
+
+    response = admin_client.post(
+        f"/admin/catalog/testsuite/{suite.pk}/change/", _suite_form(suite, rows, initial=1)
+    )
+
+    assert response.status_code == 200
+    assert "belongs to another project" in _inline_errors(response)
+    assert list(suite.items.values_list("case_id", flat=True)) == [item.case_id]
+
+
+def test_a_case_of_another_project_on_the_add_page_is_shown_on_its_row(admin_client, project):
+    foreign = TestCaseFactory(project=ProjectFactory(), key="elsewhere")
+    data = {"project": project.pk, "name": "Smoke", "tags": "[]", "max_parallel": 1}
+    data |= _inline("items", [{"case": foreign.pk, "order": 0}])
+
+    response = admin_client.post("/admin/catalog/testsuite/add/", data)
+
+    formset = response.context["inline_admin_formsets"][0].formset
+    assert formset.errors == [{"case": ["Case 'elsewhere' belongs to another project."]}]
+
+
+def test_a_case_moved_from_a_deleted_row_to_a_new_one_is_kept(admin_client, catalog):
+    suite, case = catalog["testsuite"], catalog["testcase"]
+    item = suite.items.get()
+    rows = [_item_row(item, DELETE="on"), {"case": case.pk, "order": 5, "skip": "on"}]
+
+    response = admin_client.post(
+        f"/admin/catalog/testsuite/{suite.pk}/change/", _suite_form(suite, rows, initial=1)
+    )
+
+    assert response.status_code == 302
+    assert list(suite.items.values_list("case_id", "order", "skip")) == [(case.pk, 5, True)]
+
+
+def test_saving_a_suite_without_touching_its_items_keeps_them(admin_client, catalog):
+    suite = catalog["testsuite"]
+    item = suite.items.get()
+    data = _suite_form(suite, [_item_row(item)], initial=1) | {"name": "Renamed"}
+
+    response = admin_client.post(f"/admin/catalog/testsuite/{suite.pk}/change/", data)
+
+    assert response.status_code == 302
+    suite.refresh_from_db()
+    assert suite.name == "Renamed"
+    assert list(suite.items.values_list("pk", flat=True)) == [item.pk]
+
+
+def test_the_bulk_delete_action_deletes_through_the_service(admin_client, project):
+    cases = [TestCaseFactory(project=project), TestCaseFactory(project=project)]
+    data = {"action": "delete_selected", "post": "yes", "_selected_action": [c.pk for c in cases]}
+
+    response = admin_client.post("/admin/catalog/testcase/", data)
+
+    assert response.status_code == 302
+    assert not TestCase.objects.filter(pk__in=[c.pk for c in cases]).exists()
+
+
+def test_a_new_inline_row_ticked_for_deletion_adds_nobody(admin_client, catalog):
+    project, membership = catalog["project"], catalog["membership"]
+    rows = [
+        _member_row(membership),
+        {"user": UserFactory().pk, "role": Role.TESTER, "DELETE": "on"},
+    ]
+
+    response = admin_client.post(
+        f"/admin/catalog/project/{project.pk}/change/", _project_form(project, rows, initial=1)
+    )
+
+    assert response.status_code == 302
+    assert list(project.memberships.values_list("user_id", flat=True)) == [membership.user_id]
+    history = admin_client.get(f"/admin/catalog/project/{project.pk}/history/")
+    assert "Deleted membership" not in history.content.decode()  # it never existed

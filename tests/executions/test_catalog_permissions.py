@@ -13,7 +13,9 @@ import pytest
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from catalog import access
 from catalog.models import Membership, Project, Role, TestCase, TestSuite
+from core.errors import NotFound, PermissionDenied
 from tests.factories import SuiteItemFactory, TestCaseFactory, TestSuiteFactory, UserFactory
 
 PERSONAS = ["owner", "member", "viewer", "stranger", "anonymous"]
@@ -245,3 +247,35 @@ def test_superuser_may_write_any_project(api_for, world):
     assert response.status_code == 200
     world.case.refresh_from_db()
     assert world.case.name == "By admin"
+
+
+# --- The one check (catalog.access.require) ------------------------------------------------------
+
+
+def test_require_answers_a_stranger_as_for_a_missing_object(world, stranger):
+    with pytest.raises(NotFound) as hidden:
+        access.require(stranger, world.project.pk, access.READ, hidden="Suite not found.")
+
+    assert hidden.value.message == "Suite not found."
+
+
+def test_require_tells_a_member_which_role_is_needed(world, member):
+    access.require(member, world.project.pk, access.RUN)  # a tester runs
+
+    with pytest.raises(PermissionDenied) as refused:
+        access.require(member, world.project.pk, access.WRITE)
+
+    assert refused.value.message == "This needs the maintainer role or above in the project."
+
+
+def test_require_lets_a_superuser_do_anything(world):
+    admin = UserFactory(is_superuser=True, is_staff=True)
+
+    access.require(admin, world.project.pk, access.WRITE)  # raises nothing
+
+
+def test_a_viewers_refusal_through_the_api_names_the_role(client_as, world):
+    response = client_as("viewer").patch(f"/api/v1/test-cases/{world.case.pk}/", {"name": "N"})
+
+    assert response.status_code == 403
+    assert response.json()["message"] == "This needs the maintainer role or above in the project."

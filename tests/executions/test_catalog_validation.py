@@ -5,8 +5,9 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from catalog import services as catalog
-from catalog.models import CaseType, TestCase, TestSuite
-from tests.factories import ProjectFactory, TestCaseFactory, TestSuiteFactory
+from catalog.models import CaseType, Role, TestCase, TestSuite
+from core.errors import Conflict
+from tests.factories import ProjectFactory, TestCaseFactory, TestSuiteFactory, UserFactory
 
 CASES = "/api/v1/test-cases/"
 SUITES = "/api/v1/test-suites/"
@@ -338,3 +339,46 @@ def test_a_patch_with_an_item_that_names_no_case_is_a_400(owner_api, project):
     response = owner_api.patch(f"{SUITES}{suite.pk}/", {"items": [{"order": 0}]})
 
     assert _field_errors(response, "items") == {"0": {"case": ["This field is required."]}}
+
+
+# --- Memberships --------------------------------------------------------------------------------
+
+
+def test_memberships_apply_hands_the_maintainer_role_over_in_one_call(project, owner, member):
+    catalog.memberships_apply(project, {owner.pk: Role.VIEWER, member.pk: Role.MAINTAINER})
+
+    roles = dict(project.memberships.values_list("user_id", "role"))
+    assert roles == {owner.pk: Role.VIEWER, member.pk: Role.MAINTAINER}
+
+
+def test_memberships_apply_refuses_to_leave_no_maintainer_and_writes_nothing(
+    project, owner, member
+):
+    with pytest.raises(Conflict) as refused:
+        catalog.memberships_apply(project, {owner.pk: None, member.pk: Role.VIEWER})
+
+    assert refused.value.code == "last_maintainer"
+    roles = dict(project.memberships.values_list("user_id", "role"))
+    assert roles == {owner.pk: Role.MAINTAINER, member.pk: Role.TESTER}
+
+
+def test_memberships_apply_refuses_an_unknown_role(project, owner):
+    newcomer = UserFactory()
+
+    with pytest.raises(ValidationError):
+        catalog.memberships_apply(project, {newcomer.pk: "owner"})
+
+    assert not project.memberships.filter(user=newcomer).exists()
+
+
+def test_a_project_without_maintainers_may_lose_other_members(project, member):
+    catalog.memberships_apply(project, {member.pk: None})
+
+    assert not project.memberships.exists()
+
+
+def test_memberships_check_lets_the_last_maintainer_stay_maintainer(project, owner):
+    catalog.memberships_check(project, {owner.pk: Role.MAINTAINER})  # raises nothing
+
+    with pytest.raises(Conflict):
+        catalog.memberships_check(project, {owner.pk: Role.TESTER})

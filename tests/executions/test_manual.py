@@ -8,7 +8,6 @@ from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from catalog.models import CaseType
-from core.errors import PermissionDenied
 from engine import watchdog
 from engine import worker as engine
 from executions.errors import StaleAttempt
@@ -207,9 +206,15 @@ def test_an_automated_run_is_not_recorded_by_hand(project, member_api):
     assert "not a run of a manual case" in response.json()["message"]
 
 
-def test_the_service_refuses_a_viewer(waiting, viewer):
-    with pytest.raises(PermissionDenied):
-        execution_record_manual_step(waiting.pk, 1, status="passed", actor=viewer)
+def test_a_viewer_is_refused_on_the_dashboard_too(waiting, viewer, client):
+    # Who may record is checked where the request comes in (catalog.access), on every way in.
+    client.force_login(viewer)
+    form = {"order": 1, "attempt": waiting.attempt_count, "status": "passed"}
+
+    response = client.post(f"/executions/{waiting.pk}/manual/", form)
+
+    assert response.status_code == 403
+    assert steps_of(waiting) == []
 
 
 # --- cancel and abandonment -----------------------------------------------------------------
