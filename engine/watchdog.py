@@ -63,7 +63,7 @@ def untrack(execution_id: int) -> None:
 def check_tracked(*, heartbeat: bool) -> None:
     """One pass over this process's running executions."""
     from executions.models import ExecutionStatus
-    from executions.services.lifecycle import execution_heartbeat
+    from executions.services.worker_writes import execution_heartbeat
 
     with _tracked_lock:
         runs = list(_tracked.items())
@@ -97,7 +97,7 @@ def reap_once(now=None) -> dict:
     """One reaper pass. Returns counts of what it did (for the command and the logs)."""
     from executions.models import Execution, ExecutionStatus
     from executions.selectors import queue_claimable
-    from executions.services import lifecycle
+    from executions.services import reaper
     from executions.services.queue import ring_doorbell
 
     S = ExecutionStatus
@@ -109,7 +109,7 @@ def reap_once(now=None) -> dict:
         status__in=(S.RUNNING, S.CANCELLING), test_case__isnull=False, heartbeat_at__lt=now - lease
     ).exclude(worker="")
     for execution_id in stale.values_list("id", flat=True)[:100]:
-        if lifecycle.execution_recover_lost(execution_id, now=now):
+        if reaper.execution_recover_lost(execution_id, now=now):
             done["recovered"] += 1
 
     # Past the deadline with nobody to stop it: awaiting input, a suite run, or an owner that is
@@ -122,12 +122,12 @@ def reap_once(now=None) -> dict:
         deadline_at__lt=now,
     )
     for execution_id in overdue.values_list("id", flat=True)[:100]:
-        if lifecycle.execution_time_out(execution_id, reason="execution timeout reached", now=now):
+        if reaper.execution_time_out(execution_id, reason="execution timeout reached", now=now):
             done["timed_out"] += 1
 
     due = Execution.objects.filter(status=S.PENDING, not_before__lte=now)
     for execution_id in due.values_list("id", flat=True)[:100]:
-        if lifecycle.execution_release_due(execution_id):
+        if reaper.execution_release_due(execution_id):
             done["released"] += 1
 
     waited = now - timedelta(seconds=settings.IB_REQUEUE_LOST_AFTER_SECONDS)

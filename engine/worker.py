@@ -18,6 +18,12 @@ from executions.errors import InvalidTransition, LeaseLost
 from executions.models import Execution, ExecutionStatus
 from executions.services import lifecycle
 from executions.services.queue import ring_doorbell_now
+from executions.services.reaper import execution_time_out
+from executions.services.worker_writes import (
+    execution_await_input,
+    execution_complete,
+    execution_confirm_cancel,
+)
 from runners.base import RunResult, StepRecorder, error_from_exception
 from runners.context import Cancelled, RunContext, StopKind
 from runners.registry import runner_for
@@ -120,14 +126,12 @@ def _report(execution: Execution, ctx: RunContext, result, recorder: StepRecorde
             recorder.flush()
     if isinstance(result, Cancelled):
         if result.kind in (StopKind.TIMEOUT, StopKind.STEP_TIMEOUT):
-            lifecycle.execution_time_out(
-                execution_id, reason=result.reason, worker=worker, attempt=attempt
-            )
+            execution_time_out(execution_id, reason=result.reason, worker=worker, attempt=attempt)
         elif result.kind == StopKind.CANCEL:
-            lifecycle.execution_confirm_cancel(execution_id, worker=worker, attempt=attempt)
+            execution_confirm_cancel(execution_id, worker=worker, attempt=attempt)
         return  # lease lost: the new owner reports
     if awaiting:
-        lifecycle.execution_await_input(execution_id, worker=worker, attempt=attempt)
+        execution_await_input(execution_id, worker=worker, attempt=attempt)
         return
     if isinstance(result, Exception):
         error = error_from_exception(result)
@@ -136,7 +140,7 @@ def _report(execution: Execution, ctx: RunContext, result, recorder: StepRecorde
         error, outcome, reason = None, result.outcome, result.reason
     last_step = recorder.take_held()
     try:
-        lifecycle.execution_complete(
+        execution_complete(
             execution_id,
             outcome=outcome,
             reason=reason,

@@ -22,7 +22,7 @@ class RunResult:
 
 
 class StepRecorder:
-    """Sends each step result to the engine (executions.services.lifecycle.execution_record_step).
+    """Sends each step result to the engine (executions.services.worker_writes.execution_record_step).
     A recorder that is refused (the lease was lost) stops the run.
 
     A runner marks the run's last step (`last=True`): the recorder holds it, and the engine
@@ -37,7 +37,7 @@ class StepRecorder:
 
     def total(self, count: int) -> None:
         from executions.errors import InvalidTransition
-        from executions.services.lifecycle import execution_set_total_steps
+        from executions.services.worker_writes import execution_set_total_steps
 
         try:
             execution_set_total_steps(
@@ -51,7 +51,7 @@ class StepRecorder:
 
     def record(self, step: dict, *, last: bool = False) -> dict:
         from executions.errors import InvalidTransition
-        from executions.services.lifecycle import execution_record_step
+        from executions.services.worker_writes import execution_record_step
 
         self.flush()
         if last:

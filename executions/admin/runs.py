@@ -7,7 +7,7 @@ from django.utils.html import format_html, format_html_join
 
 from core.errors import DomainError
 from executions.models import Attempt, Execution, ExecutionEvent, ExecutionStatus, QueueState
-from executions.services import lifecycle, queue
+from executions.services import people, queue
 
 S = ExecutionStatus
 _STATUS_COLOURS = {
@@ -201,17 +201,15 @@ class ExecutionAdmin(admin.ModelAdmin):
 
     @admin.action(description="Cancel selected executions")
     def cancel_selected(self, request, queryset):
-        _run_service(self, request, queryset, lifecycle.execution_cancel, "Cancelled")
+        _run_service(self, request, queryset, people.execution_cancel, "Cancelled")
 
     @admin.action(description="Re-run selected executions")
     def rerun_selected(self, request, queryset):
-        _run_service(self, request, queryset, lifecycle.execution_rerun, "Re-queued")
+        _run_service(self, request, queryset, people.execution_rerun, "Re-queued")
 
     @admin.action(description="Re-run only the failed parts of selected suite runs")
     def rerun_failed_selected(self, request, queryset):
-        _run_service(
-            self, request, queryset, lifecycle.execution_rerun, "Re-queued", only_failed=True
-        )
+        _run_service(self, request, queryset, people.execution_rerun, "Re-queued", only_failed=True)
 
 
 @admin.register(QueueState)
