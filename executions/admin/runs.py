@@ -147,6 +147,11 @@ class ExecutionAdmin(admin.ModelAdmin):
             False  # runs start from a case or suite (their admin actions), the API or the dashboard
         )
 
+    def save_model(self, request, obj, form, change) -> None:
+        # Every field is read-only, so a Save has nothing to write; saving the row anyway would
+        # write back every column as this request read it, over what a worker wrote meanwhile.
+        return
+
     def has_delete_permission(self, request, obj=None) -> bool:
         return request.user.is_superuser  # the audit trail goes with it
 

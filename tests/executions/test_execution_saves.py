@@ -257,3 +257,18 @@ def test_a_suite_rollup_saves_its_summary_and_result(project, make_suite):
     )
     assert parent.summary["counts"] == {S.PASSED: 1}
     assert parent.events.last().actor_label == "suite rollup"
+
+
+def test_saving_an_execution_in_the_admin_writes_nothing(admin_client, execution):
+    # Every field is read-only there: a whole-row save would put back what this request read.
+    url = f"/admin/executions/execution/{execution.pk}/change/"
+    form = {"_save": "Save"}
+    for inline in admin_client.get(url).context["inline_admin_formsets"]:
+        management = inline.formset.management_form
+        form |= {management.add_prefix(name): value for name, value in management.initial.items()}
+
+    with CaptureQueriesContext(connection) as queries:
+        response = admin_client.post(url, form)
+
+    assert response.status_code == 302
+    assert updates(queries) == []
