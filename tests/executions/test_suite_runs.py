@@ -111,6 +111,26 @@ def test_cancel_suite_run_cancels_queued_and_stops_running_children(project, mak
     assert parent.status == S.CANCELLED
 
 
+def test_a_child_awaiting_input_is_cancelled_at_once_as_a_single_run_is(project, make_suite):
+    # Children go through the cancel path of execution_cancel: nobody works on a run that awaits
+    # input, so no worker is left to confirm, and the suite run ends with it.
+    manual = TestCaseFactory(
+        project=project, type="manual", steps=[{"instruction": "look", "expected": "seen"}]
+    )
+    parent = execution_for(suite=make_suite(manual))
+    child = lifecycle.execution_claim_next(worker="w")
+    worker_writes.execution_await_input(child.pk, worker="w", attempt=1)
+
+    people.execution_cancel(parent.pk, reason="not today")
+
+    child.refresh_from_db()
+    parent.refresh_from_db()
+    assert child.status == S.CANCELLED
+    assert child.status_reason == "suite run cancelled: not today"
+    assert child.attempts.get().outcome == S.CANCELLED
+    assert parent.status == S.CANCELLED
+
+
 def test_suite_rolls_up_exactly_once(project, make_suite):
     parent = execution_for(suite=make_suite(*(TestCaseFactory(project=project) for _ in range(3))))
 
