@@ -116,7 +116,7 @@ def run_chaos(
     of the executions finished (None: no restart)."""
     from catalog.models import TestCase
     from executions.models import TERMINAL, Attempt, Execution, ExecutionStatus
-    from executions.services.lifecycle import execution_create
+    from executions.services.create import execution_create
     from executions.services.queue import queue_pause, queue_resume
 
     hits = Hits()

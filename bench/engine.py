@@ -166,7 +166,7 @@ def _up(client) -> bool:
 
 def _cancel_all_queued() -> None:
     from executions.models import Execution, ExecutionStatus
-    from executions.services.lifecycle import execution_cancel
+    from executions.services.people import execution_cancel
 
     for pk in Execution.objects.filter(status=ExecutionStatus.QUEUED).values_list("id", flat=True):
         execution_cancel(pk, reason="benchmark clean-up")
@@ -174,7 +174,7 @@ def _cancel_all_queued() -> None:
 
 def enqueue_to_start(fixtures: dict, samples: int) -> None:
     from executions.models import Execution
-    from executions.services.lifecycle import execution_create
+    from executions.services.create import execution_create
 
     latencies = []
     for _ in range(samples):
@@ -197,7 +197,7 @@ def throughput(fixtures: dict, count: int) -> None:
     from django.db.models import Max, Min
 
     from executions.models import TERMINAL, ExecutionStatus
-    from executions.services.lifecycle import execution_create
+    from executions.services.create import execution_create
     from executions.services.queue import queue_pause, queue_resume
 
     queue_pause(reason="benchmark: fill the queue first")
@@ -242,7 +242,7 @@ def _batch(ids: list[int]):
 def kill_test(fixtures: dict, cluster, count: int) -> None:
     from catalog.models import TestCase
     from executions.models import TERMINAL, Attempt, ExecutionStatus
-    from executions.services.lifecycle import execution_create
+    from executions.services.create import execution_create
     from executions.services.queue import queue_pause, queue_resume
 
     hits = Hits()

@@ -2,7 +2,7 @@
 
 A real uvicorn server serves the ASGI app; client processes open `--clients` sockets on one running
 execution; this process records steps through the engine's own service
-(executions.services.lifecycle.execution_record_step, as a worker does) and notes the moment each
+(executions.services.worker_writes.execution_record_step, as a worker does) and notes the moment each
 step's transaction commits. Every client notes when each step event reaches it. Reported: p50 / p95
 / p99 of (received - committed) over all deliveries, and deliveries missed or duplicated.
 
@@ -181,7 +181,7 @@ def running_execution() -> tuple[int, str]:
     from rest_framework.authtoken.models import Token
 
     from catalog.models import Membership, Project, Role, TestCase
-    from executions.services import lifecycle
+    from executions.services import create, lifecycle
 
     user = get_user_model().objects.create(username=PASSWORD_FREE_USER)
     project = Project.objects.create(name="Live bench", slug="live-bench")
@@ -192,7 +192,7 @@ def running_execution() -> tuple[int, str]:
         name="bench",
         steps=[{"action": "wait", "params": {"seconds": 0}}],
     )
-    execution = lifecycle.execution_create(project=project, test_case=case)
+    execution = create.execution_create(project=project, test_case=case)
     claimed = lifecycle.execution_claim_next(worker="bench:1")
     assert claimed is not None and claimed.pk == execution.pk
     return execution.pk, Token.objects.create(user=user).key
@@ -207,7 +207,7 @@ def produce(execution_id: int, args) -> dict[int, float]:
     from django.utils import timezone
 
     from executions.outcome import StepOutcome, step_record
-    from executions.services.lifecycle import execution_record_step
+    from executions.services.worker_writes import execution_record_step
 
     committed: dict[int, float] = {}
     interval = 1 / args.rate

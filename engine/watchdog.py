@@ -27,9 +27,9 @@ from django.utils import timezone
 
 from executions.models import Execution, ExecutionStatus
 from executions.selectors import queue_claimable
-from executions.services import lifecycle
-from executions.services.lifecycle import execution_heartbeat
+from executions.services import reaper
 from executions.services.queue import _broker, ring_doorbell
+from executions.services.worker_writes import execution_heartbeat
 from monitoring.workers import worker_gone, worker_seen
 from runners import processes
 from runners.context import RunContext, StopKind
@@ -105,7 +105,7 @@ def reap_once(now=None) -> dict:
         status__in=(S.RUNNING, S.CANCELLING), test_case__isnull=False, heartbeat_at__lt=now - lease
     ).exclude(worker="")
     for execution_id in stale.values_list("id", flat=True)[:100]:
-        if lifecycle.execution_recover_lost(execution_id, now=now):
+        if reaper.execution_recover_lost(execution_id, now=now):
             done["recovered"] += 1
 
     # Past the deadline with nobody to stop it: awaiting input, a suite run, or an owner that is
@@ -118,12 +118,12 @@ def reap_once(now=None) -> dict:
         deadline_at__lt=now,
     )
     for execution_id in overdue.values_list("id", flat=True)[:100]:
-        if lifecycle.execution_time_out(execution_id, reason="execution timeout reached", now=now):
+        if reaper.execution_time_out(execution_id, reason="execution timeout reached", now=now):
             done["timed_out"] += 1
 
     due = Execution.objects.filter(status=S.PENDING, not_before__lte=now)
     for execution_id in due.values_list("id", flat=True)[:100]:
-        if lifecycle.execution_release_due(execution_id):
+        if reaper.execution_release_due(execution_id):
             done["released"] += 1
 
     waited = now - timedelta(seconds=settings.IB_REQUEUE_LOST_AFTER_SECONDS)

@@ -18,6 +18,14 @@ from executions.errors import InvalidTransition, LeaseLost
 from executions.models import Execution, ExecutionStatus
 from executions.services import lifecycle
 from executions.services.queue import ring_doorbell_now
+from executions.services.reaper import execution_time_out
+from executions.services.worker_writes import (
+    execution_await_input,
+    execution_complete,
+    execution_confirm_cancel,
+    execution_record_step,
+    execution_set_total_steps,
+)
 from runners.base import RunResult, StepRecorder, error_from_exception
 from runners.context import Cancelled, RunContext, StopKind
 from runners.registry import runner_for
@@ -76,14 +84,14 @@ def recorder_for(ctx: RunContext, worker: str) -> StepRecorder:
     """The recorder a runner reports through, its writes bound to this worker's attempt."""
     return StepRecorder(
         ctx,
-        store_step=lambda step: lifecycle.execution_record_step(
+        store_step=lambda step: execution_record_step(
             ctx.execution_id,
             step,
             worker=worker,
             attempt=ctx.attempt_number,
             attempt_id=ctx.attempt_id,
         ),
-        set_total=lambda count: lifecycle.execution_set_total_steps(
+        set_total=lambda count: execution_set_total_steps(
             ctx.execution_id, count, worker=worker, attempt=ctx.attempt_number
         ),
     )
@@ -139,14 +147,12 @@ def _report(
             recorder.flush()
     if isinstance(result, Cancelled):
         if result.kind in (StopKind.TIMEOUT, StopKind.STEP_TIMEOUT):
-            lifecycle.execution_time_out(
-                execution_id, reason=result.reason, worker=worker, attempt=attempt
-            )
+            execution_time_out(execution_id, reason=result.reason, worker=worker, attempt=attempt)
         elif result.kind == StopKind.CANCEL:
-            lifecycle.execution_confirm_cancel(execution_id, worker=worker, attempt=attempt)
+            execution_confirm_cancel(execution_id, worker=worker, attempt=attempt)
         return  # lease lost: the new owner reports
     if awaiting:
-        lifecycle.execution_await_input(execution_id, worker=worker, attempt=attempt)
+        execution_await_input(execution_id, worker=worker, attempt=attempt)
         return
     if isinstance(result, Exception):
         error = error_from_exception(result)
@@ -155,7 +161,7 @@ def _report(
         error, outcome, reason = None, result.outcome, result.reason
     last_step = recorder.take_held()
     try:
-        lifecycle.execution_complete(
+        execution_complete(
             execution_id,
             outcome=outcome,
             reason=reason,

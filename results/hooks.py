@@ -14,7 +14,7 @@ from django.db import transaction
 
 from catalog.models import TestSuite
 from executions.models import Execution, Trigger
-from executions.services.lifecycle import execution_create
+from executions.services.create import execution_create
 from results.errors import HookBadSignature, HookUnauthenticated
 from results.models import SuiteHook
 from results.services import hook_mark_triggered

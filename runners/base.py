@@ -22,7 +22,7 @@ class RunResult:
 
 class StepRecorder:
     """Sends each step result to the engine through the two writes it is handed (the engine's
-    recorder_for binds them to executions.services.lifecycle): runners import no services. A
+    recorder_for binds them to executions.services.worker_writes): runners import no services. A
     write that is refused (InvalidTransition: the lease was lost) stops the run.
 
     A runner marks the run's last step (`last=True`): the recorder holds it, and the engine

@@ -74,7 +74,7 @@ class SuiteItemFactory(factory.django.DjangoModelFactory):
 
 def execution_for(case=None, *, suite=None, project=None, **kwargs):
     """A real execution created through the service (queued, with its first attempt and events)."""
-    from executions.services.lifecycle import execution_create
+    from executions.services.create import execution_create
 
     target_project = project or (case or suite).project
     return execution_create(project=target_project, test_case=case, test_suite=suite, **kwargs)

@@ -15,7 +15,7 @@ from dashboard import selectors
 from dashboard.forms import RerunForm
 from dashboard.views.common import admin_url, execution_for, run_service
 from executions.models import TERMINAL, Execution
-from executions.services import lifecycle
+from executions.services import people
 from executions.traces import trace_of, trace_steps
 
 
@@ -77,7 +77,7 @@ def execution_cancel(request, execution_id: int):
     back = reverse("dashboard:execution", args=[execution.pk])
     _, refused = run_service(
         request,
-        lambda: lifecycle.execution_cancel(execution.pk, actor=request.user),
+        lambda: people.execution_cancel(execution.pk, actor=request.user),
         success="Cancel requested.",
         back=back,
     )
@@ -93,9 +93,7 @@ def execution_rerun(request, execution_id: int):
     only_failed = form.is_valid() and form.cleaned_data["only_failed"]
     _, refused = run_service(
         request,
-        lambda: lifecycle.execution_rerun(
-            execution.pk, actor=request.user, only_failed=only_failed
-        ),
+        lambda: people.execution_rerun(execution.pk, actor=request.user, only_failed=only_failed),
         success="Queued again as a new attempt.",
         back=back,
     )

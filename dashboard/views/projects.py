@@ -10,7 +10,7 @@ from core.errors import DomainError
 from dashboard.forms import StartRunForm
 from dashboard.views.common import project_for
 from executions.models import Execution, Trigger
-from executions.services import lifecycle
+from executions.services import create
 
 
 @login_required
@@ -40,7 +40,7 @@ def run_start(request, project_id: int):
         form = StartRunForm(request.POST, project=project)
         if form.is_valid():
             try:
-                execution = lifecycle.execution_create(
+                execution = create.execution_create(
                     project=project,
                     actor=request.user,
                     trigger=Trigger.USER,

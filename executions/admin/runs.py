@@ -7,7 +7,7 @@ from django.utils.html import format_html, format_html_join
 
 from core.errors import DomainError
 from executions.models import Attempt, Execution, ExecutionEvent, ExecutionStatus, QueueState
-from executions.services import lifecycle, queue
+from executions.services import people, queue
 from executions.traces import trace_steps
 
 S = ExecutionStatus
@@ -148,6 +148,11 @@ class ExecutionAdmin(admin.ModelAdmin):
             False  # runs start from a case or suite (their admin actions), the API or the dashboard
         )
 
+    def save_model(self, request, obj, form, change) -> None:
+        # Every field is read-only, so a Save has nothing to write; saving the row anyway would
+        # write back every column as this request read it, over what a worker wrote meanwhile.
+        return
+
     def has_delete_permission(self, request, obj=None) -> bool:
         return request.user.is_superuser  # the audit trail goes with it
 
@@ -200,17 +205,15 @@ class ExecutionAdmin(admin.ModelAdmin):
 
     @admin.action(description="Cancel selected executions")
     def cancel_selected(self, request, queryset):
-        _run_service(self, request, queryset, lifecycle.execution_cancel, "Cancelled")
+        _run_service(self, request, queryset, people.execution_cancel, "Cancelled")
 
     @admin.action(description="Re-run selected executions")
     def rerun_selected(self, request, queryset):
-        _run_service(self, request, queryset, lifecycle.execution_rerun, "Re-queued")
+        _run_service(self, request, queryset, people.execution_rerun, "Re-queued")
 
     @admin.action(description="Re-run only the failed parts of selected suite runs")
     def rerun_failed_selected(self, request, queryset):
-        _run_service(
-            self, request, queryset, lifecycle.execution_rerun, "Re-queued", only_failed=True
-        )
+        _run_service(self, request, queryset, people.execution_rerun, "Re-queued", only_failed=True)
 
 
 @admin.register(QueueState)

@@ -35,7 +35,7 @@ from executions.serializers.runs import (
     execution_rows_as_dicts,
     execution_values,
 )
-from executions.services import lifecycle, queue
+from executions.services import create, people, queue
 
 MAX_EVENTS_PER_PAGE = 1000
 
@@ -99,7 +99,7 @@ class ExecutionViewSet(
         project = fields.pop("project")
         access.require(request.user, project.pk, access.RUN)
         trigger = Trigger.API if request.auth is not None else Trigger.USER
-        execution = lifecycle.execution_create(
+        execution = create.execution_create(
             project=project, actor=request.user, trigger=trigger, **fields
         )
         # The short shape: the detail (attempts, children) is one GET away, and this call is on
@@ -118,7 +118,7 @@ class ExecutionViewSet(
         execution = self.get_object()
         serializer = CancelSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        execution = lifecycle.execution_cancel(
+        execution = people.execution_cancel(
             execution.pk, actor=request.user, reason=serializer.validated_data.get("reason", "")
         )
         return Response(ExecutionSerializer(execution, context={"request": request}).data)
@@ -133,7 +133,7 @@ class ExecutionViewSet(
         execution = self.get_object()
         serializer = RerunSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        execution = lifecycle.execution_rerun(
+        execution = people.execution_rerun(
             execution.pk, actor=request.user, only_failed=serializer.validated_data["only_failed"]
         )
         return Response(ExecutionSerializer(execution, context={"request": request}).data)

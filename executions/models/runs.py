@@ -3,17 +3,14 @@
 Status changes happen only through the django-fsm transitions below, called from
 executions.services (one service per change); the field is protected so nothing else can assign it.
 Transitions change `self` only: no I/O, no enqueue, no broadcast (those happen in the services).
+Each names the columns it changes (`writes`): the one save of a change writes exactly those.
 """
-
-import copy
 
 from django.conf import settings
 from django.db import models
 from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, transition
 
 from catalog.models.projects import Project, TestCase, TestSuite
-
-_MISSING = object()
 
 
 class ExecutionStatus(models.TextChoices):
@@ -35,6 +32,21 @@ ACTIVE = (S.PENDING, S.QUEUED, S.RUNNING, S.AWAITING_INPUT, S.CANCELLING)
 # States in which a worker holds the execution and must keep its lease fresh.
 LEASED = (S.RUNNING, S.CANCELLING)
 OUTCOMES = (S.PASSED, S.FAILED, S.ERROR)
+# What _close changes: every transition that ends an execution writes these.
+CLOSES = ("status_reason", "finished_at", "worker", "heartbeat_at")
+
+
+def writes(*fields: str):
+    """Name the columns a transition changes besides `status`. The ritual that saves a change
+    (executions.services.transitions) writes exactly these with `update_fields`, so a transition
+    that sets a column it does not name would lose it: tests/executions/test_transitions.py runs
+    every transition and checks that it changes nothing else."""
+
+    def name(method):
+        method.writes = fields
+        return method
+
+    return name
 
 
 class Priority(models.IntegerChoices):
@@ -141,45 +153,6 @@ class Execution(ConcurrentTransitionMixin, models.Model):
         target = self.test_suite or self.test_case
         return f"#{self.pk} {target} ({self.status})"
 
-    # --- saving what changed ------------------------------------------------------------------
-    # The engine saves an execution several times per run and the row has ~40 columns; building
-    # and sending all of them every time was a large part of a worker's cost per execution. A
-    # plain save() of a loaded (or already saved) execution writes only the columns whose value
-    # changed. An explicit update_fields is honoured as given.
-
-    def save(self, *args, **kwargs):
-        saved = getattr(self, "_saved_values", None)
-        if saved is not None and not args and kwargs.get("update_fields") is None:
-            kwargs["update_fields"] = [
-                name for name, value in saved.items() if self.__dict__.get(name, value) != value
-            ]
-        super().save(*args, **kwargs)
-        self._saved_values = self._current_values()
-
-    def refresh_from_db(self, using=None, fields=None, from_queryset=None):
-        super().refresh_from_db(using=using, fields=fields, from_queryset=from_queryset)
-        reloaded = self._current_values()
-        if fields is not None:  # only those were read: other unsaved changes stay changes
-            names = {self._meta.get_field(name).attname for name in fields}
-            reloaded = {name: value for name, value in reloaded.items() if name in names}
-        self._saved_values = {**getattr(self, "_saved_values", {}), **reloaded}
-
-    @classmethod
-    def from_db(cls, db, field_names, values):
-        instance = super().from_db(db, field_names, values)
-        instance._saved_values = instance._current_values()
-        return instance
-
-    def _current_values(self) -> dict:
-        # Deferred fields are left out (never written back); JSON values are copied, so a change
-        # made in place (execution.summary["x"] = ...) still shows as a change.
-        return {
-            field.attname: copy.deepcopy(value) if isinstance(value, dict | list) else value
-            for field in self._meta.concrete_fields
-            if not field.primary_key
-            and (value := self.__dict__.get(field.attname, _MISSING)) is not _MISSING
-        }
-
     @property
     def is_suite_run(self) -> bool:
         return self.test_suite_id is not None
@@ -190,11 +163,13 @@ class Execution(ConcurrentTransitionMixin, models.Model):
 
     # --- transitions: change self only --------------------------------------------------------
 
+    @writes("queued_at")
     @transition(field=status, source=S.PENDING, target=S.QUEUED)
     def release(self, now) -> None:
         """The not-before time has come."""
         self.queued_at = now
 
+    @writes("worker", "started_at", "heartbeat_at", "deadline_at")
     @transition(field=status, source=S.QUEUED, target=S.RUNNING)
     def start(self, *, worker: str, now, deadline) -> None:
         self.worker = worker
@@ -202,6 +177,7 @@ class Execution(ConcurrentTransitionMixin, models.Model):
         self.heartbeat_at = now
         self.deadline_at = deadline
 
+    @writes("worker", "heartbeat_at", "deadline_at")
     @transition(field=status, source=S.RUNNING, target=S.AWAITING_INPUT)
     def await_input(self, *, deadline) -> None:
         """A manual run: the worker lets go and people record the steps."""
@@ -209,29 +185,35 @@ class Execution(ConcurrentTransitionMixin, models.Model):
         self.heartbeat_at = None
         self.deadline_at = deadline
 
+    @writes(*CLOSES)
     @transition(field=status, source=[S.RUNNING, S.AWAITING_INPUT], target=RETURN_VALUE(*OUTCOMES))
     def finish(self, *, outcome: str, reason: str, now) -> str:
         self._close(reason, now)
         return outcome
 
+    @writes(*CLOSES)
     @transition(field=status, source=[S.PENDING, S.QUEUED], target=S.CANCELLED)
     def cancel(self, *, reason: str, now) -> None:
         """Nobody is running it: cancelled at once."""
         self._close(reason, now)
 
+    @writes("status_reason")
     @transition(field=status, source=[S.RUNNING, S.AWAITING_INPUT], target=S.CANCELLING)
     def request_cancel(self, *, reason: str) -> None:
         """A worker (or a suite's children) must stop first; it confirms with `confirm_cancel`."""
         self.status_reason = reason
 
+    @writes(*CLOSES)
     @transition(field=status, source=S.CANCELLING, target=S.CANCELLED)
     def confirm_cancel(self, *, now) -> None:
         self._close(self.status_reason, now)
 
+    @writes(*CLOSES)
     @transition(field=status, source=[*LEASED, S.AWAITING_INPUT], target=S.TIMED_OUT)
     def time_out(self, *, reason: str, now) -> None:
         self._close(reason, now)
 
+    @writes("worker", "heartbeat_at", "status_reason", "not_before")
     @transition(field=status, source=[S.RUNNING], target=S.QUEUED)
     def requeue(self, *, reason: str, now, not_before=None) -> None:
         """Another attempt: an automatic retry, or the worker was lost. `queued_at` stays: the
@@ -241,11 +223,21 @@ class Execution(ConcurrentTransitionMixin, models.Model):
         self.status_reason = reason
         self.not_before = not_before
 
+    @writes(*CLOSES)
     @transition(field=status, source=[S.RUNNING, S.CANCELLING], target=S.ERROR)
     def fail_lost(self, *, reason: str, now) -> None:
         """The worker was lost and no retry is left."""
         self._close(reason, now)
 
+    @writes(
+        "only_failed",
+        "status_reason",
+        "queued_at",
+        "not_before",
+        "finished_at",
+        "deadline_at",
+        "rolled_up",
+    )
     @transition(field=status, source=list(TERMINAL), target=S.QUEUED)
     def rerun(self, *, now, only_failed: bool = False) -> None:
         """A person asked for another attempt of a finished execution."""

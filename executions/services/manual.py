@@ -16,7 +16,7 @@ from executions.attachments import attachment_max_bytes, attachment_save
 from executions.errors import ExecutionError, InvalidTransition, StaleAttempt
 from executions.models import Execution, ExecutionStatus, Trace
 from executions.outcome import StepOutcome, StepStatus, step_record
-from executions.services import lifecycle
+from executions.services import lifecycle, worker_writes
 from executions.traces import trace_steps
 
 MANUAL_STATUSES = (StepStatus.PASSED, StepStatus.FAILED, StepStatus.BLOCKED, StepStatus.SKIPPED)
@@ -84,11 +84,11 @@ def execution_record_manual_step(
             step = _step_entry(
                 execution, steps[order - 1], order, status, actual, note, stored, actor, recorded
             )
-            lifecycle.execution_record_step(execution.pk, step, actor=actor)
+            worker_writes.execution_record_step(execution.pk, step, actor=actor)
             recorded[order] = step
             if len(recorded) == len(steps):
                 outcome, reason = _outcome(recorded)
-                lifecycle.execution_complete(
+                worker_writes.execution_complete(
                     execution.pk, outcome=outcome, reason=reason, actor=actor
                 )
     except BaseException:

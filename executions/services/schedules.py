@@ -8,7 +8,7 @@ from django_q.models import Schedule
 
 from executions.errors import ExecutionError, NotRunnable
 from executions.models import RunSchedule, Trigger
-from executions.services.lifecycle import execution_create
+from executions.services.create import execution_create
 
 
 class InvalidSchedule(ExecutionError):

@@ -20,7 +20,7 @@ from django.db import connection
 
 from catalog.models import RunnerProfile
 from executions.models import Execution, ExecutionStatus
-from executions.services.lifecycle import execution_cancel
+from executions.services.people import execution_cancel
 from runners.browser_session import BrowserSession
 from runners.context import RunContext
 from tests.executions.local_site import needs_browser, process_alive, run_case, steps_of

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.db import connection
 
 from executions.models import EventKind, ExecutionStatus
-from executions.services import lifecycle
+from executions.services import lifecycle, worker_writes
 from tests.factories import TestCaseFactory, execution_for
 
 S = ExecutionStatus
@@ -74,7 +74,7 @@ def test_children_finishing_at_the_same_instant_roll_the_suite_up_once(project, 
 
     in_threads(
         4,
-        lambda i: lifecycle.execution_complete(
+        lambda i: worker_writes.execution_complete(
             children[i].pk, outcome=S.PASSED, worker=f"w{i}", attempt=1, reason="ok"
         ),
     )

@@ -10,7 +10,7 @@ from engine import watchdog
 from engine import worker as engine
 from executions.errors import InvalidTransition, NotRunnable
 from executions.models import AttemptReason, EventKind, ExecutionStatus, Priority, QueueState
-from executions.services import lifecycle, queue
+from executions.services import create, lifecycle, people, queue, reaper, worker_writes
 from tests.factories import TestCaseFactory, execution_for
 
 S = ExecutionStatus
@@ -55,7 +55,7 @@ def test_create_refuses_deprecated_case(project):
 
 def test_create_refuses_case_of_another_project(case, other_project):
     with pytest.raises(NotRunnable, match="another project"):
-        lifecycle.execution_create(project=other_project, test_case=case)
+        create.execution_create(project=other_project, test_case=case)
 
 
 def test_create_refuses_empty_suite(make_suite):
@@ -194,7 +194,7 @@ class ExplodingRunner:
 def test_cancel_queued_is_immediate(case, member):
     execution = execution_for(case)
 
-    lifecycle.execution_cancel(execution.pk, actor=member)
+    people.execution_cancel(execution.pk, actor=member)
 
     execution.refresh_from_db()
     assert execution.status == S.CANCELLED
@@ -205,11 +205,11 @@ def test_cancel_running_waits_for_worker_confirmation(case):
     execution = execution_for(case)
     lifecycle.execution_claim_next(worker="w")
 
-    lifecycle.execution_cancel(execution.pk)
+    people.execution_cancel(execution.pk)
     execution.refresh_from_db()
     assert execution.status == S.CANCELLING
 
-    lifecycle.execution_confirm_cancel(execution.pk, worker="w", attempt=1)
+    worker_writes.execution_confirm_cancel(execution.pk, worker="w", attempt=1)
     execution.refresh_from_db()
     assert execution.status == S.CANCELLED
 
@@ -217,9 +217,9 @@ def test_cancel_running_waits_for_worker_confirmation(case):
 def test_cancel_twice_is_harmless(case):
     execution = execution_for(case)
     lifecycle.execution_claim_next(worker="w")
-    lifecycle.execution_cancel(execution.pk)
+    people.execution_cancel(execution.pk)
 
-    lifecycle.execution_cancel(execution.pk)
+    people.execution_cancel(execution.pk)
 
     execution.refresh_from_db()
     assert execution.status == S.CANCELLING
@@ -230,15 +230,15 @@ def test_cancel_finished_execution_is_refused(case):
     engine.run_next(worker="w")
 
     with pytest.raises(InvalidTransition):
-        lifecycle.execution_cancel(execution.pk)
+        people.execution_cancel(execution.pk)
 
 
 def test_complete_after_cancel_request_ends_cancelled(case):
     execution = execution_for(case)
     lifecycle.execution_claim_next(worker="w")
-    lifecycle.execution_cancel(execution.pk)
+    people.execution_cancel(execution.pk)
 
-    lifecycle.execution_complete(execution.pk, outcome=S.PASSED, worker="w", attempt=1)
+    worker_writes.execution_complete(execution.pk, outcome=S.PASSED, worker="w", attempt=1)
 
     execution.refresh_from_db()
     assert execution.status == S.CANCELLED
@@ -251,7 +251,7 @@ def test_time_out_records_reason(case):
     execution = execution_for(case)
     lifecycle.execution_claim_next(worker="w")
 
-    lifecycle.execution_time_out(
+    reaper.execution_time_out(
         execution.pk, reason="step 'login' overran its 5 s timeout", worker="w", attempt=1
     )
 
@@ -298,10 +298,10 @@ def test_fresh_lease_is_left_alone(case):
 
 def test_worker_lost_too_often_ends_in_error(case, settings):
     execution = execution_for(case)
-    for _ in range(lifecycle.MAX_WORKER_LOST_REQUEUES + 1):
+    for _ in range(reaper.MAX_WORKER_LOST_REQUEUES + 1):
         lifecycle.execution_claim_next(worker="dead:1")
         later = timezone.now() + timedelta(seconds=settings.IB_LEASE_SECONDS + 1)
-        lifecycle.execution_recover_lost(execution.pk, now=later)
+        reaper.execution_recover_lost(execution.pk, now=later)
 
     execution.refresh_from_db()
     assert execution.status == S.ERROR
@@ -312,11 +312,11 @@ def test_heartbeat_of_a_worker_that_lost_the_lease_is_refused(case, settings):
     execution = execution_for(case)
     lifecycle.execution_claim_next(worker="old:1")
     later = timezone.now() + timedelta(seconds=settings.IB_LEASE_SECONDS + 1)
-    lifecycle.execution_recover_lost(execution.pk, now=later)
+    reaper.execution_recover_lost(execution.pk, now=later)
 
-    assert lifecycle.execution_heartbeat(execution.pk, worker="old:1", attempt=1) is None
+    assert worker_writes.execution_heartbeat(execution.pk, worker="old:1", attempt=1) is None
     with pytest.raises(InvalidTransition):
-        lifecycle.execution_record_step(
+        worker_writes.execution_record_step(
             execution.pk, {"order": 1, "status": "passed"}, worker="old:1", attempt=1
         )
 
@@ -328,7 +328,7 @@ def test_rerun_finished_execution_adds_attempt(case, member):
     execution = execution_for(case)
     engine.run_next(worker="w")
 
-    lifecycle.execution_rerun(execution.pk, actor=member)
+    people.execution_rerun(execution.pk, actor=member)
 
     execution.refresh_from_db()
     assert execution.status == S.QUEUED
@@ -339,14 +339,14 @@ def test_rerun_finished_execution_adds_attempt(case, member):
 def test_rerun_active_execution_is_refused(case):
     execution = execution_for(case)
     with pytest.raises(InvalidTransition):
-        lifecycle.execution_rerun(execution.pk)
+        people.execution_rerun(execution.pk)
 
 
 def test_rerun_failed_only_of_passed_case_is_refused(case):
     execution = execution_for(case)
     engine.run_next(worker="w")
     with pytest.raises(InvalidTransition, match="nothing failed"):
-        lifecycle.execution_rerun(execution.pk, only_failed=True)
+        people.execution_rerun(execution.pk, only_failed=True)
 
 
 # --- event log ------------------------------------------------------------------------------

@@ -12,8 +12,8 @@ from engine import watchdog
 from engine import worker as engine
 from executions.errors import StaleAttempt
 from executions.models import ExecutionStatus
-from executions.services.lifecycle import execution_cancel
 from executions.services.manual import execution_record_manual_step
+from executions.services.people import execution_cancel
 from tests.executions.local_site import steps_of
 from tests.factories import TestCaseFactory, execution_for
 
@@ -251,7 +251,7 @@ def test_an_abandoned_manual_run_times_out(waiting, member_api, settings):
 @pytest.fixture
 def rerun_waiting(waiting, member_api, member):
     """Attempt 1 recorded to the end, then re-run: attempt 2 waits for people."""
-    from executions.services.lifecycle import execution_rerun
+    from executions.services.people import execution_rerun
 
     record_all(member_api, waiting, ["passed", "passed", "passed"])
     execution_rerun(waiting.pk, actor=member)

@@ -13,7 +13,7 @@ from django.utils import timezone
 from engine import watchdog
 from executions.errors import LeaseLost
 from executions.models import Execution, ExecutionStatus
-from executions.services import lifecycle
+from executions.services import lifecycle, people, reaper, worker_writes
 from executions.traces import trace_steps
 from tests.factories import TestCaseFactory, execution_for
 
@@ -29,7 +29,7 @@ def handed_over(case, *, second_worker: str = B, **create) -> Execution:
     execution = execution_for(case, **create)
     assert lifecycle.execution_claim_next(worker=A).pk == execution.pk
     later = timezone.now() + timedelta(seconds=60)
-    assert lifecycle.execution_recover_lost(execution.pk, now=later) is not None
+    assert reaper.execution_recover_lost(execution.pk, now=later) is not None
     claimed = lifecycle.execution_claim_next(worker=second_worker)
     assert (claimed.pk, claimed.attempt_count) == (execution.pk, 2)
     return claimed
@@ -65,7 +65,7 @@ def test_a_late_step_of_a_lost_attempt_is_refused(taken):
     before = snapshot(taken)
 
     with pytest.raises(LeaseLost):
-        lifecycle.execution_record_step(taken.pk, STEP, worker=A, attempt=1)
+        worker_writes.execution_record_step(taken.pk, STEP, worker=A, attempt=1)
 
     assert snapshot(taken) == before
 
@@ -74,7 +74,7 @@ def test_a_late_finish_of_a_lost_attempt_is_refused_with_its_last_step(taken):
     before = snapshot(taken)
 
     with pytest.raises(LeaseLost):
-        lifecycle.execution_complete(
+        worker_writes.execution_complete(
             taken.pk, outcome=S.FAILED, reason="late", worker=A, attempt=1, last_step=STEP
         )
 
@@ -85,20 +85,18 @@ def test_a_late_time_out_of_a_lost_attempt_is_refused(taken):
     before = snapshot(taken)
 
     with pytest.raises(LeaseLost):
-        lifecycle.execution_time_out(
-            taken.pk, reason="execution timeout reached", worker=A, attempt=1
-        )
+        reaper.execution_time_out(taken.pk, reason="execution timeout reached", worker=A, attempt=1)
 
     assert snapshot(taken) == before
 
 
 def test_a_late_cancel_confirmation_of_a_lost_attempt_is_refused(taken):
-    lifecycle.execution_cancel(taken.pk, reason="stop")  # attempt 2's worker must confirm
+    people.execution_cancel(taken.pk, reason="stop")  # attempt 2's worker must confirm
     before = snapshot(taken)
     assert before[0] == S.CANCELLING
 
     with pytest.raises(LeaseLost):
-        lifecycle.execution_confirm_cancel(taken.pk, worker=A, attempt=1)
+        worker_writes.execution_confirm_cancel(taken.pk, worker=A, attempt=1)
 
     assert snapshot(taken) == before
 
@@ -107,7 +105,7 @@ def test_a_late_hand_over_to_people_of_a_lost_attempt_is_refused(taken):
     before = snapshot(taken)
 
     with pytest.raises(LeaseLost):
-        lifecycle.execution_await_input(taken.pk, worker=A, attempt=1)
+        worker_writes.execution_await_input(taken.pk, worker=A, attempt=1)
 
     assert snapshot(taken) == before
 
@@ -116,7 +114,7 @@ def test_a_late_step_total_of_a_lost_attempt_is_refused(taken):
     before = snapshot(taken)
 
     with pytest.raises(LeaseLost):
-        lifecycle.execution_set_total_steps(taken.pk, 99, worker=A, attempt=1)
+        worker_writes.execution_set_total_steps(taken.pk, 99, worker=A, attempt=1)
 
     assert snapshot(taken) == before
 
@@ -124,7 +122,7 @@ def test_a_late_step_total_of_a_lost_attempt_is_refused(taken):
 def test_a_late_heartbeat_of_a_lost_attempt_does_not_renew_the_new_lease(taken):
     Execution.objects.filter(pk=taken.pk).update(heartbeat_at=None)
 
-    assert lifecycle.execution_heartbeat(taken.pk, worker=A, attempt=1) is None
+    assert worker_writes.execution_heartbeat(taken.pk, worker=A, attempt=1) is None
 
     taken.refresh_from_db()
     assert taken.heartbeat_at is None
@@ -133,8 +131,8 @@ def test_a_late_heartbeat_of_a_lost_attempt_does_not_renew_the_new_lease(taken):
 def test_the_holder_of_the_current_attempt_still_writes(case):
     taken = handed_over(case)
 
-    lifecycle.execution_record_step(taken.pk, STEP, worker=B, attempt=2)
-    lifecycle.execution_complete(taken.pk, outcome=S.PASSED, worker=B, attempt=2)
+    worker_writes.execution_record_step(taken.pk, STEP, worker=B, attempt=2)
+    worker_writes.execution_complete(taken.pk, outcome=S.PASSED, worker=B, attempt=2)
 
     taken.refresh_from_db()
     assert taken.status == S.PASSED
@@ -146,12 +144,12 @@ def test_a_worker_write_without_its_attempt_is_refused(case):
     lifecycle.execution_claim_next(worker=A)
 
     with pytest.raises(LeaseLost):
-        lifecycle.execution_record_step(execution.pk, STEP, worker=A)
+        worker_writes.execution_record_step(execution.pk, STEP, worker=A)
 
 
 def test_a_refused_write_is_logged(taken, caplog):
     with pytest.raises(LeaseLost):
-        lifecycle.execution_record_step(taken.pk, STEP, worker=A, attempt=1)
+        worker_writes.execution_record_step(taken.pk, STEP, worker=A, attempt=1)
 
     assert f"refused step from worker {A} for attempt 1" in caplog.text
 
@@ -165,7 +163,7 @@ def test_the_reaper_times_out_an_overdue_run_whose_worker_is_gone(case, settings
     later = timezone.now() + timedelta(seconds=2 + settings.IB_LEASE_SECONDS)
     Execution.objects.filter(pk=execution.pk).update(heartbeat_at=later)  # alive, but overran
 
-    timed_out = lifecycle.execution_time_out(
+    timed_out = reaper.execution_time_out(
         execution.pk, reason="execution timeout reached", now=later
     )
 
@@ -183,7 +181,7 @@ def test_the_reaper_leaves_a_run_that_was_claimed_again_with_a_new_deadline(case
     before = snapshot(taken)
 
     assert (
-        lifecycle.execution_time_out(
+        reaper.execution_time_out(
             taken.pk, reason="execution timeout reached", now=long_after_attempt_1
         )
         is None

@@ -12,8 +12,8 @@ from catalog.models import CaseType, RunnerProfile
 from engine import watchdog
 from engine import worker as engine
 from executions.models import ExecutionStatus
-from executions.services import lifecycle
-from executions.services.lifecycle import execution_cancel
+from executions.services import lifecycle, reaper
+from executions.services.people import execution_cancel
 from runners.context import Cancelled, StopKind
 from runners.generic import GenericRunner
 from tests.executions.local_site import (
@@ -376,7 +376,7 @@ def test_a_worker_whose_lease_was_recovered_mid_step_stops_and_writes_nothing(pr
     with Worker() as worker:
         wait_for(lambda: len(steps_of(execution)) == 1)
         later = timezone.now() + timedelta(seconds=settings.IB_LEASE_SECONDS + 1)
-        lifecycle.execution_recover_lost(execution.pk, now=later)
+        reaper.execution_recover_lost(execution.pk, now=later)
         taken = lifecycle.execution_claim_next(worker="other:2")
         assert (taken.pk, taken.attempt_count) == (execution.pk, 2)
         took = worker.watch_until_done(10)

@@ -4,7 +4,7 @@ import pytest
 
 from engine import worker as engine
 from executions.models import Execution, ExecutionStatus
-from executions.services import lifecycle
+from executions.services import lifecycle, people
 from executions.traces import trace_steps
 from runners.base import RunResult
 from tests.factories import TestCaseFactory, execution_for
@@ -81,7 +81,7 @@ def test_a_cancel_that_comes_after_the_last_step_keeps_the_step(project, monkeyp
     class CancelledAfterItsLastStep:
         def run(self, ctx, case, recorder):
             recorder.record(step(1), last=True)
-            lifecycle.execution_cancel(execution.pk, reason="changed my mind")
+            people.execution_cancel(execution.pk, reason="changed my mind")
             return RunResult(outcome=S.PASSED, reason="1 steps passed")
 
     monkeypatch.setattr(engine, "runner_for", lambda case_type: CancelledAfterItsLastStep())

@@ -4,7 +4,7 @@ import pytest
 
 from engine import worker as engine
 from executions.models import EventKind, ExecutionStatus
-from executions.services import lifecycle
+from executions.services import lifecycle, people, worker_writes
 from tests.factories import SuiteItemFactory, TestCaseFactory, execution_for
 
 S = ExecutionStatus
@@ -98,7 +98,7 @@ def test_cancel_suite_run_cancels_queued_and_stops_running_children(project, mak
     parent = execution_for(suite=make_suite(*cases, max_parallel=3))
     running = lifecycle.execution_claim_next(worker="w")
 
-    lifecycle.execution_cancel(parent.pk)
+    people.execution_cancel(parent.pk)
 
     parent.refresh_from_db()
     running.refresh_from_db()
@@ -106,8 +106,28 @@ def test_cancel_suite_run_cancels_queued_and_stops_running_children(project, mak
     assert running.status == S.CANCELLING
     assert parent.children.filter(status=S.CANCELLED).count() == 2
 
-    lifecycle.execution_confirm_cancel(running.pk, worker="w", attempt=1)
+    worker_writes.execution_confirm_cancel(running.pk, worker="w", attempt=1)
     parent.refresh_from_db()
+    assert parent.status == S.CANCELLED
+
+
+def test_a_child_awaiting_input_is_cancelled_at_once_as_a_single_run_is(project, make_suite):
+    # Children go through the cancel path of execution_cancel: nobody works on a run that awaits
+    # input, so no worker is left to confirm, and the suite run ends with it.
+    manual = TestCaseFactory(
+        project=project, type="manual", steps=[{"instruction": "look", "expected": "seen"}]
+    )
+    parent = execution_for(suite=make_suite(manual))
+    child = lifecycle.execution_claim_next(worker="w")
+    worker_writes.execution_await_input(child.pk, worker="w", attempt=1)
+
+    people.execution_cancel(parent.pk, reason="not today")
+
+    child.refresh_from_db()
+    parent.refresh_from_db()
+    assert child.status == S.CANCELLED
+    assert child.status_reason == "suite run cancelled: not today"
+    assert child.attempts.get().outcome == S.CANCELLED
     assert parent.status == S.CANCELLED
 
 
@@ -125,7 +145,7 @@ def test_rerun_failed_only_reruns_only_failed_children(project, make_suite, fail
     parent = execution_for(suite=make_suite(passing, failing_case))
     run_all()
 
-    lifecycle.execution_rerun(parent.pk, only_failed=True)
+    people.execution_rerun(parent.pk, only_failed=True)
 
     children = {c.test_case_id: c for c in parent.children.all()}
     assert children[passing.pk].status == S.PASSED
@@ -139,7 +159,7 @@ def test_rerun_failed_only_reruns_only_failed_children(project, make_suite, fail
 def test_rerun_failed_only_finishes_with_new_rollup(project, make_suite, failing_case):
     parent = execution_for(suite=make_suite(TestCaseFactory(project=project), failing_case))
     run_all()
-    lifecycle.execution_rerun(parent.pk, only_failed=True)
+    people.execution_rerun(parent.pk, only_failed=True)
 
     run_all()
 
@@ -158,7 +178,7 @@ def test_child_rerun_is_refused_while_suite_is_active(project, make_suite):
     assert child.status == S.PASSED
 
     with pytest.raises(Exception, match="suite run is still active"):
-        lifecycle.execution_rerun(child.pk)
+        people.execution_rerun(child.pk)
     parent.refresh_from_db()
     assert parent.status == S.RUNNING
 

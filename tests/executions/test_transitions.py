@@ -54,3 +54,48 @@ def test_status_cannot_be_assigned_by_hand():
     execution = Execution(status=S.QUEUED, timeout_seconds=60)
     with pytest.raises(AttributeError):
         execution.status = S.PASSED
+
+
+def filled(status: str) -> Execution:
+    """An execution in `status` whose every lifecycle column holds a value a transition could
+    overwrite, so a change to any of them shows."""
+    earlier = NOW.replace(year=NOW.year - 1)
+    return Execution(
+        status=status,
+        timeout_seconds=60,
+        not_before=earlier,
+        queued_at=earlier,
+        started_at=earlier,
+        finished_at=earlier,
+        deadline_at=earlier,
+        heartbeat_at=earlier,
+        worker="earlier",
+        status_reason="earlier",
+        summary={"steps_total": 1},
+        only_failed=True,
+        rolled_up=True,
+    )
+
+
+def values(execution: Execution) -> dict:
+    return {f.attname: getattr(execution, f.attname) for f in Execution._meta.concrete_fields}
+
+
+@pytest.mark.parametrize(
+    ("name", "status"), [(name, status) for name, status in CASES if status in TRANSITIONS[name][1]]
+)
+def test_a_transition_changes_only_status_and_the_columns_it_writes(name, status):
+    execution = filled(status)
+    before = values(execution)
+
+    getattr(execution, name)(**TRANSITIONS[name][0])
+
+    changed = {column for column, value in values(execution).items() if before[column] != value}
+    assert changed <= {"status", *getattr(execution, name).writes}
+    assert "status" in changed
+
+
+@pytest.mark.parametrize("name", TRANSITIONS)
+def test_the_columns_a_transition_writes_are_columns(name):
+    columns = {f.name for f in Execution._meta.concrete_fields}
+    assert set(getattr(Execution, name).writes) <= columns

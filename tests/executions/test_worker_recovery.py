@@ -11,7 +11,7 @@ import pytest
 from django.conf import settings
 
 from executions.models import AttemptReason, Execution, ExecutionStatus
-from executions.services import lifecycle
+from executions.services import people
 from tests.factories import TestCaseFactory, execution_for
 from tests.live import live_env, qcluster, wait_until
 
@@ -83,7 +83,7 @@ def test_cancel_reaches_a_running_worker_within_two_seconds(project, tmp_path):
         execution = execution_for(case)
         wait_until(lambda: worker_pid(execution.pk), timeout=30, what="the run to start")
 
-        lifecycle.execution_cancel(execution.pk, reason="stop it")
+        people.execution_cancel(execution.pk, reason="stop it")
 
         # The requirement is "cancelled within 2 s"; the worker's watchdog polls every 0.1 s here.
         wait_until(

@@ -6,7 +6,7 @@ from asgiref.sync import async_to_sync
 from channels.testing import WebsocketCommunicator
 from django.test import Client
 
-from executions.services import lifecycle
+from executions.services import lifecycle, worker_writes
 from tests.factories import TestCaseFactory, execution_for
 
 WORKER = "test-host:1"
@@ -27,7 +27,7 @@ def running(case):
 
 
 def record_step(execution, order: int, status: str = "passed", name: str = "") -> None:
-    lifecycle.execution_record_step(
+    worker_writes.execution_record_step(
         execution.pk,
         {
             "order": order,
@@ -84,6 +84,6 @@ def finish(case, outcome: str = "passed", **create):
     execution = execution_for(case, **create)
     claimed = lifecycle.execution_claim_next(worker=WORKER)
     assert claimed is not None and claimed.pk == execution.pk
-    return lifecycle.execution_complete(
+    return worker_writes.execution_complete(
         execution.pk, outcome=outcome, worker=WORKER, attempt=claimed.attempt_count
     )

@@ -7,7 +7,7 @@ import pytest
 
 from engine import worker as engine
 from executions.models import ExecutionStatus
-from executions.services import lifecycle
+from executions.services import lifecycle, worker_writes
 from results.processing import process_finished_execution
 from tests.factories import SuiteItemFactory, TestCaseFactory, TestSuiteFactory, execution_for
 
@@ -59,8 +59,8 @@ def finish():
             assert claimed.pk == execution.pk
             step = {"order": 1, "name": "check", "status": outcome, "duration_ms": 5}
             held = {"worker": "w", "attempt": claimed.attempt_count}
-            lifecycle.execution_record_step(execution.pk, step, **held)
-            lifecycle.execution_complete(execution.pk, outcome=outcome, **held)
+            worker_writes.execution_record_step(execution.pk, step, **held)
+            worker_writes.execution_complete(execution.pk, outcome=outcome, **held)
         execution.refresh_from_db()
         assert execution.status == outcomes[-1]
         process_finished_execution(execution.pk)

@@ -4,7 +4,7 @@ import pytest
 
 from engine import worker as engine
 from executions.models import AttemptReason, ExecutionStatus
-from executions.services import lifecycle
+from executions.services import people
 from results import processing
 from results.models import CaseResult, CaseStats
 from results.processing import process_finished_execution, process_pending
@@ -62,7 +62,7 @@ def test_automatic_retries_fold_into_one_result(project, finish):
 
 def test_a_rerun_adds_a_second_result(x_case, run):
     execution = run(x_case, x=2)
-    lifecycle.execution_rerun(execution.pk)
+    people.execution_rerun(execution.pk)
     from engine import worker as engine
 
     engine.run_next(worker="w")
@@ -100,7 +100,7 @@ def run_suite(suite, run):
 
 def test_a_cancelled_run_is_recorded_as_skipped(x_case):
     execution = execution_for(x_case)
-    lifecycle.execution_cancel(execution.pk)
+    people.execution_cancel(execution.pk)
 
     process_finished_execution(execution.pk)
 

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from executions.models import StepRecord, TraceStorage
-from executions.services import lifecycle
+from executions.services import lifecycle, worker_writes
 from executions.traces import (
     trace_of,
     trace_record_step,
@@ -44,7 +44,7 @@ def step(order: int, status: str = "passed", **extra) -> dict:
 
 def record(execution, *orders, status="passed"):
     for order in orders:
-        lifecycle.execution_record_step(
+        worker_writes.execution_record_step(
             execution.pk, step(order, status), worker="w", attempt=execution.attempt_count
         )
     return trace_of(execution)
@@ -92,7 +92,7 @@ def test_promotion_mid_run_loses_and_reorders_nothing(running):
 def test_a_step_recorded_again_replaces_it_and_its_count(running, settings, threshold):
     settings.IB_TRACE_INLINE_MAX_STEPS = threshold
     record(running, *range(1, 8))
-    lifecycle.execution_record_step(
+    worker_writes.execution_record_step(
         running.pk, step(3, "failed", error={"message": "x"}), worker="w", attempt=1
     )
 

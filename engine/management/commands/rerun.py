@@ -5,7 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 from core.errors import DomainError
 from engine.management.progress import EXIT_CODES, wait_for
 from executions.models import Execution
-from executions.services import lifecycle
+from executions.services import people
 
 
 class Command(BaseCommand):
@@ -23,7 +23,7 @@ class Command(BaseCommand):
         if not Execution.objects.filter(pk=options["execution_id"]).exists():
             raise CommandError(f"No execution #{options['execution_id']}.")
         try:
-            execution = lifecycle.execution_rerun(
+            execution = people.execution_rerun(
                 options["execution_id"], only_failed=options["failed_only"]
             )
         except DomainError as exc:

@@ -6,7 +6,7 @@ from catalog.models import Project, TestCase, TestSuite
 from core.errors import DomainError
 from engine.management.progress import EXIT_CODES, wait_for
 from executions.models import Priority, Trigger
-from executions.services import lifecycle
+from executions.services import create
 
 PRIORITIES = {p.label.lower(): p.value for p in Priority}
 
@@ -58,7 +58,7 @@ class Command(BaseCommand):
             if suite is None:
                 raise CommandError(f"No test suite {options['suite']!r} in {project.slug}.")
         try:
-            execution = lifecycle.execution_create(
+            execution = create.execution_create(
                 project=project,
                 test_case=case,
                 test_suite=suite,

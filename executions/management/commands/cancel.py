@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from core.errors import DomainError
 from executions.models import Execution
-from executions.services import lifecycle
+from executions.services import people
 
 
 class Command(BaseCommand):
@@ -22,7 +22,7 @@ class Command(BaseCommand):
                 failed = True
                 continue
             try:
-                execution = lifecycle.execution_cancel(execution_id, reason=options["reason"])
+                execution = people.execution_cancel(execution_id, reason=options["reason"])
             except DomainError as exc:
                 self.stderr.write(f"#{execution_id}: {exc.message}")
                 failed = True
