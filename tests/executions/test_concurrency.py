@@ -7,7 +7,7 @@ from django.conf import settings
 from django.db import connection
 
 from executions.models import EventKind, ExecutionStatus
-from executions.services import lifecycle
+from executions.services import claim, lifecycle
 from tests.factories import TestCaseFactory, execution_for
 
 S = ExecutionStatus
@@ -45,7 +45,7 @@ def test_racing_workers_never_claim_one_execution_twice(project):
 
     def drain(i):
         claimed = []
-        while (execution := lifecycle.execution_claim_next(worker=f"w{i}")) is not None:
+        while (execution := claim.execution_claim_next(worker=f"w{i}")) is not None:
             claimed.append(execution.pk)
         return claimed
 
@@ -59,7 +59,7 @@ def test_racing_workers_never_claim_one_execution_twice(project):
 def test_duplicate_doorbells_start_one_execution_once(case):
     execution = execution_for(case)
 
-    results = in_threads(6, lambda i: lifecycle.execution_claim_next(worker=f"w{i}"))
+    results = in_threads(6, lambda i: claim.execution_claim_next(worker=f"w{i}"))
 
     started = [r.pk for r in results if r is not None]
     assert started == [execution.pk]
@@ -70,7 +70,7 @@ def test_duplicate_doorbells_start_one_execution_once(case):
 def test_children_finishing_at_the_same_instant_roll_the_suite_up_once(project, make_suite):
     cases = [TestCaseFactory(project=project) for _ in range(4)]
     parent = execution_for(suite=make_suite(*cases, max_parallel=4))
-    children = [lifecycle.execution_claim_next(worker=f"w{i}") for i in range(4)]
+    children = [claim.execution_claim_next(worker=f"w{i}") for i in range(4)]
 
     in_threads(
         4,
@@ -97,7 +97,7 @@ def test_strict_priority_holds_across_racing_workers(project):
     def drain(i):
         while True:
             with lock:  # record claim order as seen by the database, one claim at a time
-                execution = lifecycle.execution_claim_next(worker=f"w{i}")
+                execution = claim.execution_claim_next(worker=f"w{i}")
                 if execution is None:
                     return
                 order.append(execution.priority)
