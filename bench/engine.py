@@ -50,20 +50,25 @@ def main() -> None:
         default="start,enqueue,throughput,kill",
         help="comma-separated: start, enqueue, throughput, kill (all by default)",
     )
+    parser.add_argument(
+        "--database",
+        help="the scratch database's name (re-created; default ib_bench_engine_<broker>): give"
+        " your own when others benchmark on the same server",
+    )
     parser.add_argument("--broker", help=argparse.SUPPRESS)  # one broker, in a fresh process
     args = parser.parse_args()
     if args.broker is None:
         # django-q2 reads its broker from settings once per process: one child process per broker.
         for broker in args.brokers.split(","):
-            command = [sys.executable, __file__, "--broker", broker, "--parts", args.parts] + (
-                ["--quick"] if args.quick else []
-            )
+            command = [sys.executable, __file__, "--broker", broker, "--parts", args.parts]
+            command += ["--quick"] if args.quick else []
+            command += ["--database", args.database] if args.database else []
             subprocess.run(command, check=True)
         return
     scale = 0.2 if args.quick else 1.0
     broker = args.broker
     redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0").rsplit("/", 1)[0] + "/15"
-    database_url = scratch_database(f"ib_bench_engine_{broker}")
+    database_url = scratch_database(args.database or f"ib_bench_engine_{broker}")
     flush_redis(redis_url)
     overrides = {"REDIS_URL": redis_url, "Q_BROKER": broker, "Q_WORKERS": "2", **FAST_LEASES}
     setup_django(database_url, **overrides)
@@ -90,9 +95,14 @@ def main() -> None:
 
 
 def flush_redis(url: str) -> None:
+    """Drop what an earlier run left under this namespace (doorbells, cache): only ours, since
+    other benchmarks may share the Redis database."""
     import redis
 
-    redis.Redis.from_url(url).flushdb()
+    client = redis.Redis.from_url(url)
+    namespace = os.environ.get("IB_NAMESPACE", "intellibrowse")
+    for key in client.scan_iter(match=f"*{namespace}*"):
+        client.delete(key)
 
 
 def make_fixtures() -> dict:
