@@ -1,8 +1,11 @@
-"""Claiming: a worker takes the best queued execution that may start now.
+"""Claiming: a worker takes the best claimable execution (executions.selectors.queue_claimable).
 
-The only compare-and-swap on an execution's status. Lock order (see executions.services.lifecycle):
-the candidate execution, then its project row (only for a project with a concurrency limit), then
-its suite run (skip-locked, never waited on).
+The only compare-and-swap on an execution's status. Locks, in this order: the candidate (SKIP
+LOCKED), its project's row (only under a concurrency limit), its suite run's row (SKIP LOCKED: a
+finishing child locks its suite run before itself, so a claim never waits on one).
+
+Through the ORM: against the hand-built SQL that preceded it, the same throughput within the
+benchmark's noise (docs/performance.md, "Claim: ORM vs SQL").
 """
 
 from datetime import timedelta
@@ -11,16 +14,13 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from catalog.models import Project
-from engine.rows import db_datetime, row_lock, select_executions
-from executions.models import Attempt, Execution, ExecutionStatus, QueueState
+from executions.models import Attempt, Execution
+from executions.selectors import queue_claimable
 from executions.services.events import event_transition
 
-S = ExecutionStatus
-
-# Rows a claim looks at: the best one is usually startable; a few more get past suites at their
-# max_parallel and projects at their limit without reading the whole queue.
-CLAIM_CANDIDATES = 8
-CLAIM_PAGES = 10
+# Looks a claim takes before it gives up until the next doorbell: every refused look leaves its
+# candidate or suite out of the next, and sees the claims that won the race, so two are usual.
+CLAIM_LOOKS = 10
 
 
 def execution_claim_next(*, worker: str) -> Execution | None:
@@ -69,84 +69,59 @@ def _start_attempt(execution: Execution, *, worker: str, now) -> int:
 
 
 def _first_startable(now) -> Execution | None:
-    """The best queued execution that may start now, locked, with its project and case loaded;
-    None when there is none (or the queue is paused). Usually the best candidate may start: the
-    first look fetches just it. A suite at its max_parallel or a project at its limit is left out
-    of the next look, which takes a page of candidates, so a busy suite of many queued children
-    cannot hide a startable execution behind it."""
-    blocked_parents: set[int] = set()
-    blocked_projects: set[int] = set()
-    page = 1
-    for _ in range(CLAIM_PAGES):
-        where, params = _claimable(now, blocked_parents, blocked_projects)
-        candidates = select_executions(
-            where,
-            params,
-            related=("project", "test_case"),
-            # The order of the partial index exec_claim_idx: best first, then oldest.
-            tail=f"ORDER BY e.priority DESC, e.queued_at, e.id LIMIT {page} "
-            + row_lock(skip_locked=True),
-        )
-        for candidate in candidates:
-            if candidate.parent_id in blocked_parents or candidate.project_id in blocked_projects:
-                continue
-            verdict = _may_start(
-                candidate.project_id, candidate.parent_id, candidate.project.max_concurrency
-            )
-            if verdict is True:
-                return candidate  # locked by the query above until this transaction ends
-            if verdict == "parent":
-                blocked_parents.add(candidate.parent_id)
-            else:
-                blocked_projects.add(candidate.project_id)
-        if len(candidates) < page:
+    """The best claimable execution (executions.selectors.queue_claimable) that this claim could
+    lock and confirm, with its project and case loaded; None when there is none. Rows other
+    claims hold are skipped, never waited on. A look fails only when a race or a locked suite run
+    refuses its candidate, and the next look leaves that candidate (or that suite) out."""
+    refused: set[int] = set()
+    refused_parents: set[int] = set()
+    for _ in range(CLAIM_LOOKS):
+        candidate = _best_candidate(now, refused, refused_parents)
+        if candidate is None:
             return None
-        page = CLAIM_CANDIDATES
+        verdict = _may_start(candidate, now)
+        if verdict is True:
+            return candidate  # locked by the candidate's read until this transaction ends
+        if verdict == "parent":
+            refused_parents.add(candidate.parent_id)
+        else:
+            refused.add(candidate.pk)
     return None
 
 
-def _claimable(now, blocked_parents: set[int], blocked_projects: set[int]) -> tuple[str, list]:
-    """The claim's condition: queued case runs whose time has come, while the queue is not
-    paused, outside the suites and projects already found full. Written as SQL because the claim
-    runs once per execution (engine.rows)."""
-    paused = connection.ops.quote_name(QueueState._meta.db_table)
-    where = [
-        "e.status = %s AND e.test_case_id IS NOT NULL",
-        "(e.not_before IS NULL OR e.not_before <= %s)",
-        f"NOT EXISTS (SELECT 1 FROM {paused} q WHERE q.id = 1 AND q.paused)",  # noqa: S608
-    ]
-    params: list = [S.QUEUED, db_datetime(now)]
-    if blocked_parents:
-        marks = ", ".join(["%s"] * len(blocked_parents))
-        where.append(f"(e.parent_id IS NULL OR e.parent_id NOT IN ({marks}))")
-        params += sorted(blocked_parents)
-    if blocked_projects:
-        marks = ", ".join(["%s"] * len(blocked_projects))
-        where.append(f"e.project_id NOT IN ({marks})")
-        params += sorted(blocked_projects)
-    return " AND ".join(where), params
-
-
-def _may_start(project_id: int, parent_id: int | None, max_concurrency: int | None) -> bool | str:
-    """True, or what holds it back: "project" (its limit) or "parent" (the suite's max_parallel,
-    or the suite run is busy or stopping)."""
-    if max_concurrency is not None:
-        # Serialize claims within a limited project so two workers cannot both take the last slot.
-        project = Project.objects.select_for_update().get(pk=project_id)
-        running = Execution.objects.filter(
-            project_id=project.pk, status__in=(S.RUNNING, S.CANCELLING), test_case__isnull=False
-        ).count()
-        if running >= project.max_concurrency:
-            return "project"
-    if parent_id is None:
-        return True
-    # Never block on a suite run's row (its finishing child may hold it): skip and retry later.
-    parent = (
-        Execution.objects.select_for_update(skip_locked=True, of=("self",))
-        .filter(pk=parent_id)
+def _best_candidate(now, refused: set[int], refused_parents: set[int]) -> Execution | None:
+    candidates = queue_claimable(now)
+    if refused:
+        candidates = candidates.exclude(pk__in=refused)
+    if refused_parents:
+        candidates = candidates.exclude(parent_id__in=refused_parents)
+    return (
+        candidates.select_related("project", "test_case")
+        .order_by("-priority", "queued_at", "id")  # the partial index exec_claim_idx
+        .select_for_update(skip_locked=True, of=("self",))
         .first()
     )
-    if parent is None or parent.status != S.RUNNING:
-        return "parent"
-    busy = parent.children.filter(status__in=(S.RUNNING, S.CANCELLING)).count()
-    return True if busy < parent.max_parallel else "parent"
+
+
+def _may_start(candidate: Execution, now) -> bool | str:
+    """True, or what holds the locked candidate back: "parent" (another claim or a finishing
+    child holds its suite run's row) or "limit" (a claim that held the same lock took the last
+    slot first).
+
+    A run under no limit needs no second look. Under a limit, the candidate's read may predate
+    another claim's commit: take the lock that serializes the claims on that limit (the project's
+    row, waited on; the suite run's row, skipped when taken, since its finishing child may hold
+    it), then ask queue_claimable again, in a new statement that sees every claim committed
+    before the lock was granted."""
+    limited = candidate.project.max_concurrency is not None
+    if not limited and candidate.parent_id is None:
+        return True
+    if limited:
+        list(Project.objects.select_for_update().filter(pk=candidate.project_id).values_list("pk"))
+    if candidate.parent_id is not None:
+        parent = Execution.objects.select_for_update(skip_locked=True, of=("self",)).filter(
+            pk=candidate.parent_id
+        )
+        if not parent.values_list("pk"):
+            return "parent"
+    return True if queue_claimable(now).filter(pk=candidate.pk).exists() else "limit"

@@ -17,7 +17,6 @@ from django.utils import timezone
 from django_fsm import can_proceed
 
 from catalog.models import CaseStatus, Project, TestCase, TestSuite
-from engine.rows import lock_execution
 from executions.errors import InvalidTransition, LeaseLost, NotRunnable
 from executions.models import (
     ACTIVE,
@@ -31,6 +30,8 @@ from executions.models import (
     Priority,
     Trigger,
 )
+from executions.rows import lock_execution
+from executions.selectors import queue_claimable
 from executions.services.events import (
     event_build,
     event_record,
@@ -52,7 +53,7 @@ UNKNOWN = object()
 
 def locked(execution_id: int, *, with_project: bool = True) -> Execution:
     """The execution, row-locked until the end of the current transaction (with its project
-    loaded, unless the caller never needs it: a step record). See engine.rows."""
+    loaded, unless the caller never needs it: a step record). See executions.rows."""
     return lock_execution(execution_id, with_project=with_project)
 
 
@@ -668,7 +669,7 @@ def _after_change(execution: Execution) -> None:
 
 
 def _has_queued_work() -> bool:
-    return Execution.objects.filter(status=S.QUEUED, test_case__isnull=False).exists()
+    return queue_claimable().exists()
 
 
 def _child_finished(child: Execution) -> None:

@@ -1,4 +1,4 @@
-"""engine.rows: the engine's row reads give the executions the ORM would, and lock them."""
+"""executions.rows: the engine's row reads give the executions the ORM would, and lock them."""
 
 import threading
 
@@ -7,8 +7,8 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from engine.rows import lock_execution, select_executions
 from executions.models import Execution
+from executions.rows import lock_execution, select_executions
 from tests.factories import TestCaseFactory, execution_for
 
 pytestmark = pytest.mark.django_db

@@ -1,14 +1,15 @@
-"""Reading execution rows with SQL built once per process: the engine's hottest reads.
+"""Locking execution rows with SQL built once per process: the engine's hottest reads.
 
-Every claim, step record and finish of every run reads and locks an execution row (with its
-project, and for a claim its test case). Through the ORM, building those queries (42 to 59 columns,
-quoted, aliased, each with its converters) cost a worker more time than the database took to run
-them (docs/performance.md, "Execution engine"). Here the column lists and converters are built
+Every step record and finish of every run reads and locks an execution row (with its project).
+Through the ORM, building those queries (42 to 59 columns, quoted, aliased, each with its
+converters) cost a worker more time than the database took to run them (docs/performance.md,
+"Execution engine"). The claim, whose query also carries the definition of claimable, goes through
+the ORM (executions.services.claim; "Claim: ORM vs SQL" in the same document). Here the column lists and converters are built
 once per process from the models' own metadata, so a new field needs no change here, and each call
 only adds its WHERE clause. Rows still become ordinary model instances through `Model.from_db`
 (with related objects cached as select_related caches them), as the ORM would make them.
 
-The execution's table is aliased `e`, a related model by its field name (`project`, `test_case`).
+The execution's table is aliased `e`, a related model by its field name (`project`).
 """
 
 from functools import cache
@@ -41,19 +42,13 @@ def lock_execution(execution_id: int, *, with_project: bool = True) -> Execution
     return found[0]
 
 
-def row_lock(*, skip_locked: bool = False) -> str:
+def row_lock() -> str:
     """The clause that locks the selected executions' rows (not the related rows) until the end
     of the transaction; nothing on SQLite, whose IMMEDIATE transactions serialize writers."""
     features = connection.features
     if not features.has_select_for_update:
         return ""
-    clause = "FOR UPDATE OF e" if features.has_select_for_update_of else "FOR UPDATE"
-    return clause + (" SKIP LOCKED" if skip_locked else "")
-
-
-def db_datetime(value):
-    """A datetime as the database compares it with stored ones (SQLite keeps naive UTC text)."""
-    return connection.ops.adapt_datetimefield_value(value)
+    return "FOR UPDATE OF e" if features.has_select_for_update_of else "FOR UPDATE"
 
 
 class _Columns:
