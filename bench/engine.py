@@ -80,12 +80,14 @@ def main() -> None:
     if "start" in parts:
         start_overhead(fixtures, env, samples=int(300 * scale))
     if parts & {"enqueue", "throughput"}:
-        with child([sys.executable, "manage.py", "qcluster"], env, f"qcluster-{broker}.log"):
+        with child(
+            [sys.executable, "manage.py", "qcluster"], env, f"qcluster-{broker}.log"
+        ) as cluster:
             time.sleep(2)  # the cluster forks its workers
             if "enqueue" in parts:
                 enqueue_to_start(fixtures, samples=int(200 * scale))
             if "throughput" in parts:
-                throughput(fixtures, count=int(1000 * scale))
+                throughput(fixtures, cluster, count=int(1000 * scale))
     if "kill" in parts:
         with child(
             [sys.executable, "manage.py", "qcluster"], env, f"qcluster-kill-{broker}.log"
@@ -203,7 +205,7 @@ def enqueue_to_start(fixtures: dict, samples: int) -> None:
     print(f"enqueue-to-start (idle workers): {summary_ms(latencies)}")
 
 
-def throughput(fixtures: dict, count: int) -> None:
+def throughput(fixtures: dict, cluster, count: int) -> None:
     from django.db.models import Max, Min
 
     from executions.models import TERMINAL, ExecutionStatus
@@ -216,6 +218,7 @@ def throughput(fixtures: dict, count: int) -> None:
         for _ in range(count)
     ]
     began, cpu_before = time.monotonic(), machine_cpu_seconds()
+    cluster_before = group_cpu_seconds(cluster.pid)
     queue_resume()
     wait_until(
         lambda: _batch(ids).filter(status__in=TERMINAL).count() == count,
@@ -224,6 +227,7 @@ def throughput(fixtures: dict, count: int) -> None:
     )
     wall = time.monotonic() - began
     cpu_after = machine_cpu_seconds()
+    cluster_used = group_cpu_seconds(cluster.pid) - cluster_before
     rows = _batch(ids)
     span = rows.aggregate(first=Min("started_at"), last=Max("finished_at"))
     passed = rows.filter(status=ExecutionStatus.PASSED).count()
@@ -238,6 +242,25 @@ def throughput(fixtures: dict, count: int) -> None:
             f"  machine CPU: {used * 1000 / count:.1f} ms per execution (workers, PostgreSQL, "
             f"broker, this process), {used / wall * 100:.0f} % of one core on average"
         )
+    print(
+        f"  qcluster CPU: {cluster_used * 1000 / count:.2f} ms per execution (its processes only:"
+        " what a change to the worker's path costs, whatever else the host runs)"
+    )
+
+
+def group_cpu_seconds(group: int) -> float:
+    """CPU time spent by the processes of process group `group`, and by their children that have
+    ended, from /proc/<pid>/stat (utime, stime, cutime, cstime)."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue  # ended while we looked
+        fields = text.rsplit(")", 1)[1].split()  # the name, in brackets, may hold spaces
+        if int(fields[2]) == group:  # field 5 of proc(5), pgrp
+            total += sum(int(v) for v in fields[11:15])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def _batch(ids: list[int]):

@@ -3,7 +3,7 @@
 from datetime import timedelta
 
 from django.db.models import Count, Exists, F, Min, OuterRef, Q, QuerySet, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Now
 from django.utils import timezone
 
 from catalog import access
@@ -22,10 +22,10 @@ def executions_visible_to(user) -> QuerySet[Execution]:
 
 def queue_waiting(now=None) -> QuerySet[Execution]:
     """Queued case runs whose time has come, whether or not something holds them back (the
-    pause, a limit): what the alerts call waiting. A suite run is never claimed, its children are."""
-    now = now or timezone.now()
+    pause, a limit): what the alerts call waiting. A suite run is never claimed, its children are.
+    Without `now`, the time is the database's clock (so the claim's SQL is the same every time)."""
     return Execution.objects.filter(status=S.QUEUED, test_case__isnull=False).filter(
-        Q(not_before__isnull=True) | Q(not_before__lte=now)
+        Q(not_before__isnull=True) | Q(not_before__lte=Now() if now is None else now)
     )
 
 
@@ -110,7 +110,7 @@ def queue_status(project_ids=None) -> dict:
     see it."""
     now = timezone.now()
     every = Execution.objects.all()
-    claimable = queue_claimable(now)
+    claimable = queue_claimable()
     if project_ids is not None:
         every = every.filter(project_id__in=project_ids)
         claimable = claimable.filter(project_id__in=project_ids)

@@ -4,8 +4,10 @@ The only compare-and-swap on an execution's status. Locks, in this order: the ca
 LOCKED), its project's row (only under a concurrency limit), its suite run's row (SKIP LOCKED: a
 finishing child locks its suite run before itself, so a claim never waits on one).
 
-Through the ORM: against the hand-built SQL that preceded it, the same throughput within the
-benchmark's noise (docs/performance.md, "Claim: ORM vs SQL").
+The candidate's read is executions.rows.claim_candidates: queue_claimable's own condition,
+compiled by the ORM once per process, in SQL whose columns are built once per process. Built by the
+ORM on every claim, the same read cost a worker 5 ms more CPU per execution and a fifth of the
+throughput (119 to 96 executions/s, docs/performance.md, "Claim: ORM vs SQL").
 """
 
 from datetime import timedelta
@@ -15,7 +17,7 @@ from django.utils import timezone
 
 from catalog.models import Project
 from executions.models import Attempt, Execution
-from executions.selectors import queue_claimable
+from executions.rows import claim_candidates, claimable_exists
 from executions.services.events import event_transition
 
 # Looks a claim takes before it gives up until the next doorbell: every refused look leaves its
@@ -36,7 +38,7 @@ def execution_claim_next(*, worker: str) -> Execution | None:
     """
     now = timezone.now()
     with transaction.atomic():
-        execution = _first_startable(now)
+        execution = _first_startable()
         if execution is None:
             return None
         before = execution.status
@@ -68,7 +70,7 @@ def _start_attempt(execution: Execution, *, worker: str, now) -> int:
         return cursor.fetchone()[0]
 
 
-def _first_startable(now) -> Execution | None:
+def _first_startable() -> Execution | None:
     """The best claimable execution (executions.selectors.queue_claimable) that this claim could
     lock and confirm, with its project and case loaded; None when there is none. Rows other
     claims hold are skipped, never waited on. A look fails only when a race or a locked suite run
@@ -76,10 +78,11 @@ def _first_startable(now) -> Execution | None:
     refused: set[int] = set()
     refused_parents: set[int] = set()
     for _ in range(CLAIM_LOOKS):
-        candidate = _best_candidate(now, refused, refused_parents)
-        if candidate is None:
+        found = claim_candidates(refused=refused, refused_parents=refused_parents)
+        if not found:
             return None
-        verdict = _may_start(candidate, now)
+        candidate = found[0]
+        verdict = _may_start(candidate)
         if verdict is True:
             return candidate  # locked by the candidate's read until this transaction ends
         if verdict == "parent":
@@ -89,21 +92,7 @@ def _first_startable(now) -> Execution | None:
     return None
 
 
-def _best_candidate(now, refused: set[int], refused_parents: set[int]) -> Execution | None:
-    candidates = queue_claimable(now)
-    if refused:
-        candidates = candidates.exclude(pk__in=refused)
-    if refused_parents:
-        candidates = candidates.exclude(parent_id__in=refused_parents)
-    return (
-        candidates.select_related("project", "test_case")
-        .order_by("-priority", "queued_at", "id")  # the partial index exec_claim_idx
-        .select_for_update(skip_locked=True, of=("self",))
-        .first()
-    )
-
-
-def _may_start(candidate: Execution, now) -> bool | str:
+def _may_start(candidate: Execution) -> bool | str:
     """True, or what holds the locked candidate back: "parent" (another claim or a finishing
     child holds its suite run's row) or "limit" (a claim that held the same lock took the last
     slot first).
@@ -124,4 +113,4 @@ def _may_start(candidate: Execution, now) -> bool | str:
         )
         if not parent.values_list("pk"):
             return "parent"
-    return True if queue_claimable(now).filter(pk=candidate.pk).exists() else "limit"
+    return True if claimable_exists(candidate.pk) else "limit"

@@ -30,8 +30,7 @@ from executions.models import (
     Priority,
     Trigger,
 )
-from executions.rows import lock_execution
-from executions.selectors import queue_claimable
+from executions.rows import claimable_exists, lock_execution
 from executions.services.events import (
     event_build,
     event_record,
@@ -669,7 +668,7 @@ def _after_change(execution: Execution) -> None:
 
 
 def _has_queued_work() -> bool:
-    return queue_claimable().exists()
+    return claimable_exists()
 
 
 def _child_finished(child: Execution) -> None:
