@@ -34,10 +34,11 @@ def queue_claimable(now=None) -> QuerySet[Execution]:
     paused, the project is under its max_concurrency, the suite run is running and under its
     max_parallel.
 
-    The claim (executions.services.claim) takes its candidates from here and re-reads its
-    candidate here once it holds the locks that serialize it with other claims; the doorbell
-    after a finish, the resume, the watchdog's re-ring, health and queue_status count or probe
-    it. tests/executions/test_claimable.py shows they agree.
+    The claim (executions.services.claim) reads its candidates with this condition, compiled
+    once per process (executions.rows), and asks it again once it holds the locks that serialize
+    it with other claims; the doorbell after a finish asks it the same way; the resume, the
+    watchdog's re-ring, health and queue_status count or probe it through the ORM.
+    tests/executions/test_claimable.py shows they agree, test_rows.py that both readings match.
 
     The limits are two uncorrelated sub-queries over the few limited projects and running suite
     runs, computed once per query: walking a long backlog held back by one busy suite costs a
