@@ -50,20 +50,25 @@ def main() -> None:
         default="start,enqueue,throughput,kill",
         help="comma-separated: start, enqueue, throughput, kill (all by default)",
     )
+    parser.add_argument(
+        "--database",
+        help="the scratch database's name (re-created; default ib_bench_engine_<broker>): give"
+        " your own when others benchmark on the same server",
+    )
     parser.add_argument("--broker", help=argparse.SUPPRESS)  # one broker, in a fresh process
     args = parser.parse_args()
     if args.broker is None:
         # django-q2 reads its broker from settings once per process: one child process per broker.
         for broker in args.brokers.split(","):
-            command = [sys.executable, __file__, "--broker", broker, "--parts", args.parts] + (
-                ["--quick"] if args.quick else []
-            )
+            command = [sys.executable, __file__, "--broker", broker, "--parts", args.parts]
+            command += ["--quick"] if args.quick else []
+            command += ["--database", args.database] if args.database else []
             subprocess.run(command, check=True)
         return
     scale = 0.2 if args.quick else 1.0
     broker = args.broker
     redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0").rsplit("/", 1)[0] + "/15"
-    database_url = scratch_database(f"ib_bench_engine_{broker}")
+    database_url = scratch_database(args.database or f"ib_bench_engine_{broker}")
     flush_redis(redis_url)
     overrides = {"REDIS_URL": redis_url, "Q_BROKER": broker, "Q_WORKERS": "2", **FAST_LEASES}
     setup_django(database_url, **overrides)
@@ -75,12 +80,14 @@ def main() -> None:
     if "start" in parts:
         start_overhead(fixtures, env, samples=int(300 * scale))
     if parts & {"enqueue", "throughput"}:
-        with child([sys.executable, "manage.py", "qcluster"], env, f"qcluster-{broker}.log"):
+        with child(
+            [sys.executable, "manage.py", "qcluster"], env, f"qcluster-{broker}.log"
+        ) as cluster:
             time.sleep(2)  # the cluster forks its workers
             if "enqueue" in parts:
                 enqueue_to_start(fixtures, samples=int(200 * scale))
             if "throughput" in parts:
-                throughput(fixtures, count=int(1000 * scale))
+                throughput(fixtures, cluster, count=int(1000 * scale))
     if "kill" in parts:
         with child(
             [sys.executable, "manage.py", "qcluster"], env, f"qcluster-kill-{broker}.log"
@@ -90,9 +97,14 @@ def main() -> None:
 
 
 def flush_redis(url: str) -> None:
+    """Drop what an earlier run left under this namespace (doorbells, cache): only ours, since
+    other benchmarks may share the Redis database."""
     import redis
 
-    redis.Redis.from_url(url).flushdb()
+    client = redis.Redis.from_url(url)
+    namespace = os.environ.get("IB_NAMESPACE", "intellibrowse")
+    for key in client.scan_iter(match=f"*{namespace}*"):
+        client.delete(key)
 
 
 def make_fixtures() -> dict:
@@ -193,7 +205,7 @@ def enqueue_to_start(fixtures: dict, samples: int) -> None:
     print(f"enqueue-to-start (idle workers): {summary_ms(latencies)}")
 
 
-def throughput(fixtures: dict, count: int) -> None:
+def throughput(fixtures: dict, cluster, count: int) -> None:
     from django.db.models import Max, Min
 
     from executions.models import TERMINAL, ExecutionStatus
@@ -206,6 +218,7 @@ def throughput(fixtures: dict, count: int) -> None:
         for _ in range(count)
     ]
     began, cpu_before = time.monotonic(), machine_cpu_seconds()
+    cluster_before = group_cpu_seconds(cluster.pid)
     queue_resume()
     wait_until(
         lambda: _batch(ids).filter(status__in=TERMINAL).count() == count,
@@ -214,6 +227,7 @@ def throughput(fixtures: dict, count: int) -> None:
     )
     wall = time.monotonic() - began
     cpu_after = machine_cpu_seconds()
+    cluster_used = group_cpu_seconds(cluster.pid) - cluster_before
     rows = _batch(ids)
     span = rows.aggregate(first=Min("started_at"), last=Max("finished_at"))
     passed = rows.filter(status=ExecutionStatus.PASSED).count()
@@ -228,6 +242,25 @@ def throughput(fixtures: dict, count: int) -> None:
             f"  machine CPU: {used * 1000 / count:.1f} ms per execution (workers, PostgreSQL, "
             f"broker, this process), {used / wall * 100:.0f} % of one core on average"
         )
+    print(
+        f"  qcluster CPU: {cluster_used * 1000 / count:.2f} ms per execution (its processes only:"
+        " what a change to the worker's path costs, whatever else the host runs)"
+    )
+
+
+def group_cpu_seconds(group: int) -> float:
+    """CPU time spent by the processes of process group `group`, and by their children that have
+    ended, from /proc/<pid>/stat (utime, stime, cutime, cstime)."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue  # ended while we looked
+        fields = text.rsplit(")", 1)[1].split()  # the name, in brackets, may hold spaces
+        if int(fields[2]) == group:  # field 5 of proc(5), pgrp
+            total += sum(int(v) for v in fields[11:15])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def _batch(ids: list[int]):

@@ -181,7 +181,7 @@ def running_execution() -> tuple[int, str]:
     from rest_framework.authtoken.models import Token
 
     from catalog.models import Membership, Project, Role, TestCase
-    from executions.services import create, lifecycle
+    from executions.services import claim, create
 
     user = get_user_model().objects.create(username=PASSWORD_FREE_USER)
     project = Project.objects.create(name="Live bench", slug="live-bench")
@@ -193,7 +193,7 @@ def running_execution() -> tuple[int, str]:
         steps=[{"action": "wait", "params": {"seconds": 0}}],
     )
     execution = create.execution_create(project=project, test_case=case)
-    claimed = lifecycle.execution_claim_next(worker="bench:1")
+    claimed = claim.execution_claim_next(worker="bench:1")
     assert claimed is not None and claimed.pk == execution.pk
     return execution.pk, Token.objects.create(user=user).key
 

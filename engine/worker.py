@@ -1,6 +1,6 @@
 """Running one claimed execution inside a worker process.
 
-The worker task claims (executions.services.lifecycle.execution_claim_next), then this module hands
+The worker task claims (executions.services.claim.execution_claim_next), then this module hands
 the case to the runner for its type, tracks the run with the watchdog (heartbeat, cancel, timeouts),
 and reports the end through the lifecycle services. It never changes a status itself.
 """
@@ -16,7 +16,7 @@ from engine import watchdog
 from executions.attachments import discard_attachments
 from executions.errors import InvalidTransition, LeaseLost
 from executions.models import Execution, ExecutionStatus
-from executions.services import lifecycle
+from executions.services import claim
 from executions.services.queue import ring_doorbell_now
 from executions.services.reaper import execution_time_out
 from executions.services.worker_writes import (
@@ -45,7 +45,7 @@ def run_next(*, worker: str, drain: bool = False) -> int | None:
     last = None
     began = time.monotonic()
     while True:
-        execution = lifecycle.execution_claim_next(worker=worker)
+        execution = claim.execution_claim_next(worker=worker)
         if execution is None:
             return last
         run_claimed(execution, worker=worker)

@@ -28,7 +28,7 @@ from django.db.models import Count, Min
 from django.utils import timezone
 
 from executions.models import Execution, ExecutionStatus, QueueState
-from executions.selectors import queue_claimable
+from executions.selectors import queue_waiting
 from monitoring.models import Alert, AlertKind
 from monitoring.workers import queue_stuck, workers_alive, workers_forget_gone
 
@@ -115,7 +115,7 @@ def _queue_jammed(now) -> Condition | None:
 
 def _queue_waited_long(now) -> Condition | None:
     limit = timedelta(minutes=settings.IB_ALERT_QUEUE_STUCK_MINUTES)
-    waiting = queue_claimable(now).filter(queued_at__lt=now - limit)
+    waiting = queue_waiting(now).filter(queued_at__lt=now - limit)
     stats = waiting.aggregate(n=Count("id"), oldest=Min("queued_at"))
     if not stats["n"]:
         return None

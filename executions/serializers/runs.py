@@ -300,6 +300,7 @@ class QueueStatusSerializer(serializers.Serializer):
     paused_reason = serializers.CharField()
     queued = serializers.IntegerField()
     queued_by_priority = serializers.DictField(child=serializers.IntegerField())
+    claimable = serializers.IntegerField(help_text="Queued runs a worker may start now.")
     delayed = serializers.IntegerField()
     running = serializers.IntegerField()
     awaiting_input = serializers.IntegerField()

@@ -15,6 +15,7 @@ from django_q.brokers import get_broker
 from django_q.tasks import async_task
 
 from executions.models import QueueState
+from executions.selectors import queue_claimable_count
 
 log = logging.getLogger(__name__)
 
@@ -67,8 +68,8 @@ def queue_pause(*, actor=None, reason: str = "") -> QueueState:
 
 
 def queue_resume(*, actor=None) -> QueueState:
-    from executions.selectors import queue_claimable_count
-
+    """Take work again; rings once for each claimable execution (up to 50: each doorbell drains
+    the queue)."""
     with transaction.atomic():
         state = QueueState.objects.select_for_update().get_or_create(pk=1)[0]
         state.paused, state.reason = False, ""

@@ -4,10 +4,11 @@ import threading
 
 import pytest
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 
-from executions.models import EventKind, ExecutionStatus
-from executions.services import lifecycle, worker_writes
+from executions.models import EventKind, Execution, ExecutionStatus
+from executions.rows import lock_execution
+from executions.services import claim, worker_writes
 from tests.factories import TestCaseFactory, execution_for
 
 S = ExecutionStatus
@@ -45,7 +46,7 @@ def test_racing_workers_never_claim_one_execution_twice(project):
 
     def drain(i):
         claimed = []
-        while (execution := lifecycle.execution_claim_next(worker=f"w{i}")) is not None:
+        while (execution := claim.execution_claim_next(worker=f"w{i}")) is not None:
             claimed.append(execution.pk)
         return claimed
 
@@ -59,7 +60,7 @@ def test_racing_workers_never_claim_one_execution_twice(project):
 def test_duplicate_doorbells_start_one_execution_once(case):
     execution = execution_for(case)
 
-    results = in_threads(6, lambda i: lifecycle.execution_claim_next(worker=f"w{i}"))
+    results = in_threads(6, lambda i: claim.execution_claim_next(worker=f"w{i}"))
 
     started = [r.pk for r in results if r is not None]
     assert started == [execution.pk]
@@ -70,7 +71,7 @@ def test_duplicate_doorbells_start_one_execution_once(case):
 def test_children_finishing_at_the_same_instant_roll_the_suite_up_once(project, make_suite):
     cases = [TestCaseFactory(project=project) for _ in range(4)]
     parent = execution_for(suite=make_suite(*cases, max_parallel=4))
-    children = [lifecycle.execution_claim_next(worker=f"w{i}") for i in range(4)]
+    children = [claim.execution_claim_next(worker=f"w{i}") for i in range(4)]
 
     in_threads(
         4,
@@ -97,7 +98,7 @@ def test_strict_priority_holds_across_racing_workers(project):
     def drain(i):
         while True:
             with lock:  # record claim order as seen by the database, one claim at a time
-                execution = lifecycle.execution_claim_next(worker=f"w{i}")
+                execution = claim.execution_claim_next(worker=f"w{i}")
                 if execution is None:
                     return
                 order.append(execution.priority)
@@ -105,3 +106,60 @@ def test_strict_priority_holds_across_racing_workers(project):
     in_threads(3, drain)
 
     assert order == sorted(order, reverse=True)
+
+
+def test_racing_workers_never_run_more_than_the_projects_limit(project):
+    project.max_concurrency = 2
+    project.save()
+    executions = [execution_for(TestCaseFactory(project=project)) for _ in range(6)]
+
+    results = in_threads(4, lambda i: claim.execution_claim_next(worker=f"w{i}"))
+
+    assert len([r for r in results if r is not None]) == 2
+    ids = [e.pk for e in executions]
+    assert Execution.objects.filter(pk__in=ids, status=S.RUNNING).count() == 2
+
+
+def test_racing_workers_never_run_more_children_than_the_suites_max_parallel(project, make_suite):
+    cases = [TestCaseFactory(project=project) for _ in range(6)]
+    parent = execution_for(suite=make_suite(*cases, max_parallel=2))
+
+    def claim_until_refused(i):
+        claimed = 0
+        while claim.execution_claim_next(worker=f"w{i}") is not None:
+            claimed += 1
+        return claimed
+
+    in_threads(4, claim_until_refused)
+
+    assert parent.children.filter(status=S.RUNNING).count() == 2
+    assert parent.children.filter(status=S.QUEUED).count() == 4
+
+
+def test_a_claim_passes_over_a_suite_run_another_transaction_holds_and_takes_other_work(
+    project, make_suite
+):
+    parent = execution_for(suite=make_suite(TestCaseFactory(project=project)))
+    other = execution_for(TestCaseFactory(project=project))  # queued after the child: second best
+    held, release = threading.Event(), threading.Event()
+
+    def finishing_sibling():  # a child's finish locks its suite run first (lifecycle's lock order)
+        try:
+            with transaction.atomic():
+                lock_execution(parent.pk)
+                held.set()
+                release.wait(timeout=30)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=finishing_sibling)
+    holder.start()
+    try:
+        assert held.wait(timeout=30)
+        taken = claim.execution_claim_next(worker="w1")
+    finally:
+        release.set()
+        holder.join(timeout=30)
+
+    assert taken.pk == other.pk
+    assert claim.execution_claim_next(worker="w2").parent_id == parent.pk  # once let go

@@ -11,6 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from executions.models import Execution, ExecutionStatus, QueueState
+from executions.services import claim as claiming
 from executions.services import lifecycle, people, reaper, worker_writes
 from executions.services.transitions import AUTO_NOW, auto_now_fields, transition
 from tests.factories import TestCaseFactory, execution_for
@@ -105,7 +106,7 @@ def test_explicit_update_fields_are_honoured(execution):
 
 def claimed(case, **options) -> Execution:
     execution = execution_for(case, **options)
-    taken = lifecycle.execution_claim_next(worker="w")
+    taken = claiming.execution_claim_next(worker="w")
     assert taken.pk == execution.pk
     return taken
 
@@ -131,7 +132,7 @@ def create_pending(case, project, settings):
 
 def claim(case, project, settings):
     execution_for(case)
-    return lifecycle.execution_claim_next(worker="w")
+    return claiming.execution_claim_next(worker="w")
 
 
 def await_input(case, project, settings):
@@ -245,7 +246,7 @@ def test_every_column_a_suite_run_changes_is_saved(project, make_suite, failing_
 
 def test_a_suite_rollup_saves_its_summary_and_result(project, make_suite):
     parent = execution_for(suite=make_suite(TestCaseFactory(project=project)))
-    child = lifecycle.execution_claim_next(worker="w")
+    child = claiming.execution_claim_next(worker="w")
 
     worker_writes.execution_complete(child.pk, outcome=S.PASSED, worker="w", attempt=1)
 

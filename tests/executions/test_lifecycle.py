@@ -10,7 +10,7 @@ from engine import watchdog
 from engine import worker as engine
 from executions.errors import InvalidTransition, NotRunnable
 from executions.models import AttemptReason, EventKind, ExecutionStatus, Priority, QueueState
-from executions.services import create, lifecycle, people, queue, reaper, worker_writes
+from executions.services import claim, create, people, queue, reaper, worker_writes
 from tests.factories import TestCaseFactory, execution_for
 
 S = ExecutionStatus
@@ -71,7 +71,7 @@ def test_claim_takes_highest_priority_then_oldest(project):
     first_high = execution_for(TestCaseFactory(project=project), priority=Priority.HIGH)
     second_high = execution_for(TestCaseFactory(project=project), priority=Priority.HIGH)
 
-    order = [lifecycle.execution_claim_next(worker="w").pk for _ in range(3)]
+    order = [claim.execution_claim_next(worker="w").pk for _ in range(3)]
 
     assert order == [first_high.pk, second_high.pk, low.pk]
 
@@ -79,7 +79,7 @@ def test_claim_takes_highest_priority_then_oldest(project):
 def test_claim_marks_running_with_lease_and_attempt_start(case):
     execution = execution_for(case)
 
-    lifecycle.execution_claim_next(worker="host:1")
+    claim.execution_claim_next(worker="host:1")
 
     execution.refresh_from_db()
     assert execution.status == S.RUNNING
@@ -93,7 +93,7 @@ def test_claim_returns_nothing_when_queue_paused(case):
     execution_for(case)
     queue.queue_pause(reason="maintenance")
 
-    assert lifecycle.execution_claim_next(worker="w") is None
+    assert claim.execution_claim_next(worker="w") is None
     assert QueueState.get().paused
 
 
@@ -102,7 +102,7 @@ def test_claim_resumes_after_queue_resume(case):
     queue.queue_pause()
     queue.queue_resume()
 
-    assert lifecycle.execution_claim_next(worker="w").pk == execution.pk
+    assert claim.execution_claim_next(worker="w").pk == execution.pk
 
 
 def test_claim_honours_project_concurrency_limit(project):
@@ -111,8 +111,8 @@ def test_claim_honours_project_concurrency_limit(project):
     execution_for(TestCaseFactory(project=project))
     execution_for(TestCaseFactory(project=project))
 
-    assert lifecycle.execution_claim_next(worker="w1") is not None
-    assert lifecycle.execution_claim_next(worker="w2") is None
+    assert claim.execution_claim_next(worker="w1") is not None
+    assert claim.execution_claim_next(worker="w2") is None
 
 
 def test_claim_skips_not_yet_due_retry(failing_case):
@@ -121,13 +121,13 @@ def test_claim_skips_not_yet_due_retry(failing_case):
 
     execution.refresh_from_db()
     assert execution.status == S.QUEUED
-    assert lifecycle.execution_claim_next(worker="w") is None
+    assert claim.execution_claim_next(worker="w") is None
 
 
 def test_claimed_execution_cannot_be_claimed_again(case):
     execution_for(case)
-    assert lifecycle.execution_claim_next(worker="w1") is not None
-    assert lifecycle.execution_claim_next(worker="w2") is None
+    assert claim.execution_claim_next(worker="w1") is not None
+    assert claim.execution_claim_next(worker="w2") is None
 
 
 # --- running to an outcome ------------------------------------------------------------------
@@ -203,7 +203,7 @@ def test_cancel_queued_is_immediate(case, member):
 
 def test_cancel_running_waits_for_worker_confirmation(case):
     execution = execution_for(case)
-    lifecycle.execution_claim_next(worker="w")
+    claim.execution_claim_next(worker="w")
 
     people.execution_cancel(execution.pk)
     execution.refresh_from_db()
@@ -216,7 +216,7 @@ def test_cancel_running_waits_for_worker_confirmation(case):
 
 def test_cancel_twice_is_harmless(case):
     execution = execution_for(case)
-    lifecycle.execution_claim_next(worker="w")
+    claim.execution_claim_next(worker="w")
     people.execution_cancel(execution.pk)
 
     people.execution_cancel(execution.pk)
@@ -235,7 +235,7 @@ def test_cancel_finished_execution_is_refused(case):
 
 def test_complete_after_cancel_request_ends_cancelled(case):
     execution = execution_for(case)
-    lifecycle.execution_claim_next(worker="w")
+    claim.execution_claim_next(worker="w")
     people.execution_cancel(execution.pk)
 
     worker_writes.execution_complete(execution.pk, outcome=S.PASSED, worker="w", attempt=1)
@@ -249,7 +249,7 @@ def test_complete_after_cancel_request_ends_cancelled(case):
 
 def test_time_out_records_reason(case):
     execution = execution_for(case)
-    lifecycle.execution_claim_next(worker="w")
+    claim.execution_claim_next(worker="w")
 
     reaper.execution_time_out(
         execution.pk, reason="step 'login' overran its 5 s timeout", worker="w", attempt=1
@@ -262,7 +262,7 @@ def test_time_out_records_reason(case):
 
 def test_reaper_times_out_overdue_execution_without_live_owner(case, settings):
     execution = execution_for(case, timeout_seconds=1)
-    lifecycle.execution_claim_next(worker="w")
+    claim.execution_claim_next(worker="w")
     later = timezone.now() + timedelta(seconds=1 + settings.IB_LEASE_SECONDS * 2)
 
     watchdog.reap_once(now=later)
@@ -274,7 +274,7 @@ def test_reaper_times_out_overdue_execution_without_live_owner(case, settings):
 
 def test_stale_lease_is_requeued_as_worker_lost_attempt(case, settings):
     execution = execution_for(case)
-    lifecycle.execution_claim_next(worker="dead:1")
+    claim.execution_claim_next(worker="dead:1")
     later = timezone.now() + timedelta(seconds=settings.IB_LEASE_SECONDS + 1)
 
     watchdog.reap_once(now=later)
@@ -288,7 +288,7 @@ def test_stale_lease_is_requeued_as_worker_lost_attempt(case, settings):
 
 def test_fresh_lease_is_left_alone(case):
     execution = execution_for(case)
-    lifecycle.execution_claim_next(worker="alive:1")
+    claim.execution_claim_next(worker="alive:1")
 
     watchdog.reap_once()
 
@@ -299,7 +299,7 @@ def test_fresh_lease_is_left_alone(case):
 def test_worker_lost_too_often_ends_in_error(case, settings):
     execution = execution_for(case)
     for _ in range(reaper.MAX_WORKER_LOST_REQUEUES + 1):
-        lifecycle.execution_claim_next(worker="dead:1")
+        claim.execution_claim_next(worker="dead:1")
         later = timezone.now() + timedelta(seconds=settings.IB_LEASE_SECONDS + 1)
         reaper.execution_recover_lost(execution.pk, now=later)
 
@@ -310,7 +310,7 @@ def test_worker_lost_too_often_ends_in_error(case, settings):
 
 def test_heartbeat_of_a_worker_that_lost_the_lease_is_refused(case, settings):
     execution = execution_for(case)
-    lifecycle.execution_claim_next(worker="old:1")
+    claim.execution_claim_next(worker="old:1")
     later = timezone.now() + timedelta(seconds=settings.IB_LEASE_SECONDS + 1)
     reaper.execution_recover_lost(execution.pk, now=later)
 

@@ -13,7 +13,7 @@ from django.utils import timezone
 from engine import watchdog
 from executions.errors import LeaseLost
 from executions.models import Execution, ExecutionStatus
-from executions.services import lifecycle, people, reaper, worker_writes
+from executions.services import claim, people, reaper, worker_writes
 from executions.traces import trace_steps
 from tests.factories import TestCaseFactory, execution_for
 
@@ -27,10 +27,10 @@ STEP = {"order": 1, "name": "late", "kind": "wait", "status": "passed", "duratio
 def handed_over(case, *, second_worker: str = B, **create) -> Execution:
     """Attempt 1 claimed by A and lost; attempt 2 claimed by `second_worker`."""
     execution = execution_for(case, **create)
-    assert lifecycle.execution_claim_next(worker=A).pk == execution.pk
+    assert claim.execution_claim_next(worker=A).pk == execution.pk
     later = timezone.now() + timedelta(seconds=60)
     assert reaper.execution_recover_lost(execution.pk, now=later) is not None
-    claimed = lifecycle.execution_claim_next(worker=second_worker)
+    claimed = claim.execution_claim_next(worker=second_worker)
     assert (claimed.pk, claimed.attempt_count) == (execution.pk, 2)
     return claimed
 
@@ -141,7 +141,7 @@ def test_the_holder_of_the_current_attempt_still_writes(case):
 
 def test_a_worker_write_without_its_attempt_is_refused(case):
     execution = execution_for(case)
-    lifecycle.execution_claim_next(worker=A)
+    claim.execution_claim_next(worker=A)
 
     with pytest.raises(LeaseLost):
         worker_writes.execution_record_step(execution.pk, STEP, worker=A)
@@ -159,7 +159,7 @@ def test_a_refused_write_is_logged(taken, caplog):
 
 def test_the_reaper_times_out_an_overdue_run_whose_worker_is_gone(case, settings):
     execution = execution_for(case, timeout_seconds=1)
-    lifecycle.execution_claim_next(worker=A)
+    claim.execution_claim_next(worker=A)
     later = timezone.now() + timedelta(seconds=2 + settings.IB_LEASE_SECONDS)
     Execution.objects.filter(pk=execution.pk).update(heartbeat_at=later)  # alive, but overran
 
@@ -192,7 +192,7 @@ def test_the_reaper_leaves_a_run_that_was_claimed_again_with_a_new_deadline(case
 
 def test_a_reaper_pass_does_not_time_out_a_run_within_its_grace(case, settings):
     execution = execution_for(case, timeout_seconds=1)
-    lifecycle.execution_claim_next(worker=A)
+    claim.execution_claim_next(worker=A)
     just_after_deadline = timezone.now() + timedelta(seconds=1.5)
     Execution.objects.filter(pk=execution.pk).update(heartbeat_at=just_after_deadline)
 

@@ -1,4 +1,4 @@
-"""engine.rows: the engine's row reads give the executions the ORM would, and lock them."""
+"""executions.rows: the engine's row reads give the executions the ORM would, and lock them."""
 
 import threading
 
@@ -7,10 +7,15 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from engine.rows import lock_execution, select_executions
-from executions.models import Execution
+from catalog.models import Project, TestCase
+from engine import worker as engine
+from executions.models import Execution, ExecutionStatus, Priority
+from executions.rows import claim_candidates, claimable_exists, lock_execution
+from executions.selectors import queue_claimable
+from executions.services import claim
 from tests.factories import TestCaseFactory, execution_for
 
+S = ExecutionStatus
 pytestmark = pytest.mark.django_db
 
 
@@ -38,17 +43,12 @@ def test_the_locked_execution_equals_the_orms_with_its_project_loaded(project):
     assert got.queued_at.tzinfo is not None and got.labels == {"team": "web"}
 
 
-def test_selected_executions_come_with_their_related_rows_in_order(project):
+def test_claim_candidates_come_best_first_with_their_project_and_case_in_one_statement(project):
     cases = TestCaseFactory.create_batch(3, project=project)
     created = [execution_for(case, priority=p) for case, p in zip(cases, (10, 90, 50), strict=True)]
 
-    with CaptureQueriesContext(connection) as queries:
-        got = select_executions(
-            "e.project_id = %s",
-            [project.pk],
-            related=("project", "test_case"),
-            tail="ORDER BY e.priority DESC",
-        )
+    with transaction.atomic(), CaptureQueriesContext(connection) as queries:
+        got = claim_candidates(limit=3)
         keys = [(e.test_case.key, e.project.slug) for e in got]
 
     assert len(queries.captured_queries) == 1
@@ -95,3 +95,83 @@ def test_the_row_stays_locked_until_the_transaction_ends(project):
         thread.start()
         thread.join(timeout=30)
     assert seen == [False]
+
+
+def related_fields_of(execution: Execution) -> tuple:
+    return (
+        {f.attname: getattr(execution.project, f.attname) for f in Project._meta.concrete_fields},
+        {
+            f.attname: getattr(execution.test_case, f.attname)
+            for f in TestCase._meta.concrete_fields
+        },
+    )
+
+
+@pytest.fixture
+def mixed_queue(project, other_project, make_suite, failing_case):
+    """Queued work of every kind, some claimable, some held back: a delayed retry, a project at
+    its limit, a suite run at its max_parallel, a suite run that is stopping, and claimable runs
+    at three priorities, alone and in a suite run with room."""
+    execution_for(failing_case, max_retries=1, retry_backoff_seconds=600)
+    engine.run_next(worker="w")  # fails, queued again for ten minutes from now
+    other_project.max_concurrency = 1
+    other_project.save()
+    execution_for(TestCaseFactory(project=other_project))
+    claim.execution_claim_next(worker="w")
+    execution_for(TestCaseFactory(project=other_project))  # held back by the project's limit
+    full = execution_for(
+        suite=make_suite(*TestCaseFactory.create_batch(3, project=project), max_parallel=1)
+    )
+    claim.execution_claim_next(worker="w")  # its first child; the two others wait
+    assert full.children.filter(status=S.RUNNING).count() == 1
+    stopping = execution_for(
+        suite=make_suite(*TestCaseFactory.create_batch(2, project=project), max_parallel=2)
+    )
+    stopping = Execution.objects.get(pk=stopping.pk)
+    stopping.request_cancel(reason="stopping")
+    stopping.save()
+    for priority in (Priority.LOW, Priority.HIGH, Priority.NORMAL, Priority.HIGH):
+        execution_for(TestCaseFactory(project=project), priority=priority)
+    roomy = make_suite(*TestCaseFactory.create_batch(2, project=project), max_parallel=3)
+    return execution_for(suite=roomy, priority=Priority.LOW)
+
+
+def orm_reading(candidates) -> list[Execution]:
+    """The claim's read as the ORM writes it."""
+    with transaction.atomic():
+        return list(
+            candidates.select_related("project", "test_case")
+            .order_by("-priority", "queued_at", "id")
+            .select_for_update(skip_locked=True, of=("self",))
+        )
+
+
+def test_claim_candidates_are_the_orms_claimable_executions_in_the_claims_order(mixed_queue):
+    expected = orm_reading(queue_claimable())
+    with transaction.atomic():
+        got = claim_candidates(limit=100)
+
+    assert len(expected) == 6  # four runs alone, two children of the suite run with room
+    assert [fields_of(e) for e in got] == [fields_of(e) for e in expected]
+    assert [related_fields_of(e) for e in got] == [related_fields_of(e) for e in expected]
+
+
+def test_claim_candidates_leave_out_refused_runs_and_suites_as_the_orm_does(mixed_queue):
+    everything = orm_reading(queue_claimable())
+    refused = {everything[0].pk}
+    expected = orm_reading(
+        queue_claimable().exclude(pk__in=refused).exclude(parent_id__in=[mixed_queue.pk])
+    )
+    with transaction.atomic():
+        got = claim_candidates(limit=100, refused=refused, refused_parents={mixed_queue.pk})
+
+    assert len(expected) == 3
+    assert [fields_of(e) for e in got] == [fields_of(e) for e in expected]
+
+
+def test_claimable_exists_says_of_each_execution_what_the_orm_says(mixed_queue):
+    claimable = set(queue_claimable().values_list("pk", flat=True))
+
+    for execution_id in Execution.objects.values_list("pk", flat=True):
+        assert claimable_exists(execution_id) == (execution_id in claimable), execution_id
+    assert claimable_exists()

@@ -12,7 +12,7 @@ from catalog.models import CaseType, RunnerProfile
 from engine import watchdog
 from engine import worker as engine
 from executions.models import ExecutionStatus
-from executions.services import lifecycle, reaper
+from executions.services import claim, reaper
 from executions.services.people import execution_cancel
 from runners.context import Cancelled, StopKind
 from runners.generic import GenericRunner
@@ -301,7 +301,7 @@ def test_a_step_a_cancel_stopped_before_it_started_is_skipped(project):
         steps=[{"name": "never", "action": "set", "params": {"values": {"a": 1}}}],
     )
     execution = execution_for(case)
-    claimed = lifecycle.execution_claim_next(worker="w")
+    claimed = claim.execution_claim_next(worker="w")
     ctx = engine.context_for(claimed)
     ctx.request_stop("stop it", StopKind.CANCEL)
 
@@ -377,7 +377,7 @@ def test_a_worker_whose_lease_was_recovered_mid_step_stops_and_writes_nothing(pr
         wait_for(lambda: len(steps_of(execution)) == 1)
         later = timezone.now() + timedelta(seconds=settings.IB_LEASE_SECONDS + 1)
         reaper.execution_recover_lost(execution.pk, now=later)
-        taken = lifecycle.execution_claim_next(worker="other:2")
+        taken = claim.execution_claim_next(worker="other:2")
         assert (taken.pk, taken.attempt_count) == (execution.pk, 2)
         took = worker.watch_until_done(10)
 

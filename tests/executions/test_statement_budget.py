@@ -75,11 +75,11 @@ def test_a_one_step_run_costs_its_worker_a_fixed_number_of_statements(project):
 def test_a_worker_that_knows_the_suite_run_saves_the_finish_a_lookup(
     project,
 ):
-    from executions.services import lifecycle, worker_writes
+    from executions.services import claim, worker_writes
 
     case = TestCaseFactory(project=project)
     execution = execution_for(case)
-    lifecycle.execution_claim_next(worker="w")
+    claim.execution_claim_next(worker="w")
 
     with CaptureQueriesContext(connection) as queries:
         worker_writes.execution_complete(

@@ -4,7 +4,7 @@ import pytest
 
 from engine import worker as engine
 from executions.models import Execution, ExecutionStatus
-from executions.services import lifecycle, people
+from executions.services import claim, people
 from executions.traces import trace_steps
 from runners.base import RunResult
 from tests.factories import TestCaseFactory, execution_for
@@ -20,7 +20,7 @@ def step(order: int, status: str = "passed") -> dict:
 @pytest.fixture
 def claimed(project):
     execution_for(TestCaseFactory(project=project))
-    return lifecycle.execution_claim_next(worker="w")
+    return claim.execution_claim_next(worker="w")
 
 
 def stored_orders(execution: Execution) -> list[int]:

@@ -4,7 +4,7 @@ import pytest
 
 from engine import worker as engine
 from executions.models import EventKind, ExecutionStatus
-from executions.services import lifecycle, people, worker_writes
+from executions.services import claim, people, worker_writes
 from tests.factories import SuiteItemFactory, TestCaseFactory, execution_for
 
 S = ExecutionStatus
@@ -64,8 +64,8 @@ def test_quarantined_failure_does_not_fail_the_suite(project, make_suite, failin
 def test_max_parallel_one_runs_children_one_at_a_time(project, make_suite):
     parent = execution_for(suite=make_suite(*(TestCaseFactory(project=project) for _ in range(2))))
 
-    first = lifecycle.execution_claim_next(worker="w1")
-    second = lifecycle.execution_claim_next(worker="w2")
+    first = claim.execution_claim_next(worker="w1")
+    second = claim.execution_claim_next(worker="w2")
 
     assert first.parent_id == parent.pk
     assert second is None
@@ -75,7 +75,7 @@ def test_max_parallel_two_lets_two_children_run(project, make_suite):
     cases = [TestCaseFactory(project=project) for _ in range(3)]
     execution_for(suite=make_suite(*cases, max_parallel=2))
 
-    claimed = [lifecycle.execution_claim_next(worker=f"w{i}") for i in range(3)]
+    claimed = [claim.execution_claim_next(worker=f"w{i}") for i in range(3)]
 
     assert [c is not None for c in claimed] == [True, True, False]
 
@@ -96,7 +96,7 @@ def test_fail_fast_cancels_remaining_children(project, make_suite, failing_case)
 def test_cancel_suite_run_cancels_queued_and_stops_running_children(project, make_suite):
     cases = [TestCaseFactory(project=project) for _ in range(3)]
     parent = execution_for(suite=make_suite(*cases, max_parallel=3))
-    running = lifecycle.execution_claim_next(worker="w")
+    running = claim.execution_claim_next(worker="w")
 
     people.execution_cancel(parent.pk)
 
@@ -118,7 +118,7 @@ def test_a_child_awaiting_input_is_cancelled_at_once_as_a_single_run_is(project,
         project=project, type="manual", steps=[{"instruction": "look", "expected": "seen"}]
     )
     parent = execution_for(suite=make_suite(manual))
-    child = lifecycle.execution_claim_next(worker="w")
+    child = claim.execution_claim_next(worker="w")
     worker_writes.execution_await_input(child.pk, worker="w", attempt=1)
 
     people.execution_cancel(parent.pk, reason="not today")
@@ -172,7 +172,7 @@ def test_child_rerun_is_refused_while_suite_is_active(project, make_suite):
     parent = execution_for(
         suite=make_suite(TestCaseFactory(project=project), TestCaseFactory(project=project))
     )
-    child = lifecycle.execution_claim_next(worker="w")
+    child = claim.execution_claim_next(worker="w")
     engine.run_claimed(child, worker="w")
     child.refresh_from_db()
     assert child.status == S.PASSED
@@ -190,8 +190,8 @@ def test_a_busy_suite_does_not_hide_other_work_behind_it(project, make_suite):
     execution_for(suite=make_suite(*many, max_parallel=1), priority=Priority.HIGH)
     other = execution_for(TestCaseFactory(project=project), priority=Priority.LOW)
 
-    first = lifecycle.execution_claim_next(worker="w1")
-    second = lifecycle.execution_claim_next(worker="w2")
+    first = claim.execution_claim_next(worker="w1")
+    second = claim.execution_claim_next(worker="w2")
 
     assert first.parent_id is not None  # the suite's first child, by priority
     assert second.pk == other.pk  # its 11 queued siblings wait; the low one need not

@@ -6,7 +6,7 @@ from asgiref.sync import async_to_sync
 from channels.testing import WebsocketCommunicator
 from django.test import Client
 
-from executions.services import lifecycle, worker_writes
+from executions.services import claim, worker_writes
 from tests.factories import TestCaseFactory, execution_for
 
 WORKER = "test-host:1"
@@ -21,7 +21,7 @@ def case(project):
 def running(case):
     """A case execution claimed by a (pretend) worker, so steps can be recorded against it."""
     execution = execution_for(case)
-    claimed = lifecycle.execution_claim_next(worker=WORKER)
+    claimed = claim.execution_claim_next(worker=WORKER)
     assert claimed is not None and claimed.pk == execution.pk
     return claimed
 
@@ -82,7 +82,7 @@ async def drain(comm, quiet: float = 0.3) -> list[dict]:
 def finish(case, outcome: str = "passed", **create):
     """A case execution run to `outcome` through the services, as a worker would."""
     execution = execution_for(case, **create)
-    claimed = lifecycle.execution_claim_next(worker=WORKER)
+    claimed = claim.execution_claim_next(worker=WORKER)
     assert claimed is not None and claimed.pk == execution.pk
     return worker_writes.execution_complete(
         execution.pk, outcome=outcome, worker=WORKER, attempt=claimed.attempt_count

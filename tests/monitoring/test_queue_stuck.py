@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from engine import watchdog
 from executions.models import Execution
-from executions.services import lifecycle
+from executions.services import claim
 from executions.services.queue import queue_pause
 from monitoring.alerts import alerts_check
 from monitoring.models import AlertKind, WorkerHeartbeat
@@ -56,7 +56,7 @@ def test_startable_work_waiting_past_the_lease_on_an_idle_worker_is_stuck(case):
 def test_a_backlog_on_busy_workers_is_not_stuck(case):
     execution_for(case)
     execution_for(case)
-    running = lifecycle.execution_claim_next(worker="host-a:10")
+    running = claim.execution_claim_next(worker="host-a:10")
     worker_seen("host-a:10", [running.pk], idle_since=None)
     assert queue_stuck(now=later(60)) is None
 
@@ -85,10 +85,10 @@ def test_work_held_back_by_its_project_limit_is_not_stuck(case, project):
     project.save()
     execution_for(case)
     execution_for(case)
-    lifecycle.execution_claim_next(worker="host-b:20")
+    claim.execution_claim_next(worker="host-b:20")
     idle_worker()
     assert queue_stuck(now=later(60)) is None
-    assert lifecycle.execution_claim_next(worker="host-a:10") is None  # the claim agrees
+    assert claim.execution_claim_next(worker="host-a:10") is None  # the claim agrees
 
 
 def test_work_held_back_by_its_suite_is_not_stuck_until_the_suite_has_room(project):
@@ -99,10 +99,10 @@ def test_work_held_back_by_its_suite_is_not_stuck_until_the_suite_has_room(proje
     idle_worker()
     assert queue_stuck(now=later(60)).waiting == 2  # both children could start: no child runs
 
-    lifecycle.execution_claim_next(worker="host-b:20")
+    claim.execution_claim_next(worker="host-b:20")
 
     assert queue_stuck(now=later(60)) is None  # the other one waits for its suite's slot
-    assert lifecycle.execution_claim_next(worker="host-a:10") is None  # the claim agrees
+    assert claim.execution_claim_next(worker="host-a:10") is None  # the claim agrees
 
 
 def test_the_watchdog_reports_a_worker_idle_only_while_it_runs_nothing(case, db):
@@ -141,7 +141,7 @@ def test_ready_is_503_with_queue_failing_while_work_is_stuck_and_200_once_taken(
     assert "1 worker(s) sat idle" in body["checks"]["queue"]["detail"]
     assert all(body["checks"][name]["ok"] for name in ("database", "broker", "workers"))
 
-    taken = lifecycle.execution_claim_next(worker="host-a:10")
+    taken = claim.execution_claim_next(worker="host-a:10")
     worker_seen("host-a:10", [taken.pk], idle_since=None)
 
     response = admin_client.get("/health/ready")

@@ -12,7 +12,7 @@ from executions.models import (
     QueueState,
     Trigger,
 )
-from executions.services import lifecycle, people, worker_writes
+from executions.services import claim, people, worker_writes
 from executions.traces import trace_steps
 from tests.factories import (
     SuiteItemFactory,
@@ -346,7 +346,7 @@ def awaiting_manual(project):
         ],
     )
     execution = execution_for(manual)
-    claimed = lifecycle.execution_claim_next(worker=WORKER)
+    claimed = claim.execution_claim_next(worker=WORKER)
     return worker_writes.execution_await_input(
         execution.pk, worker=WORKER, attempt=claimed.attempt_count
     )
@@ -389,7 +389,7 @@ def test_a_form_left_open_across_a_rerun_does_not_record_into_the_new_attempt(
     client.post(page, {"order": 1, "attempt": 1, "status": "passed"})
     client.post(page, {"order": 2, "attempt": 1, "status": "passed"})
     people.execution_rerun(awaiting_manual.pk, actor=member)
-    claimed = lifecycle.execution_claim_next(worker=WORKER)
+    claimed = claim.execution_claim_next(worker=WORKER)
     worker_writes.execution_await_input(claimed.pk, worker=WORKER, attempt=2)
 
     response = client.post(page, {"order": 1, "attempt": 1, "status": "failed"}, follow=True)

@@ -7,7 +7,7 @@ import pytest
 
 from engine import worker as engine
 from executions.models import ExecutionStatus
-from executions.services import lifecycle, worker_writes
+from executions.services import claim, worker_writes
 from results.processing import process_finished_execution
 from tests.factories import SuiteItemFactory, TestCaseFactory, TestSuiteFactory, execution_for
 
@@ -55,7 +55,7 @@ def finish():
             case, max_retries=len(outcomes) - 1, retry_backoff_seconds=0, **options
         )
         for outcome in outcomes:
-            claimed = lifecycle.execution_claim_next(worker="w")
+            claimed = claim.execution_claim_next(worker="w")
             assert claimed.pk == execution.pk
             step = {"order": 1, "name": "check", "status": outcome, "duration_ms": 5}
             held = {"worker": "w", "attempt": claimed.attempt_count}

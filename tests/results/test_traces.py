@@ -5,7 +5,7 @@ import json
 import pytest
 
 from executions.models import StepRecord, TraceStorage
-from executions.services import lifecycle, worker_writes
+from executions.services import claim, worker_writes
 from executions.traces import (
     trace_of,
     trace_record_step,
@@ -28,7 +28,7 @@ def small_threshold(settings):
 def running(project):
     """A claimed (running) execution and its current attempt."""
     execution = execution_for(TestCaseFactory(project=project))
-    lifecycle.execution_claim_next(worker="w")
+    claim.execution_claim_next(worker="w")
     return execution
 
 
