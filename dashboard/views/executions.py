@@ -1,7 +1,7 @@
 """One execution: the live page, its refreshable panel, and the cancel and re-run buttons.
 
 The page renders what has happened so far and the seq of the last event it includes; the browser
-opens `ws/executions/<id>/?after=<seq>` and applies each newer event (static/monitoring/live.js).
+opens `ws/executions/<id>/?after=<seq>` and applies each newer event (static/dashboard/live.js).
 Buttons post to views that call the same lifecycle services as the API and the admin.
 """
 

@@ -1,6 +1,6 @@
 """The overview at `/`: counters, queue, running executions, recent results, pass-rate trend.
 
-The page listens to each visible project's feed (static/monitoring/live.js) and re-fetches
+The page listens to each visible project's feed (static/dashboard/live.js) and re-fetches
 `overview_panels` when something happens, so everything on it stays current without a reload.
 """
 

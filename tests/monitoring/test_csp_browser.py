@@ -211,7 +211,7 @@ def _visit_every_page(browser, server, owner, project_id, execution_id, size, tm
 
 
 def test_the_project_picker_submits_under_the_policy(server, project, owner):
-    """The picker's onchange attribute became static/monitoring/forms.js (data-autosubmit)."""
+    """The picker's onchange attribute became static/dashboard/forms.js (data-autosubmit)."""
     with_browser_password(owner)
     with chromium() as browser:
         page = browser.new_page()
