@@ -18,7 +18,7 @@ from django.utils import timezone
 from catalog.models import Project
 from executions.models import Attempt, Execution
 from executions.rows import claim_candidates, claimable_exists
-from executions.services.events import event_transition
+from executions.services.transitions import transition
 
 # Looks a claim takes before it gives up until the next doorbell: every refused look leaves its
 # candidate or suite out of the next, and sees the claims that won the race, so two are usual.
@@ -41,17 +41,20 @@ def execution_claim_next(*, worker: str) -> Execution | None:
         execution = _first_startable()
         if execution is None:
             return None
-        before = execution.status
-        execution.start(
-            worker=worker,
-            now=now,
-            deadline=now + timedelta(seconds=execution.timeout_seconds),
-        )
         # Progress bars know the size of a case from its steps (a BDD runner tells it later,
         # once the feature is compiled).
         execution.summary = {"steps_total": len(execution.test_case.steps)}
-        event_transition(execution, before, actor_label=f"worker {worker}")
-        execution.save()
+        transition(
+            execution,
+            execution.start,
+            {
+                "worker": worker,
+                "now": now,
+                "deadline": now + timedelta(seconds=execution.timeout_seconds),
+            },
+            actor_label=f"worker {worker}",
+            fields=("summary",),
+        )
         execution.attempt_id = _start_attempt(execution, worker=worker, now=now)
         return execution
 
