@@ -26,7 +26,7 @@ def case_detail(request, case_id: int):
         "stats": selectors.case_stats(case),
         "can_run": access.has_role(request.user, case.project_id, access.RUN),
         "can_write": access.has_role(request.user, case.project_id, access.WRITE),
-        "admin_url": admin_url(request.user, "testcase", case.pk),
+        "admin_url": admin_url(request.user, case),
     }
     return render(request, "dashboard/case.html", context)
 

@@ -56,12 +56,13 @@ def visible_ids(user) -> list[int]:
     )
 
 
-def admin_url(user, model: str, pk: int) -> str:
+def admin_url(user, obj) -> str:
     """The admin change page of an object, for staff (operators act there); "" for others."""
     if not user.is_staff:
         return ""
+    opts = obj._meta
     try:
-        return reverse(f"admin:executions_{model}_change", args=[pk])
+        return reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[obj.pk])
     except NoReverseMatch:  # the model is not registered with the admin (yet)
         return ""
 

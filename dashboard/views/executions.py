@@ -48,7 +48,7 @@ def _execution_context(request, execution_id: int) -> dict:
         and execution.is_terminal
         and (execution.parent is None or execution.parent.is_terminal),
         "is_terminal": execution.is_terminal,
-        "admin_url": admin_url(request.user, "execution", execution.pk),
+        "admin_url": admin_url(request.user, execution),
     }
 
 

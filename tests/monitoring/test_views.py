@@ -197,6 +197,15 @@ def test_staff_get_a_link_to_the_admin(project, queued):
     assert f'href="/admin/executions/execution/{queued.pk}/change/"' in body
 
 
+def test_staff_get_a_link_to_a_cases_admin_page(project, case):
+    """The catalog's models moved to the catalog app: the case page lost its link to the admin
+    (it looked for executions' test case admin, which is no more)."""
+    staff = UserFactory(is_staff=True)
+    Membership.objects.create(project=project, user=staff, role=Role.VIEWER)
+    body = client_for(staff).get(f"/cases/{case.pk}/").content.decode()
+    assert f'href="/admin/catalog/testcase/{case.pk}/change/"' in body
+
+
 def test_others_get_no_admin_link(viewer, queued):
     body = client_for(viewer).get(f"/executions/{queued.pk}/").content.decode()
     assert "/admin/executions/execution/" not in body
