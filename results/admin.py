@@ -66,11 +66,18 @@ class CaseStatsAdmin(ReadOnlyAdmin):
     def quarantined(self, stats: CaseStats) -> bool:
         return stats.case.quarantined
 
-    @admin.action(description="Quarantine: keep running, stop failing the suite")
+    # An action without `permissions` is offered to everyone who may view the list; these rows
+    # are read-only, so each action names the model permission it needs.
+    def has_quarantine_permission(self, request) -> bool:
+        return request.user.has_perm("catalog.change_testcase")
+
+    @admin.action(
+        description="Quarantine: keep running, stop failing the suite", permissions=["quarantine"]
+    )
     def quarantine(self, request, queryset):
         self._set(request, queryset, True)
 
-    @admin.action(description="Release from quarantine")
+    @admin.action(description="Release from quarantine", permissions=["quarantine"])
     def release(self, request, queryset):
         self._set(request, queryset, False)
 
@@ -97,7 +104,13 @@ class SuiteHookAdmin(ReadOnlyAdmin):
     readonly_fields = ["suite", "badge_key", "enabled", "rotated_at", "last_triggered_at"]
     actions = ["rotate", "enable", "disable"]
 
-    @admin.action(description="Rotate the secret and badge key (shows the new secret once)")
+    def has_manage_permission(self, request) -> bool:
+        return request.user.has_perm("results.change_suitehook")
+
+    @admin.action(
+        description="Rotate the secret and badge key (shows the new secret once)",
+        permissions=["manage"],
+    )
     def rotate(self, request, queryset):
         for hook in queryset.select_related("suite"):
             new = hook_rotate(hook.suite, actor=request.user)
@@ -107,12 +120,12 @@ class SuiteHookAdmin(ReadOnlyAdmin):
                 messages.WARNING,
             )
 
-    @admin.action(description="Enable")
+    @admin.action(description="Enable", permissions=["manage"])
     def enable(self, request, queryset):
         for hook in queryset.select_related("suite"):
             hook_set_enabled(hook.suite, enabled=True)
 
-    @admin.action(description="Disable (calls are refused until enabled)")
+    @admin.action(description="Disable (calls are refused until enabled)", permissions=["manage"])
     def disable(self, request, queryset):
         for hook in queryset.select_related("suite"):
             hook_set_enabled(hook.suite, enabled=False)

@@ -203,15 +203,17 @@ class ExecutionAdmin(admin.ModelAdmin):
     def get_inline_instances(self, request, obj=None):
         return super().get_inline_instances(request, obj) if obj else []
 
-    @admin.action(description="Cancel selected executions")
+    @admin.action(description="Cancel selected executions", permissions=["change"])
     def cancel_selected(self, request, queryset):
         _run_service(self, request, queryset, people.execution_cancel, "Cancelled")
 
-    @admin.action(description="Re-run selected executions")
+    @admin.action(description="Re-run selected executions", permissions=["change"])
     def rerun_selected(self, request, queryset):
         _run_service(self, request, queryset, people.execution_rerun, "Re-queued")
 
-    @admin.action(description="Re-run only the failed parts of selected suite runs")
+    @admin.action(
+        description="Re-run only the failed parts of selected suite runs", permissions=["change"]
+    )
     def rerun_failed_selected(self, request, queryset):
         _run_service(self, request, queryset, people.execution_rerun, "Re-queued", only_failed=True)
 
@@ -237,12 +239,14 @@ class QueueStateAdmin(admin.ModelAdmin):
         url = reverse("admin:executions_execution_changelist") + "?status__exact=queued"
         return format_html('<a href="{}">queued executions</a>', url)
 
-    @admin.action(description="Pause the queue (running executions carry on)")
+    @admin.action(
+        description="Pause the queue (running executions carry on)", permissions=["change"]
+    )
     def pause(self, request, queryset):
         queue.queue_pause(actor=request.user, reason="paused from the admin")
         self.message_user(request, "Queue paused.", messages.SUCCESS)
 
-    @admin.action(description="Resume the queue")
+    @admin.action(description="Resume the queue", permissions=["change"])
     def resume(self, request, queryset):
         queue.queue_resume(actor=request.user)
         self.message_user(request, "Queue resumed.", messages.SUCCESS)

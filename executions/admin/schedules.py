@@ -37,7 +37,7 @@ class RunScheduleAdmin(admin.ModelAdmin):
         for obj in queryset:
             schedules.schedule_delete(obj)
 
-    @admin.action(description="Start the selected schedules' runs now")
+    @admin.action(description="Start the selected schedules' runs now", permissions=["change"])
     def run_now(self, request, queryset):
         started = [schedules.schedule_fire(s.pk) for s in queryset]
         count = len([e for e in started if e is not None])
