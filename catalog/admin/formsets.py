@@ -110,14 +110,19 @@ class SuiteItemInlineFormSet(ServiceInlineFormSet):
         return [form for form, deleted in self.rows() if not deleted]
 
     def items(self) -> list[SuiteItemInput]:
-        return [
-            {
-                "case": form.cleaned_data["case"],
-                "order": form.cleaned_data["order"],
-                "skip": form.cleaned_data.get("skip", False),
-            }
-            for form in self.kept()
-        ]
+        return [self._item(form) for form in self.kept()]
+
+    def _item(self, form) -> SuiteItemInput:
+        if form in self.initial_forms and not form.has_changed():
+            # A row as it is saved. An operator who may only view suite items gets rows whose
+            # cleaned_data is the admin's stand-in (the initial ids, not the case itself).
+            item = form.instance
+            return {"case": item.case, "order": item.order, "skip": item.skip}
+        return {
+            "case": form.cleaned_data["case"],
+            "order": form.cleaned_data["order"],
+            "skip": form.cleaned_data.get("skip", False),
+        }
 
     def check(self) -> None:
         # On the add page the suite has no id yet, but its project is set: what the rule needs.
