@@ -37,6 +37,8 @@ FAILING = (S.FAILED, S.ERROR, S.TIMED_OUT)
 # Attempts that continue the same run: the try before them belongs to the same finish.
 CONTINUING = (AttemptReason.RETRY, AttemptReason.WORKER_LOST)
 MAX_MESSAGE_CHARS = 2000
+# The most the duration and queue-wait columns (PositiveIntegerField) hold: some 24.8 days.
+MS_MAX = 2**31 - 1
 
 
 def process_finished_execution(execution_id: int) -> CaseResult | None:
@@ -127,7 +129,7 @@ def worker_lost(attempt: Attempt) -> bool:
 def _ms(start, end) -> int | None:
     if start is None or end is None:
         return None
-    return max(0, round((end - start).total_seconds() * 1000))
+    return min(max(0, round((end - start).total_seconds() * 1000)), MS_MAX)
 
 
 def process_pending(*, older_than_seconds: float = 60, limit: int = 500) -> int:

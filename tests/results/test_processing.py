@@ -1,9 +1,12 @@
 """Result processing after a finish: one CaseResult per finish, idempotent, history kept."""
 
+from datetime import timedelta
+
 import pytest
+from django.db.models import F
 
 from engine import worker as engine
-from executions.models import AttemptReason, ExecutionStatus
+from executions.models import Attempt, AttemptReason, ExecutionStatus
 from executions.services import people
 from results import processing
 from results.models import CaseResult, CaseStats
@@ -149,6 +152,23 @@ def test_the_result_commits_with_the_finish(x_case):
     assert (result.execution_id, result.outcome) == (execution.pk, "passed")
     execution.refresh_from_db()
     assert execution.rolled_up
+
+
+def test_a_run_that_waited_longer_than_the_columns_hold_is_recorded(x_case):
+    """A run delayed (not_before) by 25 days or more waited more milliseconds than the integer
+    columns hold: PostgreSQL refused the CaseResult ("integer out of range") on every try, the
+    finish and the backstop alike, so the run never reached history."""
+    execution = execution_for(x_case, parameters={"x": 1})
+    Attempt.objects.filter(execution=execution).update(
+        created_at=F("created_at") - timedelta(days=40)
+    )
+
+    engine.run_next(worker="w")
+    process_finished_execution(execution.pk)
+
+    result = CaseResult.objects.get()
+    assert result.execution_id == execution.pk
+    assert result.queue_wait_ms == processing.MS_MAX
 
 
 def test_a_processing_failure_never_undoes_the_finish_and_the_backstop_catches_up(
