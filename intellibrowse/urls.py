@@ -7,10 +7,10 @@ from rest_framework.routers import DefaultRouter
 
 from catalog import api as catalog_api
 from core import auth_views, ids, throttling  # noqa: F401  registers `<id:...>`: unknown ids are a 404
-from dashboard.views import operations as monitoring_ops
 from executions import api as executions_api
 from executions import views as executions_views
 from executions.api.manual import ManualStepResultView
+from monitoring import views as monitoring_views
 from results import api as results_api
 
 
@@ -50,7 +50,7 @@ urlpatterns = [
     path("api/v1/auth/login/", auth_views.api_login),
     path("api/v1/auth/token/", auth_views.TokenView.as_view(), name="api-token"),
     path("admin/", admin.site.urls),
-    path("api/v1/metrics/", monitoring_ops.MetricsView.as_view(), name="api-metrics"),
+    path("api/v1/metrics/", monitoring_views.MetricsView.as_view(), name="api-metrics"),
     path(
         "api/v1/executions/<id:pk>/steps/<id:order>/result/",
         ManualStepResultView.as_view(),
@@ -70,9 +70,9 @@ urlpatterns = [
     # script, as the Content-Security-Policy requires.
     path("api/v1/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
     path("api/v1/auth/", include("rest_framework.urls")),
-    path("metrics", monitoring_ops.prometheus_metrics, name="prometheus-metrics"),
-    path("health/live", monitoring_ops.health_live, name="health-live"),
-    path("health/ready", monitoring_ops.health_ready, name="health-ready"),
+    path("metrics", monitoring_views.prometheus_metrics, name="prometheus-metrics"),
+    path("health/live", monitoring_views.health_live, name="health-live"),
+    path("health/ready", monitoring_views.health_ready, name="health-ready"),
     path("accounts/", include("django.contrib.auth.urls")),
     path(
         "media/attachments/<id:execution_id>/<path:rest>",

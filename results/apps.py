@@ -15,7 +15,7 @@ SCHEDULES = {
 
 class ResultsConfig(AppConfig):
     name = "results"
-    verbose_name = "Results, traces and history"
+    verbose_name = "Results and history"
 
     def ready(self) -> None:
         post_migrate.connect(ensure_schedules, sender=self)
