@@ -187,18 +187,29 @@ def suite_items_replace(suite: TestSuite, items: Iterable[SuiteItemInput]) -> li
         raise ValidationError(
             {"items": [f"item {position + 1}: {message}" for position, message in errors.items()]}
         )
-    rows = [
-        SuiteItem(
-            suite=suite,
-            case=item["case"],
-            order=item.get("order", position),
-            skip=item.get("skip", False),
-        )
-        for position, item in enumerate(items)
-    ]
+    # Rows are kept by case and changed in place, so an item keeps its id: an admin page opened
+    # before this change (a second tab) still names rows that exist and can save.
     with transaction.atomic():
-        SuiteItem.objects.filter(suite=suite).delete()
-        return SuiteItem.objects.bulk_create(rows)
+        existing = {
+            row.case_id: row for row in SuiteItem.objects.select_for_update().filter(suite=suite)
+        }
+        wanted = {item["case"].pk for item in items}
+        SuiteItem.objects.filter(suite=suite).exclude(case_id__in=wanted).delete()
+        kept, changed, created = [], [], []
+        for position, item in enumerate(items):
+            order, skip = item.get("order", position), item.get("skip", False)
+            row = existing.get(item["case"].pk)
+            if row is None:
+                row = SuiteItem(suite=suite, case=item["case"], order=order, skip=skip)
+                created.append(row)
+            elif (row.order, row.skip) != (order, skip):
+                row.order, row.skip = order, skip
+                changed.append(row)
+            kept.append(row)
+        if changed:
+            SuiteItem.objects.bulk_update(changed, ["order", "skip"])
+        SuiteItem.objects.bulk_create(created)
+        return kept
 
 
 def suite_delete(suite: TestSuite) -> None:

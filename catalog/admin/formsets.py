@@ -109,8 +109,18 @@ class SuiteItemInlineFormSet(ServiceInlineFormSet):
     def kept(self) -> list:
         return [form for form, deleted in self.rows() if not deleted]
 
+    def unseen(self) -> list[SuiteItemInput]:
+        """Items saved since this page was opened (another tab, the API): the page does not
+        show them, so it must not drop them either."""
+        if self.instance.pk is None:
+            return []
+        shown = [form.instance.pk for form in self.initial_forms if form.instance.pk]
+        rows = self.instance.items.exclude(pk__in=shown).select_related("case")
+        return [{"case": row.case, "order": row.order, "skip": row.skip} for row in rows]
+
     def items(self) -> list[SuiteItemInput]:
-        return [self._item(form) for form in self.kept()]
+        """The suite's content after this save: what it holds now, with this page's changes."""
+        return self.unseen() + [self._item(form) for form in self.kept()]
 
     def _item(self, form) -> SuiteItemInput:
         if form in self.initial_forms and not form.has_changed():
@@ -126,9 +136,10 @@ class SuiteItemInlineFormSet(ServiceInlineFormSet):
 
     def check(self) -> None:
         # On the add page the suite has no id yet, but its project is set: what the rule needs.
-        kept = self.kept()
+        kept, unseen = self.kept(), len(self.unseen())
         for position, message in catalog.suite_items_errors(self.instance, self.items()).items():
-            kept[position].add_error("case", capfirst(message))
+            # The saved items come first, so a clash is reported on this page's row.
+            kept[position - unseen].add_error("case", capfirst(message))
 
     def write(self) -> None:
         if self.has_changed():

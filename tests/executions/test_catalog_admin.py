@@ -8,6 +8,7 @@ from django.contrib.auth.models import Permission
 from django.test import Client
 
 from catalog.models import CaseType, Membership, Project, Role, TestCase, TestSuite
+from catalog.services import suite_items_replace
 from tests.factories import (
     MembershipFactory,
     ProjectFactory,
@@ -528,3 +529,38 @@ def test_an_operator_who_may_only_view_suite_items_saves_the_suite(catalog):
     suite.refresh_from_db()
     assert suite.name == "Renamed"
     assert list(suite.items.values_list("pk", "case_id")) == [(item.pk, item.case_id)]
+
+
+def test_a_second_tab_saves_after_the_first_reordered_and_added_items(admin_client, catalog):
+    """Two operators on one suite: the first adds a case and reorders; the second, whose page
+    was opened before, renames the suite. The items keep their ids, so the second page still
+    names rows that exist and saves (it used to fail with no visible error)."""
+    suite = catalog["testsuite"]
+    item = suite.items.get()
+    stale_page = _suite_form(suite, [_item_row(item)], initial=1) | {"name": "Second tab"}
+    other = TestCaseFactory(project=suite.project)
+    suite_items_replace(suite, [{"case": other, "order": 0}, {"case": item.case, "order": 1}])
+
+    response = admin_client.post(f"/admin/catalog/testsuite/{suite.pk}/change/", stale_page)
+
+    assert response.status_code == 302, _inline_errors(response)
+    suite.refresh_from_db()
+    assert suite.name == "Second tab"
+    assert suite.items.get(case=item.case).pk == item.pk  # changed in place, not re-created
+    assert suite.items.filter(case=other).exists()  # the first tab's addition is kept
+
+
+def test_a_second_tab_adding_a_case_the_first_already_added_is_told_so(admin_client, catalog):
+    suite = catalog["testsuite"]
+    item = suite.items.get()
+    other = TestCaseFactory(project=suite.project)
+    stale_page = _suite_form(
+        suite, [_item_row(item), {"suite": suite.pk, "case": other.pk, "order": 5}], initial=1
+    )
+    suite_items_replace(suite, [{"case": item.case, "order": 0}, {"case": other, "order": 1}])
+
+    response = admin_client.post(f"/admin/catalog/testsuite/{suite.pk}/change/", stale_page)
+
+    assert response.status_code == 200
+    assert "already in the suite" in _inline_errors(response)
+    assert suite.items.count() == 2
