@@ -17,9 +17,12 @@ run: install migrate demo serve  ## set everything up, then start web + worker (
 # database and Redis keys; IB_NAMESPACE keeps a whole run's keys apart from other runs. Tests that
 # restart PostgreSQL or Redis, or whose timing a loaded machine upsets (the `exclusive` mark), run
 # alone afterwards, and the coverage of both runs is checked against the floor in pyproject.toml.
+# The run's controlling process migrates one template database that each process clones
+# (tests/template_db.py); worksteal hands the tests of a finished process's queue on to the others
+# so a few long ones at the end of one queue do not make the tail.
 TEST_PROCESSES ?= 4
 PYTEST_ALONE := IB_NAMESPACE=ib-test-$$$$ $(PY) -m pytest
-PYTEST := $(PYTEST_ALONE) -n $(TEST_PROCESSES)
+PYTEST := $(PYTEST_ALONE) -n $(TEST_PROCESSES) --dist worksteal
 
 test: install lint  ## the whole suite with coverage; PostgreSQL when DATABASE_URL is set
 	$(PY) manage.py makemigrations --check --dry-run && $(PY) manage.py spectacular --validate --fail-on-warn --file var/openapi.yaml

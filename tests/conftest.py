@@ -10,7 +10,29 @@ import pytest
 from rest_framework.test import APIClient
 
 from catalog.models import Role
+from tests import template_db
 from tests.factories import MembershipFactory, ProjectFactory
+
+
+def pytest_configure(config):
+    # The controlling process of an xdist run migrates once for all its test processes.
+    if config.getoption("numprocesses", None) and not hasattr(config, "workerinput"):
+        template_db.create()
+
+
+def pytest_unconfigure(config):
+    if not hasattr(config, "workerinput"):
+        template_db.drop_template()
+
+
+@pytest.fixture(scope="session")
+def django_db_keepdb(request, django_db_modify_db_settings):
+    """Kept, so pytest-django neither re-creates the clone of the run's template nor drops it:
+    that is done here (tests/template_db.py). Without a template, as pytest-django decides."""
+    cloned = template_db.clone()
+    yield bool(cloned) or request.config.getvalue("reuse_db")
+    if cloned:
+        template_db.drop_clone(cloned)
 
 
 @pytest.fixture
