@@ -3,12 +3,13 @@ admin actions (cancel, re-run, re-run failed) through the same services as the A
 
 from django.contrib import admin, messages
 from django.urls import reverse
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html
 
 from core.errors import DomainError
+from executions.admin.traces import MAX_STEPS_SHOWN, steps_html
 from executions.models import Attempt, Execution, ExecutionEvent, ExecutionStatus, QueueState
 from executions.services import people, queue
-from executions.traces import trace_steps
+from executions.traces import trace_step_page
 
 S = ExecutionStatus
 _STATUS_COLOURS = {
@@ -177,28 +178,12 @@ class ExecutionAdmin(admin.ModelAdmin):
     def dashboard_link(self, execution: Execution) -> str:
         return format_html('<a href="/executions/{}/">Watch it on the dashboard</a>', execution.pk)
 
-    @admin.display(description="steps of the latest attempt")
+    @admin.display(description=f"steps of the latest attempt (first {MAX_STEPS_SHOWN})")
     def steps_table(self, execution: Execution) -> str:
         trace = execution.traces.order_by("-attempt__number").first()
-        steps = trace_steps(trace)[:500]
-        if not steps:
+        if trace is None:
             return "-"
-        rows = format_html_join(
-            "",
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            (
-                (
-                    s["order"],
-                    s.get("name", ""),
-                    s["status"],
-                    s.get("duration_ms", ""),
-                    (s.get("error") or {}).get("message", ""),
-                )
-                for s in steps
-            ),
-        )
-        head = "<tr><th>#</th><th>step</th><th>status</th><th>ms</th><th>error</th></tr>"
-        return format_html("<table>{}{}</table>", format_html(head), rows)
+        return steps_html(trace_step_page(trace, after=-1, limit=MAX_STEPS_SHOWN), errors="message")
 
     def get_inline_instances(self, request, obj=None):
         return super().get_inline_instances(request, obj) if obj else []

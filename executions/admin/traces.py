@@ -10,7 +10,36 @@ from django.utils.safestring import mark_safe
 from executions.models import Trace
 from executions.traces import trace_step_page
 
-_MAX_STEPS_SHOWN = 200
+MAX_STEPS_SHOWN = 200
+
+
+def steps_html(steps: list[dict], *, errors: str) -> str:
+    """A trace's steps as an HTML table, for the trace and execution pages: each error in
+    full (`errors="full"`, as JSON) or as its message."""
+    if not steps:
+        return "-"
+    rows = format_html_join(
+        "",
+        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td><pre>{}</pre></td></tr>",
+        (
+            (
+                s["order"],
+                s.get("name", ""),
+                s["status"],
+                s.get("duration_ms", ""),
+                _error_text(s.get("error"), full=errors == "full"),
+            )
+            for s in steps
+        ),
+    )
+    head = mark_safe("<tr><th>#</th><th>step</th><th>status</th><th>ms</th><th>error</th></tr>")
+    return format_html("<table>{}{}</table>", head, rows)
+
+
+def _error_text(error: dict | None, *, full: bool) -> str:
+    if not error:
+        return ""
+    return json.dumps(error, indent=1) if full else error.get("message", "")
 
 
 @admin.register(Trace)
@@ -27,24 +56,6 @@ class TraceAdmin(admin.ModelAdmin):
     exclude = ["steps"]  # shown through the accessor below, whichever storage holds them
     readonly_fields = ["execution", "attempt", "storage", "step_count", "counts", "steps_table"]
 
-    @admin.display(description=f"steps (first {_MAX_STEPS_SHOWN})")
+    @admin.display(description=f"steps (first {MAX_STEPS_SHOWN})")
     def steps_table(self, trace: Trace) -> str:
-        steps = trace_step_page(trace, after=-1, limit=_MAX_STEPS_SHOWN)
-        if not steps:
-            return "-"
-        rows = format_html_join(
-            "",
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td><pre>{}</pre></td></tr>",
-            (
-                (
-                    s["order"],
-                    s.get("name", ""),
-                    s["status"],
-                    s.get("duration_ms", ""),
-                    json.dumps(s.get("error"), indent=1) if s.get("error") else "",
-                )
-                for s in steps
-            ),
-        )
-        head = mark_safe("<tr><th>#</th><th>step</th><th>status</th><th>ms</th><th>error</th></tr>")
-        return format_html("<table>{}{}</table>", head, rows)
+        return steps_html(trace_step_page(trace, after=-1, limit=MAX_STEPS_SHOWN), errors="full")

@@ -47,6 +47,20 @@ def test_a_trace_page_shows_its_steps_from_either_storage(
     assert "<td>check</td>" in page
 
 
+@pytest.mark.parametrize("threshold", [100, 1], ids=["inline", "rows"])
+def test_an_execution_page_shows_its_latest_attempts_steps(
+    admin_client, project, finish, settings, threshold
+):
+    settings.IB_TRACE_INLINE_MAX_STEPS = threshold
+    execution = finish(TestCaseFactory(project=project), ["failed"])
+
+    page = admin_client.get(f"/admin/executions/execution/{execution.pk}/change/")
+
+    assert page.status_code == 200
+    assert "<td>check</td>" in page.content.decode()
+    assert "<td>failed</td>" in page.content.decode()
+
+
 def test_quarantine_action_goes_through_the_service(admin_client, project, finish):
     case = TestCaseFactory(project=project)
     finish(case, ["passed"])
