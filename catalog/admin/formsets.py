@@ -6,6 +6,8 @@ service what it would refuse and shows it on the page; save() hands all rows to 
 call, so the admin writes what the API would write, or nothing.
 """
 
+from functools import cached_property
+
 from django import forms
 from django.core.exceptions import ValidationError
 from django.forms.models import BaseInlineFormSet
@@ -109,9 +111,11 @@ class SuiteItemInlineFormSet(ServiceInlineFormSet):
     def kept(self) -> list:
         return [form for form, deleted in self.rows() if not deleted]
 
+    @cached_property
     def unseen(self) -> list[SuiteItemInput]:
         """Items saved since this page was opened (another tab, the API): the page does not
-        show them, so it must not drop them either."""
+        show them, so it must not drop them either. Read once per save, so the rows checked
+        are the rows written."""
         if self.instance.pk is None:
             return []
         shown = [form.instance.pk for form in self.initial_forms if form.instance.pk]
@@ -120,7 +124,7 @@ class SuiteItemInlineFormSet(ServiceInlineFormSet):
 
     def items(self) -> list[SuiteItemInput]:
         """The suite's content after this save: what it holds now, with this page's changes."""
-        return self.unseen() + [self._item(form) for form in self.kept()]
+        return self.unseen + [self._item(form) for form in self.kept()]
 
     def _item(self, form) -> SuiteItemInput:
         if form in self.initial_forms and not form.has_changed():
@@ -136,7 +140,7 @@ class SuiteItemInlineFormSet(ServiceInlineFormSet):
 
     def check(self) -> None:
         # On the add page the suite has no id yet, but its project is set: what the rule needs.
-        kept, unseen = self.kept(), len(self.unseen())
+        kept, unseen = self.kept(), len(self.unseen)
         for position, message in catalog.suite_items_errors(self.instance, self.items()).items():
             # The saved items come first, so a clash is reported on this page's row.
             kept[position - unseen].add_error("case", capfirst(message))
