@@ -2,8 +2,11 @@
 
 Every endpoint can answer 401 (no or bad credentials), 403 (role too low), 404 (not found or not
 yours), 429 (rate limited); writes can answer 400 and 409. Clients (and schemathesis) learn all of
-them from the schema, with the body {"code", "message", "detail"}.
+them from the schema, with the body {"code", "message", "detail"}. And the schema's own view.
 """
+
+from drf_spectacular.renderers import OpenApiYamlRenderer
+from drf_spectacular.views import SpectacularAPIView
 
 ERROR_SCHEMA = {
     "type": "object",
@@ -71,3 +74,20 @@ def add_error_responses(result, generator, request, public):
                     },
                 )
     return result
+
+
+class SchemaView(SpectacularAPIView):
+    """GET /api/v1/schema/: the OpenAPI document, YAML unless the client asks for JSON.
+
+    A browser asks for text/html; the YAML media type (application/vnd.oai.openapi) made it save a
+    file instead of showing the schema. A browser gets the same YAML as text/plain, which it
+    displays; tools (curl, generators, schemathesis) still get the OpenAPI media types."""
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        browser = "text/html" in request.META.get("HTTP_ACCEPT", "")
+        renderer = getattr(response, "accepted_renderer", None)
+        if browser and response.status_code == 200 and isinstance(renderer, OpenApiYamlRenderer):
+            response.content_type = "text/plain; charset=utf-8"
+            response.headers.pop("Content-Disposition", None)
+        return response

@@ -49,10 +49,28 @@ class StartRunForm(forms.Form):
         self.project = project
         cases = TestCase.objects.filter(project=project).exclude(status=CaseStatus.DEPRECATED)
         suites = TestSuite.objects.filter(project=project)
+        # A blank first choice: nothing is run that the tester did not pick (a link to a case
+        # that cannot be run used to leave the browser showing, and running, the first case).
         self.fields["target"].choices = [
+            ("", "Choose a case or a suite"),
             ("Test cases", [(f"case:{c.pk}", f"{c.key}: {c.name}") for c in cases.order_by("key")]),
             ("Test suites", [(f"suite:{s.pk}", s.name) for s in suites.order_by("name")]),
         ]
+
+    def refusal_of(self, target: str) -> str:
+        """Why the `?target=` a page linked to is not offered ("" when it is, or none was given)."""
+        kind, _, pk = target.partition(":")
+        if not target or not pk.isdigit() or kind not in ("case", "suite"):
+            return "" if not target else "That link names no case or suite of this project."
+        if kind == "suite":
+            found = TestSuite.objects.filter(project=self.project, pk=pk).exists()
+            return "" if found else "That link names no suite of this project."
+        case = TestCase.objects.filter(project=self.project, pk=pk).first()
+        if case is None:
+            return "That link names no case of this project."
+        if case.status == CaseStatus.DEPRECATED:
+            return f"{case.key} is deprecated: deprecated cases cannot be run."
+        return ""
 
     def clean_target(self):
         kind, _, pk = self.cleaned_data["target"].partition(":")

@@ -70,26 +70,6 @@ def elapsed(execution) -> float | None:
 
 
 @register.simple_tag
-def progress_of(execution):
-    """(done, total, percent) from the summary the engine keeps for progress bars."""
-    summary = execution.summary or {}
-    if execution.is_suite_run:
-        counts = summary.get("counts") or {}
-        total = summary.get("children", 0)
-        # Selectors annotate children_done on lists; a finished suite has its counts.
-        done = (
-            sum(counts.values())
-            if execution.is_terminal
-            else getattr(execution, "children_done", 0)
-        )
-    else:
-        total = summary.get("steps_total", 0)
-        done = summary.get("steps_done", 0)
-    percent = min(100, round(100 * done / total)) if total else 0
-    return {"done": done, "total": total, "percent": percent}
-
-
-@register.simple_tag
 def sparkline(history, width: int = 240, height: int = 36):
     """One bar per run, oldest left: height is the run's duration, colour its outcome."""
     if not history:

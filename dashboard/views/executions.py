@@ -5,6 +5,8 @@ opens `ws/executions/<id>/?after=<seq>` and applies each newer event (static/das
 Buttons post to views that call the same lifecycle services as the API and the admin.
 """
 
+from collections import Counter
+
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -14,8 +16,9 @@ from catalog import access
 from dashboard import selectors
 from dashboard.forms import RerunForm
 from dashboard.views.common import admin_url, execution_for, run_service
-from executions.models import TERMINAL, Execution
+from executions.models import Execution
 from executions.services import people
+from executions.services.suites import FAILING
 from executions.traces import trace_of, trace_steps
 
 
@@ -26,21 +29,22 @@ def _execution_context(request, execution_id: int) -> dict:
     seq = Execution.objects.filter(pk=execution_id).values_list("event_seq", flat=True).first()
     execution = execution_for(request.user, execution_id)
     steps = [] if execution.is_suite_run else trace_steps(trace_of(execution))
-    summary = execution.summary or {}
-    total = summary.get("steps_total") or summary.get("children") or 0
-    done = summary.get("steps_done", 0)
     children = selectors.suite_children(execution) if execution.is_suite_run else []
     if execution.is_suite_run:
-        done = sum(1 for c in children if c.status in TERMINAL)
+        # The suite's bar counts the children this page lists (executions.progress).
+        execution.child_statuses = dict(Counter(c.status for c in children))
+    attempts = list(execution.attempts.order_by("-number"))
     can_run = access.has_role(request.user, execution.project_id, access.RUN)
     return {
         "execution": execution,
         "after_seq": seq,
         "steps": steps,
         "children": children,
-        "attempts": list(execution.attempts.order_by("-number")),
+        "failing": FAILING,
+        "left_out": (execution.summary or {}).get("left_out", []),
+        "attempts": attempts,
+        "attempts_total": _attempts_total(attempts),
         "events": selectors.execution_events(execution),
-        "progress": {"done": done, "total": total, "percent": _percent(done, total)},
         "can_run": can_run,
         "can_cancel": can_run and not execution.is_terminal,
         # A child of a suite run that is still going is re-run with its suite, not alone.
@@ -52,8 +56,11 @@ def _execution_context(request, execution_id: int) -> dict:
     }
 
 
-def _percent(done: int, total: int) -> int:
-    return min(100, round(100 * done / total)) if total else 0
+def _attempts_total(attempts) -> float | None:
+    """The time of all attempts together, shown (labelled so) only when there were several: the
+    execution's own duration is its latest attempt's."""
+    times = [a.duration_seconds for a in attempts if a.duration_seconds is not None]
+    return sum(times) if len(attempts) > 1 and times else None
 
 
 @login_required

@@ -7,6 +7,7 @@ from django.views.decorators.http import require_safe
 
 from catalog import access
 from core.errors import DomainError
+from dashboard import selectors
 from dashboard.forms import StartRunForm
 from dashboard.views.common import project_for
 from executions.models import Execution, Trigger
@@ -17,7 +18,7 @@ from executions.services import create
 @require_safe
 def project_detail(request, project_id: int):
     project = project_for(request.user, project_id)
-    runs = (
+    runs = selectors.with_child_statuses(
         Execution.objects.filter(project=project, parent__isnull=True)
         .select_related("test_case", "test_suite")
         .order_by("-created_at", "-id")[:50]
@@ -36,6 +37,7 @@ def project_detail(request, project_id: int):
 @login_required
 def run_start(request, project_id: int):
     project = project_for(request.user, project_id, access.RUN)
+    refused = ""
     if request.method == "POST":
         form = StartRunForm(request.POST, project=project)
         if form.is_valid():
@@ -51,10 +53,14 @@ def run_start(request, project_id: int):
             else:
                 return redirect(reverse("dashboard:execution", args=[execution.pk]))
     else:
-        form = StartRunForm(project=project, initial={"target": request.GET.get("target", "")})
+        form = StartRunForm(project=project)
+        target = request.GET.get("target", "")
+        refused = form.refusal_of(target)
+        if not refused:
+            form.initial["target"] = target
     has_targets = project.test_cases.exists() or project.test_suites.exists()
     return render(
         request,
         "dashboard/run_start.html",
-        {"project": project, "form": form, "has_targets": has_targets},
+        {"project": project, "form": form, "has_targets": has_targets, "refused": refused},
     )

@@ -6,6 +6,7 @@ import time
 from engine import watchdog
 from engine import worker as engine
 from executions.models import Execution, ExecutionStatus
+from executions.progress import execution_progress
 
 S = ExecutionStatus
 # Exit codes a CI step can branch on.
@@ -19,23 +20,30 @@ EXIT_CODES = {
 BAR_WIDTH = 30
 
 
-def progress_of(execution: Execution) -> tuple[int, int]:
-    """(done, total): children for a suite run, steps for a case run."""
-    if execution.is_suite_run:
-        children = execution.children.values_list("status", flat=True)
-        total = len(children)
-        return sum(
-            1 for s in children if s in (S.PASSED, S.FAILED, S.ERROR, S.CANCELLED, S.TIMED_OUT)
-        ), total
-    summary = execution.summary or {}
-    return summary.get("steps_done", 0), summary.get("steps_total", 0)
+# One character per outcome segment (executions.progress): a CI log has no colours.
+BAR_MARKS = {"passed": "=", "failed": "F", "error": "E", "skipped": "s"}
 
 
 def render_bar(execution: Execution) -> str:
-    done, total = progress_of(execution)
-    filled = int(BAR_WIDTH * done / total) if total else 0
-    unit = "cases" if execution.is_suite_run else "steps"
-    return f"\r#{execution.pk} [{'#' * filled}{'-' * (BAR_WIDTH - filled)}] {done}/{total} {unit} {execution.status:<14}"
+    """ "#12 [==FF--------] 4/12 cases: 2 passed, 2 failed  running": the same counts, in the same
+    outcome segments, as the dashboard's bars."""
+    progress = execution_progress(execution)
+    whole = max(progress.total, progress.done)
+    marks = "".join(
+        BAR_MARKS[name] * round(BAR_WIDTH * n / whole) for name, n in progress.counts.items() if n
+    )[:BAR_WIDTH]
+    bar = marks.ljust(BAR_WIDTH, "-")
+    return f"\r#{execution.pk} [{bar}] {progress.label}  {execution.status:<14}"
+
+
+def failed_children(execution: Execution) -> list[str]:
+    """One line per child of a suite run that did not pass: its case, status and first error."""
+    failing = execution.children.filter(status__in=(S.FAILED, S.ERROR, S.TIMED_OUT))
+    lines = []
+    for child in failing.select_related("test_case").order_by("id"):
+        reason = next((line for line in child.status_reason.splitlines() if line.strip()), "")
+        lines.append(f"  {child.test_case.key} #{child.pk} {child.status}: {reason}".rstrip(": "))
+    return lines
 
 
 def wait_for(execution_id: int, *, run_here: bool, poll: float = 0.2, out=sys.stderr) -> Execution:
@@ -62,3 +70,12 @@ def _poll(execution_id: int, *, run_here: bool, poll: float, out) -> Execution:
         if run_here and engine.run_next(worker=watchdog.worker_id(), drain=True):
             continue
         time.sleep(poll)
+
+
+def report_finished(finished: Execution, out) -> int:
+    """The last lines of `run --wait` / `rerun --wait`: the outcome, for a suite run the cases
+    that failed with their first error; returns the exit code."""
+    out.write(f"execution #{finished.pk} {finished.status}: {finished.status_reason}")
+    if finished.is_suite_run and (lines := failed_children(finished)):
+        out.write("cases that did not pass:\n" + "\n".join(lines))
+    return EXIT_CODES.get(finished.status, 2)

@@ -111,7 +111,7 @@ class Execution(ConcurrentTransitionMixin, models.Model):
     # Lifecycle bookkeeping, written by services only.
     created_at = models.DateTimeField(auto_now_add=True)
     queued_at = models.DateTimeField(null=True, blank=True)
-    started_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)  # of the latest attempt
     finished_at = models.DateTimeField(null=True, blank=True)
     deadline_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
@@ -173,7 +173,10 @@ class Execution(ConcurrentTransitionMixin, models.Model):
     @transition(field=status, source=S.QUEUED, target=S.RUNNING)
     def start(self, *, worker: str, now, deadline) -> None:
         self.worker = worker
-        self.started_at = self.started_at or now
+        # The start of this attempt, not of the first: a re-run or retry reuses the execution,
+        # and its duration (finished_at - started_at: dashboard, API, admin, metrics) is the
+        # latest attempt's. Each attempt keeps its own times on its Attempt row.
+        self.started_at = now
         self.heartbeat_at = now
         self.deadline_at = deadline
 

@@ -165,6 +165,7 @@ class ExecutionSerializer(serializers.ModelSerializer):
     priority = serializers.IntegerField(read_only=True, min_value=0, max_value=100)
     priority_label = serializers.CharField(source="get_priority_display", read_only=True)
     triggered_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    # The latest attempt's (started_at is its start): a re-run is not timed from the first start.
     duration_seconds = serializers.SerializerMethodField()
     links = serializers.SerializerMethodField()
 
@@ -234,11 +235,26 @@ class ExecutionSerializer(serializers.ModelSerializer):
 
 class ExecutionDetailSerializer(ExecutionSerializer):
     attempts = AttemptSerializer(many=True, read_only=True)
+    attempts_duration_seconds = serializers.SerializerMethodField(
+        help_text="All attempts together (`duration_seconds` is the latest attempt's); null "
+        "until one has finished."
+    )
     children = serializers.SerializerMethodField()
 
     class Meta(ExecutionSerializer.Meta):
-        fields = [*ExecutionSerializer.Meta.fields, "attempts", "children"]
+        fields = [
+            *ExecutionSerializer.Meta.fields,
+            "attempts",
+            "attempts_duration_seconds",
+            "children",
+        ]
         read_only_fields = fields
+
+    @extend_schema_field(serializers.FloatField(allow_null=True))
+    def get_attempts_duration_seconds(self, execution) -> float | None:
+        times = [a.duration_seconds for a in execution.attempts.all()]
+        finished = [t for t in times if t is not None]
+        return round(sum(finished), 3) if finished else None
 
     @extend_schema_field(
         {

@@ -130,15 +130,23 @@ def fan_out(parent: Execution, *, actor=None) -> None:
     for child in children:
         if not parent.only_failed or child.status in (*FAILING, S.CANCELLED):
             rerun(locked(child.pk), actor=actor, only_failed=False, label="suite re-run")
+    # What the run leaves out stays what it left out when it first fanned out (a re-run runs the
+    # same children).
+    left_out = (parent.summary or {}).get("left_out", [])
     if not children:
         items = list(_suite_items(parent.test_suite))
+        left_out = left_out_items(parent.test_suite)
         if not items:
-            raise NotRunnable("The suite has no runnable items.", "suite_empty")
+            raise NotRunnable(
+                "The suite has no runnable items" + _naming(left_out) + ".", "suite_empty"
+            )
         for item in items:
             insert_new(
                 _child(parent, item, now), actor=actor, reason=f"part of suite run #{parent.pk}"
             )
     parent.summary = {"children": parent.children.count()}
+    if left_out:
+        parent.summary["left_out"] = left_out
     transition(
         parent,
         parent.start,
@@ -157,6 +165,24 @@ def _suite_items(suite: TestSuite):
         .select_related("case")
         .order_by("order", "id")
     )
+
+
+def left_out_items(suite: TestSuite) -> list[dict]:
+    """The items of a suite that a run of it leaves out, in order, and why: [{"case": key, "why":
+    "skipped" | "deprecated"}]. Kept in the suite run's summary, so its page, the API and
+    `manage.py run` say what did not run."""
+    items = suite.items.select_related("case").order_by("order", "id")
+    return [
+        {"case": item.case.key, "why": "skipped" if item.skip else "deprecated"}
+        for item in items
+        if item.skip or item.case.status == CaseStatus.DEPRECATED
+    ]
+
+
+def _naming(left_out: list[dict]) -> str:
+    if not left_out:
+        return ""
+    return ": left out " + ", ".join(f"{i['case']} ({i['why']})" for i in left_out)
 
 
 def _child(parent: Execution, item, now) -> Execution:

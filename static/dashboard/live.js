@@ -99,16 +99,41 @@
     return schedule;
   }
 
+  // A case run's step counts onto the outcome segments of its bar, as executions/progress.py
+  // does on the server (templates/dashboard/_outcome_bar.html): same colours, same label.
+  var SEGMENTS = ["passed", "failed", "error", "skipped"];
+  var SEGMENT_OF = {
+    passed: "passed", warning: "passed", failed: "failed", timed_out: "failed",
+    error: "error", undefined: "error", blocked: "error",
+    skipped: "skipped", interrupted: "skipped", cancelled: "skipped"
+  };
+
+  function paintProgress(bar, label, summary) {
+    var total = summary.steps_total || 0, done = summary.steps_done || 0, raw = summary.counts || {};
+    var counts = { passed: 0, failed: 0, error: 0, skipped: 0 }, parts = [];
+    Object.keys(raw).forEach(function (status) {
+      if (status !== "pending" && status !== "running") counts[SEGMENT_OF[status] || "error"] += raw[status];
+    });
+    var whole = Math.max(total, done);
+    if (bar) bar.textContent = "";
+    SEGMENTS.forEach(function (name) {
+      if (!counts[name]) return;
+      parts.push(counts[name] + " " + name);
+      if (!bar) return;
+      var seg = el("i", { "class": "seg seg-" + name, "data-segment": name, "data-count": counts[name] });
+      seg.style.width = (whole ? 100 * counts[name] / whole : 0) + "%";
+      bar.appendChild(seg);
+    });
+    var text = done + "/" + (total || "?") + " steps" + (parts.length ? ": " + parts.join(", ") : "");
+    if (bar) { bar.title = text; bar.setAttribute("aria-label", text); }
+    if (label) label.textContent = text;
+  }
+
   function setProgress(container, summary, terminal) {
     if (!container || !summary) return;
-    var bar = container.querySelector("[data-role=progress]") || container.querySelector(".progress");
-    var label = container.querySelector("[data-role=progress-label]");
-    var total = summary.steps_total || 0, done = summary.steps_done || 0;
-    if (bar) {
-      bar.firstElementChild.style.width = (total ? Math.min(100, Math.round(100 * done / total)) : 0) + "%";
-      bar.classList.toggle("done", !!terminal);
-    }
-    if (label) label.textContent = done + "/" + (total || "?");
+    var bar = container.querySelector("[data-role=progress]");
+    if (bar) bar.classList.toggle("done", !!terminal);
+    paintProgress(bar, container.querySelector("[data-role=progress-label]"), summary);
   }
 
   // --- one execution (and a suite run's children) ----------------------------------------------
@@ -159,12 +184,9 @@
       }
       var empty = document.getElementById("steps-empty");
       if (empty) empty.remove();
-      var progress = document.getElementById("execution-progress");
-      if (progress && m.summary) {
-        var total = m.summary.steps_total || 0, done = m.summary.steps_done || 0;
-        progress.firstElementChild.style.width = (total ? Math.min(100, Math.round(100 * done / total)) : 0) + "%";
-        var label = document.getElementById("execution-progress-label");
-        if (label) label.textContent = done + " of " + (total || "?") + " steps done";
+      if (m.summary) {
+        paintProgress(document.getElementById("execution-progress"),
+          document.getElementById("execution-progress-label"), m.summary);
       }
     }
 

@@ -3,7 +3,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from core.errors import DomainError
-from engine.management.progress import EXIT_CODES, wait_for
+from engine.management.progress import report_finished, wait_for
 from executions.models import Execution
 from executions.services import people
 
@@ -33,7 +33,4 @@ class Command(BaseCommand):
         )
         if options["wait"]:
             finished = wait_for(execution.pk, run_here=options["here"], out=self.stderr)
-            self.stdout.write(
-                f"execution #{finished.pk} {finished.status}: {finished.status_reason}"
-            )
-            raise SystemExit(EXIT_CODES.get(finished.status, 2))
+            raise SystemExit(report_finished(finished, self.stdout))

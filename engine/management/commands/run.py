@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from catalog.models import Project, TestCase, TestSuite
 from core.errors import DomainError
-from engine.management.progress import EXIT_CODES, wait_for
+from engine.management.progress import report_finished, wait_for
 from executions.models import Priority, Trigger
 from executions.services import create
 
@@ -75,9 +75,9 @@ class Command(BaseCommand):
         except DomainError as exc:
             raise CommandError(exc.message) from None
         self.stdout.write(f"execution #{execution.pk} {execution.status}")
+        if left_out := (execution.summary or {}).get("left_out"):
+            named = ", ".join(f"{item['case']} ({item['why']})" for item in left_out)
+            self.stdout.write(f"left out of the run: {named}")
         if options["wait"]:
             finished = wait_for(execution.pk, run_here=options["here"], out=self.stderr)
-            self.stdout.write(
-                f"execution #{finished.pk} {finished.status}: {finished.status_reason}"
-            )
-            raise SystemExit(EXIT_CODES.get(finished.status, 2))
+            raise SystemExit(report_finished(finished, self.stdout))
