@@ -1,0 +1,53 @@
+"""Fixtures of the dashboard tests: cases that pass, fail and error for real when the engine runs
+them in this process (engine.worker.run_next), and suites of them."""
+
+import pytest
+
+from catalog.models import CaseStatus
+from engine import worker as engine
+from tests.factories import SuiteItemFactory, TestCaseFactory, TestSuiteFactory
+
+
+@pytest.fixture(autouse=True)
+def media(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture
+def case(project):
+    return TestCaseFactory(project=project, key="passes")
+
+
+@pytest.fixture
+def failing_case(project):
+    """Step 1 passes, step 2 fails: x is 1, not 2."""
+    return TestCaseFactory(
+        project=project,
+        key="fails",
+        steps=[
+            {"name": "set x", "action": "set", "params": {"values": {"x": 1}}},
+            {"name": "x is 2", "action": "assert", "params": {"variable": "x", "equals": 2}},
+        ],
+    )
+
+
+@pytest.fixture
+def deprecated_case(project):
+    return TestCaseFactory(project=project, key="old-one", status=CaseStatus.DEPRECATED)
+
+
+@pytest.fixture
+def make_suite(project):
+    def make(*cases, skipped=(), **options):
+        suite = TestSuiteFactory(project=project, **options)
+        for order, c in enumerate(cases):
+            SuiteItemFactory(suite=suite, case=c, order=order, skip=c in skipped)
+        return suite
+
+    return make
+
+
+def run_all(worker: str = "test-worker") -> None:
+    """Run everything queued, for real, in this process (as `run --wait --here` does)."""
+    while engine.run_next(worker=worker):
+        pass

@@ -1,0 +1,81 @@
+"""Finding 5 of issue 15: a suite run hid why its cases failed. Each child that did not pass shows
+its first error line inline and links to its case and its execution; `manage.py run --wait` names
+the cases that did not pass, with the same line."""
+
+import io
+
+import pytest
+from django.core.management import call_command
+from django.test import Client
+
+from tests.dashboard.conftest import run_all
+from tests.factories import execution_for
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def finished_suite_run(make_suite, case, failing_case):
+    parent = execution_for(suite=make_suite(case, failing_case))
+    run_all()
+    parent.refresh_from_db()
+    return parent
+
+
+def row_of(html: str, child) -> str:
+    return html.split(f'data-child="{child.pk}"')[1].split("</tr>")[0]
+
+
+def test_a_failed_child_shows_its_first_error_line_and_links(member, finished_suite_run):
+    failed = finished_suite_run.children.get(test_case__key="fails")
+    passed = finished_suite_run.children.get(test_case__key="passes")
+    client = Client()
+    client.force_login(member)
+
+    html = client.get(f"/executions/{finished_suite_run.pk}/").content.decode()
+
+    row = row_of(html, failed)
+    assert f'href="/cases/{failed.test_case_id}/"' in row
+    assert f'href="/executions/{failed.pk}/"' in row
+    first_error = row.split('data-role="first-error">')[1].split("</pre>")[0]
+    assert first_error.startswith("step 2 &#x27;x is 2&#x27;:")
+    assert "\n" not in first_error
+    assert 'data-role="first-error"' not in row_of(html, passed)
+
+
+def test_the_first_line_only_of_a_many_line_error(member, finished_suite_run):
+    failed = finished_suite_run.children.get(test_case__key="fails")
+    type(failed).objects.filter(pk=failed.pk).update(status_reason="\nfirst line\nsecond line")
+    client = Client()
+    client.force_login(member)
+
+    row = row_of(client.get(f"/executions/{finished_suite_run.pk}/").content.decode(), failed)
+
+    assert ">first line</pre>" in row
+    assert "second line" not in row
+
+
+def test_run_wait_names_the_cases_that_did_not_pass(make_suite, case, failing_case):
+    suite = make_suite(case, failing_case)
+    out = io.StringIO()
+
+    with pytest.raises(SystemExit):
+        call_command(
+            "run",
+            "--project",
+            suite.project.slug,
+            "--suite",
+            suite.name,
+            "--wait",
+            "--here",
+            stdout=out,
+            stderr=io.StringIO(),
+        )
+
+    text = out.getvalue()
+    assert "cases that did not pass:" in text
+    failing_lines = [line for line in text.splitlines() if line.startswith("  ")]
+    assert len(failing_lines) == 1
+    assert (
+        failing_lines[0].startswith("  fails #") and "failed: step 2 'x is 2'" in failing_lines[0]
+    )
