@@ -7,6 +7,9 @@ from catalog.models import CaseStatus
 from engine import worker as engine
 from tests.factories import SuiteItemFactory, TestCaseFactory, TestSuiteFactory
 
+# The browser tests' uvicorn against the test database (shared with the CSP browser tests).
+from tests.monitoring.test_csp_browser import server  # noqa: F401
+
 
 @pytest.fixture(autouse=True)
 def media(settings, tmp_path):
