@@ -8,6 +8,7 @@ Each names the columns it changes (`writes`): the one save of a change writes ex
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, transition
 
 from catalog.models.projects import Project, TestCase, TestSuite
@@ -108,8 +109,10 @@ class Execution(ConcurrentTransitionMixin, models.Model):
     fail_fast = models.BooleanField(default=False)
     only_failed = models.BooleanField(default=False)  # a suite re-run of failed children only
 
-    # Lifecycle bookkeeping, written by services only.
-    created_at = models.DateTimeField(auto_now_add=True)
+    # Lifecycle bookkeeping, written by services only. The service that creates a run gives
+    # created_at and queued_at the same instant (auto_now_add took a later one than the queue
+    # time the service had just set, so every run was queued before it was created).
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
     queued_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)  # of the latest attempt
     finished_at = models.DateTimeField(null=True, blank=True)

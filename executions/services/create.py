@@ -63,6 +63,7 @@ def execution_create(
             branch=branch,
             labels=labels or {},
             not_before=not_before,
+            created_at=now,
             queued_at=now,
             timeout_seconds=timeout_seconds or settings.IB_DEFAULT_TIMEOUT_SECONDS,
             step_timeout_seconds=step_timeout_seconds,

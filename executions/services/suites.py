@@ -199,6 +199,7 @@ def _child(parent: Execution, item, now) -> Execution:
         revision=parent.revision,
         branch=parent.branch,
         labels=parent.labels,
+        created_at=now,
         queued_at=now,
         timeout_seconds=parent.timeout_seconds,
         step_timeout_seconds=parent.step_timeout_seconds,

@@ -99,7 +99,15 @@ def test_suite_children_keep_their_own_times_after_a_suite_rerun(make_suite, cas
     assert (parent.finished_at - parent.started_at) < timedelta(minutes=1)
 
 
-def test_the_migration_gives_rerun_executions_their_latest_attempts_start(case):
+@pytest.fixture
+def back_to_latest():
+    """Migration tests move the executions app back and forth; the next test finds it whole."""
+    yield
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes())
+
+
+def test_the_migration_gives_rerun_executions_their_latest_attempts_start(case, back_to_latest):
     """executions 0014 on rows written under the old rule (started_at of the first attempt)."""
     execution = execution_for(case)
     run_all()
@@ -121,3 +129,29 @@ def test_the_migration_gives_rerun_executions_their_latest_attempts_start(case):
     execution.refresh_from_db()
     assert execution.started_at == latest
     assert Execution.objects.get(pk=once.pk).started_at == once.started_at
+
+
+def test_a_run_is_queued_when_it_is_created(make_suite, case):
+    """Issue 15, "also found": queued_at was earlier than created_at on every execution."""
+    single = execution_for(case)
+    parent = execution_for(suite=make_suite(case))
+
+    for execution in [single, parent, *parent.children.all()]:
+        execution.refresh_from_db()
+        assert execution.queued_at == execution.created_at
+
+
+def test_the_migration_queues_old_rows_when_they_were_created(case, back_to_latest):
+    execution = execution_for(case)
+    MigrationExecutor(connection).migrate(
+        [("executions", "0014_execution_started_at_latest_attempt")]
+    )
+    earlier = execution.created_at - timedelta(microseconds=250)
+    Execution.objects.filter(pk=execution.pk).update(queued_at=earlier)  # as auto_now_add left it
+
+    MigrationExecutor(connection).migrate(
+        [("executions", "0015_execution_created_at_is_the_queue_time")]
+    )
+
+    execution.refresh_from_db()
+    assert execution.queued_at == execution.created_at
