@@ -1,7 +1,12 @@
 """Waiting for an execution from a management command: a progress bar and an exit code for CI."""
 
+import logging
+import os
 import sys
 import time
+from contextlib import contextmanager
+
+from django.core.management.base import CommandError
 
 from engine import watchdog
 from engine import worker as engine
@@ -17,7 +22,49 @@ EXIT_CODES = {
     S.TIMED_OUT: 3,
     S.CANCELLED: 4,
 }
+# A mistyped project, case or suite, a bad option: nothing ran, which a CI step must not read as
+# "the tests failed" (1). 64 is EX_USAGE of sysexits.h.
+EXIT_USAGE = 64
 BAR_WIDTH = 30
+
+
+def public_url() -> str:
+    """Where people reach the app: IB_PUBLIC_URL, read as the demo reads it (README)."""
+    return (os.environ.get("IB_PUBLIC_URL") or "http://127.0.0.1:8000").rstrip("/")
+
+
+def usage_error(message: str) -> CommandError:
+    return CommandError(message, returncode=EXIT_USAGE)
+
+
+class UsageExitCodes:
+    """A command mixin: argparse's own refusals (a missing or unknown option) exit EXIT_USAGE
+    too, instead of argparse's 2, which is "the run errored" here."""
+
+    def create_parser(self, prog_name, subcommand, **kwargs):
+        parser = super().create_parser(prog_name, subcommand, **kwargs)
+
+        def refuse(message):
+            if not parser.called_from_command_line:
+                raise usage_error(f"Error: {message}")
+            parser.print_usage(sys.stderr)
+            parser.exit(EXIT_USAGE, f"{parser.prog}: error: {message}\n")
+
+        parser.error = refuse
+        return parser
+
+
+@contextmanager
+def quiet_cluster_logs():
+    """While a command waits, django-q's INFO lines (its broker and task chatter, when this
+    process runs the queue) would break up the progress bar: warnings and errors still show."""
+    logger = logging.getLogger("django-q")
+    level = logger.level
+    logger.setLevel(max(level, logging.WARNING))
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 # One character per outcome segment (executions.progress): a CI log has no colours.
@@ -51,13 +98,15 @@ def wait_for(execution_id: int, *, run_here: bool, poll: float = 0.2, out=sys.st
     works the queue itself (no separate worker needed), with its own watchdog thread."""
     started_watchdog = run_here and watchdog.start()
     try:
-        return _poll(execution_id, run_here=run_here, poll=poll, out=out)
+        with quiet_cluster_logs():
+            return _poll(execution_id, run_here=run_here, poll=poll, out=out)
     finally:
         if started_watchdog:
             watchdog.stop()
 
 
 def _poll(execution_id: int, *, run_here: bool, poll: float, out) -> Execution:
+    told = False
     while True:
         execution = Execution.objects.get(pk=execution_id)
         out.write(render_bar(execution))
@@ -65,8 +114,10 @@ def _poll(execution_id: int, *, run_here: bool, poll: float, out) -> Execution:
         if execution.is_terminal:
             out.write("\n")
             return execution
-        if execution.status == S.AWAITING_INPUT:
-            out.write("\nwaiting for a person to record the manual steps on the dashboard...\n")
+        if execution.status == S.AWAITING_INPUT and not told:
+            told = True  # once, not at every poll
+            url = f"{public_url()}/executions/{execution.pk}/manual/"
+            out.write(f"\nwaiting for a person to record the manual steps: {url}\n")
         if run_here and engine.run_next(worker=watchdog.worker_id(), drain=True):
             continue
         time.sleep(poll)

@@ -3,6 +3,8 @@ its first error line inline and links to its case and its execution; `manage.py 
 the cases that did not pass, with the same line."""
 
 import io
+import subprocess
+import sys
 
 import pytest
 from django.core.management import call_command
@@ -10,6 +12,7 @@ from django.test import Client
 
 from tests.dashboard.conftest import run_all
 from tests.factories import execution_for
+from tests.live import ROOT, live_env
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -79,3 +82,31 @@ def test_run_wait_names_the_cases_that_did_not_pass(make_suite, case, failing_ca
     assert (
         failing_lines[0].startswith("  fails #") and "failed: step 2 'x is 2'" in failing_lines[0]
     )
+
+
+def run_exit_code(*args) -> tuple[int, str]:
+    """The exit code and stderr of `manage.py run ...` in a process of its own, as CI runs it."""
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), "run", *args],
+        env=live_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    return done.returncode, done.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--project", "no-such-project", "--case", "x"],
+        ["--project", "{slug}", "--case", "no-such-case"],
+        ["--project", "{slug}"],  # neither --case nor --suite: argparse's refusal
+        ["--project", "{slug}", "--case", "old-one"],  # deprecated: refused, nothing ran
+    ],
+)
+def test_usage_errors_exit_64_not_the_code_of_failed_tests(project, deprecated_case, args):
+    code, err = run_exit_code(*[a.format(slug=project.slug) for a in args])
+
+    assert code == 64, err
+    assert "rror" in err

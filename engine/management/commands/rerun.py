@@ -1,14 +1,14 @@
 """Run a finished execution again: `manage.py rerun 42 --failed-only --wait`."""
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
 from core.errors import DomainError
-from engine.management.progress import report_finished, wait_for
+from engine.management.progress import UsageExitCodes, report_finished, usage_error, wait_for
 from executions.models import Execution
 from executions.services import people
 
 
-class Command(BaseCommand):
+class Command(UsageExitCodes, BaseCommand):
     help = (
         "Re-run a finished execution as a new attempt (suite runs: optionally failed cases only)."
     )
@@ -21,13 +21,13 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         if not Execution.objects.filter(pk=options["execution_id"]).exists():
-            raise CommandError(f"No execution #{options['execution_id']}.")
+            raise usage_error(f"No execution #{options['execution_id']}.")
         try:
             execution = people.execution_rerun(
                 options["execution_id"], only_failed=options["failed_only"]
             )
         except DomainError as exc:
-            raise CommandError(exc.message) from None
+            raise usage_error(exc.message) from None
         self.stdout.write(
             f"execution #{execution.pk} {execution.status} (attempt {execution.attempt_count})"
         )

@@ -1,10 +1,10 @@
 """Run a test case or a suite: `manage.py run --project demo --case login-works --wait`."""
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
 from catalog.models import Project, TestCase, TestSuite
 from core.errors import DomainError
-from engine.management.progress import report_finished, wait_for
+from engine.management.progress import UsageExitCodes, report_finished, usage_error, wait_for
 from executions.models import Priority, Trigger
 from executions.services import create
 
@@ -16,12 +16,12 @@ def key_values(pairs: list[str], option: str) -> dict[str, str]:
     for pair in pairs or []:
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            raise CommandError(f"{option} takes key=value, got {pair!r}")
+            raise usage_error(f"{option} takes key=value, got {pair!r}")
         values[key] = value
     return values
 
 
-class Command(BaseCommand):
+class Command(UsageExitCodes, BaseCommand):
     help = "Run a test case or suite; with --wait, show progress and exit 0 only if it passed."
 
     def add_arguments(self, parser):
@@ -47,16 +47,16 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         project = Project.objects.filter(slug=options["project"]).first()
         if project is None:
-            raise CommandError(f"No project with slug {options['project']!r}.")
+            raise usage_error(f"No project with slug {options['project']!r}.")
         case = suite = None
         if options["case"]:
             case = TestCase.objects.filter(project=project, key=options["case"]).first()
             if case is None:
-                raise CommandError(f"No test case {options['case']!r} in {project.slug}.")
+                raise usage_error(f"No test case {options['case']!r} in {project.slug}.")
         else:
             suite = TestSuite.objects.filter(project=project, name=options["suite"]).first()
             if suite is None:
-                raise CommandError(f"No test suite {options['suite']!r} in {project.slug}.")
+                raise usage_error(f"No test suite {options['suite']!r} in {project.slug}.")
         try:
             execution = create.execution_create(
                 project=project,
@@ -73,7 +73,7 @@ class Command(BaseCommand):
                 timeout_seconds=options["timeout"],
             )
         except DomainError as exc:
-            raise CommandError(exc.message) from None
+            raise usage_error(exc.message) from None
         self.stdout.write(f"execution #{execution.pk} {execution.status}")
         if left_out := (execution.summary or {}).get("left_out"):
             named = ", ".join(f"{item['case']} ({item['why']})" for item in left_out)
