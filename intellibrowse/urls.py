@@ -1,7 +1,9 @@
 """All URLs. The whole API is registered on one router here, so it can be read in one place."""
 
 from django.contrib import admin
+from django.templatetags.static import static
 from django.urls import include, path
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
@@ -71,6 +73,8 @@ urlpatterns = [
     # script, as the Content-Security-Policy requires.
     path("api/v1/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
     path("api/v1/auth/", include("rest_framework.urls")),
+    # Browsers ask for /favicon.ico on every page that names no icon (the admin, the API, JSON).
+    path("favicon.ico", RedirectView.as_view(url=static("favicon.svg"), permanent=True)),
     path("metrics", monitoring_views.prometheus_metrics, name="prometheus-metrics"),
     path("health/live", monitoring_views.health_live, name="health-live"),
     path("health/ready", monitoring_views.health_ready, name="health-ready"),

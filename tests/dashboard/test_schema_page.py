@@ -49,3 +49,14 @@ def test_an_unacceptable_format_is_a_406_not_a_page(member):
 
     assert response.status_code == 406
     assert not response["Content-Type"].startswith("text/")
+
+
+def test_the_favicon_is_served(client):
+    """Issue 15, "also found": every page logged a 404 for /favicon.ico."""
+    response = client.get("/favicon.ico", follow=True)
+
+    assert response.status_code == 200
+    assert response.redirect_chain[0][0].endswith("favicon.svg")
+    assert b"<svg" in b"".join(
+        response.streaming_content if response.streaming else [response.content]
+    )
