@@ -56,8 +56,9 @@ class UsageExitCodes:
 
 @contextmanager
 def quiet_cluster_logs():
-    """While a command waits, django-q's INFO lines (its broker and task chatter, when this
-    process runs the queue) would break up the progress bar: warnings and errors still show."""
+    """In `run` and `rerun`, django-q's INFO lines (the doorbell's "Enqueued", the worker's chatter
+    with --here) would break up the command's output and progress bar: warnings and errors
+    still show."""
     logger = logging.getLogger("django-q")
     level = logger.level
     logger.setLevel(max(level, logging.WARNING))
@@ -98,8 +99,7 @@ def wait_for(execution_id: int, *, run_here: bool, poll: float = 0.2, out=sys.st
     works the queue itself (no separate worker needed), with its own watchdog thread."""
     started_watchdog = run_here and watchdog.start()
     try:
-        with quiet_cluster_logs():
-            return _poll(execution_id, run_here=run_here, poll=poll, out=out)
+        return _poll(execution_id, run_here=run_here, poll=poll, out=out)
     finally:
         if started_watchdog:
             watchdog.stop()

@@ -110,3 +110,38 @@ def test_usage_errors_exit_64_not_the_code_of_failed_tests(project, deprecated_c
 
     assert code == 64, err
     assert "rror" in err
+
+
+def test_run_wait_on_a_manual_case_prints_its_page_once_and_no_cluster_chatter(project):
+    """Issue 15, "also found": `--wait` on a manual case printed a line at every poll and no
+    URL, and django-q's INFO lines leaked into the output. In a process of its own, as CI runs it;
+    stopped once it has said where to record the steps (a person would take it from there)."""
+    manual = project.test_cases.create(
+        key="by-hand", name="By hand", type="manual", steps=[{"instruction": "Look"}]
+    )
+    env = live_env(IB_PUBLIC_URL="http://ib.example:8612", LOG_LEVEL="INFO")
+    command = [sys.executable, str(ROOT / "manage.py"), "run", "--project", project.slug]
+    with subprocess.Popen(
+        [*command, "--case", manual.key, "--wait", "--here"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    ) as proc:
+        lines = []
+        try:
+            for line in proc.stdout:
+                lines.extend(line.split("\r"))
+                if "waiting for a person" in line:
+                    break
+            # About ten more polls (a progress line is some 60 characters, with no newline
+            # while it waits): the URL must not come again.
+            lines.extend(proc.stdout.read(600).split("\r"))
+        finally:
+            proc.kill()
+
+    text = "\n".join(lines)
+    execution = manual.executions.get()
+    expected = f"record the manual steps: http://ib.example:8612/executions/{execution.pk}/manual/"
+    assert text.count(expected) == 1
+    assert "INFO" not in text

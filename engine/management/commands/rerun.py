@@ -3,7 +3,13 @@
 from django.core.management.base import BaseCommand
 
 from core.errors import DomainError
-from engine.management.progress import UsageExitCodes, report_finished, usage_error, wait_for
+from engine.management.progress import (
+    UsageExitCodes,
+    quiet_cluster_logs,
+    report_finished,
+    usage_error,
+    wait_for,
+)
 from executions.models import Execution
 from executions.services import people
 
@@ -20,6 +26,10 @@ class Command(UsageExitCodes, BaseCommand):
         parser.add_argument("--here", action="store_true", help="with --wait: run in this process")
 
     def handle(self, *args, **options):
+        with quiet_cluster_logs():  # "Enqueued ..." at the start, the worker's lines with --here
+            self.run_or_rerun(options)
+
+    def run_or_rerun(self, options):
         if not Execution.objects.filter(pk=options["execution_id"]).exists():
             raise usage_error(f"No execution #{options['execution_id']}.")
         try:

@@ -4,7 +4,13 @@ from django.core.management.base import BaseCommand
 
 from catalog.models import Project, TestCase, TestSuite
 from core.errors import DomainError
-from engine.management.progress import UsageExitCodes, report_finished, usage_error, wait_for
+from engine.management.progress import (
+    UsageExitCodes,
+    quiet_cluster_logs,
+    report_finished,
+    usage_error,
+    wait_for,
+)
 from executions.models import Priority, Trigger
 from executions.services import create
 
@@ -45,6 +51,10 @@ class Command(UsageExitCodes, BaseCommand):
         )
 
     def handle(self, *args, **options):
+        with quiet_cluster_logs():  # "Enqueued ..." at the start, the worker's lines with --here
+            self.run_or_rerun(options)
+
+    def run_or_rerun(self, options):
         project = Project.objects.filter(slug=options["project"]).first()
         if project is None:
             raise usage_error(f"No project with slug {options['project']!r}.")
