@@ -5,6 +5,7 @@ import json
 from django import forms
 
 from catalog.models import CaseStatus, TestCase, TestSuite
+from core.ids import parse_id
 from executions.models import Priority
 
 
@@ -59,8 +60,9 @@ class StartRunForm(forms.Form):
 
     def refusal_of(self, target: str) -> str:
         """Why the `?target=` a page linked to is not offered ("" when it is, or none was given)."""
-        kind, _, pk = target.partition(":")
-        if not target or not pk.isdigit() or kind not in ("case", "suite"):
+        kind, _, number = target.partition(":")
+        pk = parse_id(number)  # a number the database cannot hold is no id (PostgreSQL refuses it)
+        if not target or pk is None or kind not in ("case", "suite"):
             return "" if not target else "That link names no case or suite of this project."
         if kind == "suite":
             found = TestSuite.objects.filter(project=self.project, pk=pk).exists()

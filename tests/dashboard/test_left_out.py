@@ -69,6 +69,15 @@ def test_the_form_refuses_a_case_of_another_project(member, case, stranger):
     assert selected_target(html) == [""]
 
 
+@pytest.mark.parametrize("target", ["case:abc", "suite:99999999999999999999999", "case:-1", "x:1"])
+def test_the_form_refuses_a_link_to_nothing_it_could_run(member, case, target):
+    response = signed_in(member).get(f"/projects/{case.project_id}/run/?target={target}")
+
+    assert response.status_code == 200
+    assert "That link names no case" in response.content.decode()
+    assert selected_target(response.content.decode()) == [""]
+
+
 def test_posting_no_target_runs_nothing(member, case):
     response = signed_in(member).post(f"/projects/{case.project_id}/run/", {"target": ""})
 

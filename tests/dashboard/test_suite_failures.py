@@ -26,7 +26,10 @@ def finished_suite_run(make_suite, case, failing_case):
 
 
 def row_of(html: str, child) -> str:
-    return html.split(f'data-child="{child.pk}"')[1].split("</tr>")[0]
+    """The child's row and, when it did not pass, the row of its first error under it."""
+    row = html.split(f'data-child="{child.pk}"')[1].split("</tr>")[0]
+    error_row = html.split(f'data-error-of="{child.pk}"')
+    return row + (error_row[1].split("</tr>")[0] if len(error_row) > 1 else "")
 
 
 def test_a_failed_child_shows_its_first_error_line_and_links(member, finished_suite_run):
