@@ -25,3 +25,18 @@ def test_the_trend_counts_from_local_midnight_of_its_first_day(case, project):
     assert trend[0]["day"] == first
     assert (trend[0]["total"], trend[0]["passed"]) == (1, 1)
     assert sum(day["total"] for day in trend) == 1
+
+
+def test_finished_days_are_read_once_and_today_on_every_call(case, project):
+    yesterday = timezone.now() - timedelta(days=1)
+    old = finish(case)
+    Execution.objects.filter(pk=old.pk).update(finished_at=yesterday)
+    selectors.pass_rate_trend([project.pk])
+
+    finish(case, outcome="failed")  # today: counted at once
+    later = finish(case)
+    Execution.objects.filter(pk=later.pk).update(finished_at=yesterday)  # a finished day: cached
+    trend = selectors.pass_rate_trend([project.pk])
+
+    assert (trend[-1]["total"], trend[-1]["passed"]) == (1, 0)
+    assert (trend[-2]["total"], trend[-2]["passed"]) == (1, 1)
