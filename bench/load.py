@@ -74,16 +74,23 @@ def targets(data: dict) -> list[tuple[str, str, str, str]]:
     ]
 
 
-def cpu_seconds(pids: set[int]) -> float:
-    total = 0
+def cpu_seconds(pids: set[int]) -> dict[int, float]:
+    """CPU seconds (user + system) of each of `pids` that still runs."""
+    found = {}
     for pid in pids:
         try:
             with open(f"/proc/{pid}/stat") as f:
                 fields = f.read().rpartition(")")[2].split()
         except OSError:
-            continue  # ended since: its last figures are lost, a small undercount
-        total += int(fields[11]) + int(fields[12])  # utime + stime
-    return total / TICKS
+            continue
+        found[pid] = (int(fields[11]) + int(fields[12])) / TICKS
+    return found
+
+
+def cpu_spent(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU the processes spent between the two readings. A process that ended in between is
+    left out (its last figures are lost: a small undercount), one that started counts whole."""
+    return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
 
 
 def process_tree(pid: int) -> set[int]:
@@ -172,7 +179,7 @@ def measure(size: int, data: dict, args, pins, code: str, app_dir: str) -> list[
                 before = cpu_seconds(pids)
                 r = wrk(base, path, headers[who], script, args.seconds, connections, wrk_pin)
                 pids |= backends(data["database_url"], database)
-                cpu = cpu_seconds(pids) - before
+                cpu = cpu_spent(before, cpu_seconds(pids))
                 rows.append(
                     {
                         "code": code,
