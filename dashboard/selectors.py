@@ -1,8 +1,10 @@
 """Reads of the dashboard pages. Every function takes the ids of the projects the user may see
 (catalog.access.visible_project_ids), so one page never shows another project's work."""
 
-from datetime import timedelta
+import hashlib
+from datetime import datetime, time, timedelta
 
+from django.core.cache import cache
 from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import TruncDate
 from django.utils import timezone
@@ -82,31 +84,54 @@ def recent_results(project_ids, limit: int = 20) -> list[Execution]:
     )
 
 
+# How long the finished days of the trend are kept: they do not change once the day is over
+# (a run's finished_at is the moment it finished), except when retention deletes old runs.
+TREND_PAST_DAYS_SECONDS = 300
+
+
 def pass_rate_trend(project_ids, days: int = 14) -> list[dict]:
-    """Per day: how many case runs finished and what share passed (cancelled runs not judged)."""
+    """Per day: how many case runs finished and what share passed (cancelled runs not judged).
+
+    Today is counted on every call; the days before it once per TREND_PAST_DAYS_SECONDS (cache):
+    they were most of the overview's reading, a day's runs each, on a page re-read at every event.
+    The window starts at the first day's local midnight as a moment (finished_at__date would read
+    every row: a date of each row cannot use the index on finished_at)."""
     today = timezone.localdate()
     first = today - timedelta(days=days - 1)
+    midnight = timezone.make_aware(datetime.combine(today, time.min))
+    ids = sorted(project_ids)
+    key = (
+        "dashboard:trend:"
+        + hashlib.sha256(
+            f"{timezone.get_current_timezone_name()}|{first}|{today}|{ids}".encode()
+        ).hexdigest()
+    )
+    by_day = cache.get(key)
+    if by_day is None:
+        start = timezone.make_aware(datetime.combine(first, time.min))
+        by_day = _trend_days(ids, finished_at__gte=start, finished_at__lt=midnight)
+        cache.set(key, by_day, TREND_PAST_DAYS_SECONDS)
+    by_day = {**by_day, **_trend_days(ids, finished_at__gte=midnight)}
+    trend = []
+    for offset in range(days):
+        day = first + timedelta(days=offset)
+        total, passed = by_day.get(day, (0, 0))
+        rate = round(100 * passed / total, 1) if total else None
+        trend.append({"day": day, "total": total, "passed": passed, "rate": rate})
+    return trend
+
+
+def _trend_days(project_ids, **window) -> dict:
     rows = (
         Execution.objects.filter(
-            project_id__in=project_ids,
-            test_case__isnull=False,
-            status__in=JUDGED,
-            finished_at__date__gte=first,
+            project_id__in=project_ids, test_case__isnull=False, status__in=JUDGED, **window
         )
         .annotate(day=TruncDate("finished_at"))
         .values("day")
         .annotate(total=Count("id"), passed=Count("id", filter=Q(status=S.PASSED)))
-        .order_by("day")
+        .order_by()
     )
-    by_day = {row["day"]: row for row in rows}
-    trend = []
-    for offset in range(days):
-        day = first + timedelta(days=offset)
-        row = by_day.get(day)
-        total, passed = (row["total"], row["passed"]) if row else (0, 0)
-        rate = round(100 * passed / total, 1) if total else None
-        trend.append({"day": day, "total": total, "passed": passed, "rate": rate})
-    return trend
+    return {row["day"]: (row["total"], row["passed"]) for row in rows}
 
 
 def execution_events(execution: Execution, limit: int = 200) -> list[ExecutionEvent]:

@@ -1,10 +1,19 @@
-"""The ASGI application: Django for HTTP, Channels for WebSockets, and the lifespan of the web
-process's background work (the embedded relay and the alert evaluator, see intellibrowse.background).
+"""The web process's application: plain HTTP through Django's WSGI handler, WebSockets through
+Channels, and the lifespan of the web process's background work (the embedded relay and the alert
+evaluator, see intellibrowse.background).
 
 Run it with uvicorn (`uvicorn intellibrowse.asgi:application`), which sends lifespan events.
-WebSocket handshakes (live.auth): a DRF token in `Authorization: Token ...` or the
-subprotocol `token, <key>` decides the user on its own; without one, the Origin must be in
-ALLOWED_HOSTS and the session cookie decides. Then the consumer's own access check.
+
+Every view and middleware of this project is synchronous, so HTTP goes to the WSGI application
+run in a fixed pool of threads (a2wsgi): one hop from the event loop per request, where Django's
+ASGI handler made about fifteen (signals, each middleware, the view), and a request costs what
+it costs under a WSGI server (docs/performance.md, "HTTP load"). Each of those threads keeps its
+own persistent database connection (DB_CONN_MAX_AGE), so no connection pool is needed either:
+a web process holds at most IB_HTTP_THREADS connections for HTTP.
+
+WebSocket handshakes (live.auth): a DRF token in `Authorization: Token ...` or the subprotocol
+`token, <key>` decides the user on its own; without one, the Origin must be in ALLOWED_HOSTS and
+the session cookie decides. Then the consumer's own access check.
 """
 
 import os
@@ -12,36 +21,27 @@ import os
 import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "intellibrowse.settings")
-# Pooled database connections: Django gives each ASGI request its own thread (see settings). Set
-# for the settings to read, then taken back: a process that imports this module and later starts
-# others (the test suite starting qcluster workers) must not hand them a pool across a fork.
-_asked_for_pool = "IB_DB_POOL" not in os.environ
-if _asked_for_pool:
-    os.environ["IB_DB_POOL"] = "1"
-try:
-    # Set Django up before importing anything that touches models (consumers, middleware).
-    django.setup(set_prefix=False)
-finally:
-    if _asked_for_pool:
-        del os.environ["IB_DB_POOL"]
+# Set Django up before importing anything that touches models (consumers, middleware).
+django.setup(set_prefix=False)
+
+from a2wsgi import WSGIMiddleware  # noqa: E402
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from django.conf import settings  # noqa: E402
+from django.core.handlers.wsgi import WSGIHandler  # noqa: E402
 
 from core import redact  # noqa: E402
-from core.handlers import SyncChainASGIHandler  # noqa: E402
-
-# uvicorn logs each request's path and query string; mask credentials a client put there.
-redact.install("uvicorn.access", "uvicorn.error")
-
-django_asgi_app = SyncChainASGIHandler()
-
-from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-
 from intellibrowse.background import BackgroundTasks  # noqa: E402
 from live.auth import WebSocketAuthMiddleware  # noqa: E402
 from live.routing import RefuseUnknownRoutes, websocket_urlpatterns  # noqa: E402
 
+# uvicorn logs each request's path and query string; mask credentials a client put there.
+redact.install("uvicorn.access", "uvicorn.error")
+
+django_http_app = WSGIMiddleware(WSGIHandler(), workers=settings.IB_HTTP_THREADS)
+
 router = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": django_http_app,
         "websocket": RefuseUnknownRoutes(WebSocketAuthMiddleware(URLRouter(websocket_urlpatterns))),
     }
 )

@@ -6,7 +6,6 @@ ORM broker. Production switches on PostgreSQL and Redis with DATABASE_URL and RE
 
 import contextlib
 import os
-import sys
 from pathlib import Path
 
 import dj_database_url
@@ -133,22 +132,9 @@ IS_POSTGRES = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
 if IS_POSTGRES:
     # One test database per test process, so two test runs on one server never drop each other's.
     DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_{os.getpid()}"}
-# Django runs every ASGI request in a thread of its own, and a persistent connection belongs to its
-# thread: under uvicorn each request would open a new connection (and leave it behind). So the ASGI
-# entry point (intellibrowse/asgi.py) turns on psycopg's pool: connections are handed out per request
-# and given back when it ends. Workers and commands run in one thread and keep persistent ones; a
-# qcluster forks its workers, and a pool (its sockets, its threads) does not survive a fork, so a
-# qcluster never pools even if IB_DB_POOL reaches it.
-DB_POOL = IS_POSTGRES and env_bool("IB_DB_POOL", False) and "qcluster" not in sys.argv[1:2]
-if DB_POOL:
-    # Health checks stay on: with a pool, Django hands them to the pool, which replaces a
-    # connection broken by a database restart before a request gets it.
-    DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps connections; Django must not
-    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
-        "min_size": 2,
-        "max_size": env_int("DB_POOL_MAX_SIZE", 10, minimum=1),
-        "timeout": 10,  # a request waits this long for a free connection, then errors
-    }
+# The web process serves HTTP in this many threads (intellibrowse/asgi.py), each keeping its own
+# persistent connection: with PostgreSQL, a web process holds up to this many for HTTP.
+IB_HTTP_THREADS = env_int("IB_HTTP_THREADS", 8, minimum=1)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis, channel layer, task queue ---------------------------------------------------------

@@ -17,6 +17,7 @@ from rest_framework.response import Response
 from catalog import access
 from catalog.permissions import Operator, ProjectRole
 from core.filters import int_query_param
+from core.pagination import CappedCountPagination
 from executions import selectors
 from executions.filters import ExecutionFilter
 from executions.models import Execution, Trigger
@@ -66,6 +67,7 @@ class ExecutionViewSet(
     viewsets.GenericViewSet,
 ):
     permission_classes = [RunRole]
+    pagination_class = CappedCountPagination  # the table grows without bound
     filterset_class = ExecutionFilter
     search_fields = ["test_case__key", "test_case__name", "test_suite__name", "status_reason"]
     ordering_fields = ["created_at", "finished_at", "priority", "status"]

@@ -136,6 +136,9 @@ class Execution(ConcurrentTransitionMixin, models.Model):
             ),
             # lists, newest first (the default ordering): read the first page, not sort them all
             models.Index(fields=["-created_at", "-id"], name="exec_newest"),
+            # the overview's recent results, last 24 hours and trend: read a window of time, not
+            # the whole table (docs/performance.md, "HTTP load")
+            models.Index(fields=["-finished_at", "-id"], name="exec_finished_newest"),
             models.Index(fields=["project", "status", "created_at"], name="exec_project_status"),
             models.Index(fields=["test_case", "created_at"], name="exec_case_created"),
             models.Index(fields=["parent", "status"], name="exec_parent_status"),

@@ -10,6 +10,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from catalog.models import TestCase
+from core.pagination import CappedCountPagination
 from results import selectors
 from results.api.common import PROJECT_PARAM, RANGE_PARAMS, ResultsRole, visible_project
 from results.serializers import (
@@ -83,7 +84,7 @@ class CaseHealthViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     @extend_schema(
         summary="Results of the case, newest first", responses=CaseResultSerializer(many=True)
     )
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=CappedCountPagination)
     def history(self, request, pk=None):
         case = self.get_object()
         page = self.paginate_queryset(selectors.case_history(case))

@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 
 from catalog import access
 from core import filters as strict_filters
+from core.pagination import CappedCountPagination
 from core.throttling import ScopedRateThrottle
 from results import reports, selectors
 from results.api.common import (
@@ -155,7 +156,9 @@ class ImportBatchViewSet(viewsets.ReadOnlyModelViewSet):
         parameters=[OpenApiParameter("outcome", str)],
         responses=CaseResultSerializer(many=True),
     )
-    @action(detail=True, methods=["get"], filter_backends=[])
+    @action(
+        detail=True, methods=["get"], filter_backends=[], pagination_class=CappedCountPagination
+    )
     def results(self, request, pk=None):
         batch = self.get_object()
         results = batch.results.order_by("id")
