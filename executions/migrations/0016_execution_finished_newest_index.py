@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("catalog", "0002_rename_tables"),
-        ("executions", "0013_rename_trace_tables"),
+        ("executions", "0015_execution_created_at_is_the_queue_time"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
