@@ -4,7 +4,7 @@ import json
 
 from django import forms
 
-from catalog.models import CaseStatus, TestCase, TestSuite
+from catalog.models import CaseOrigin, CaseStatus, TestCase, TestSuite
 from executions.models import Priority
 
 
@@ -47,7 +47,9 @@ class StartRunForm(forms.Form):
     def __init__(self, *args, project, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.project = project
-        cases = TestCase.objects.filter(project=project).exclude(status=CaseStatus.DEPRECATED)
+        cases = TestCase.objects.filter(project=project, origin=CaseOrigin.AUTHORED).exclude(
+            status=CaseStatus.DEPRECATED
+        )
         suites = TestSuite.objects.filter(project=project)
         self.fields["target"].choices = [
             ("Test cases", [(f"case:{c.pk}", f"{c.key}: {c.name}") for c in cases.order_by("key")]),
