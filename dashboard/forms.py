@@ -105,7 +105,13 @@ class ManualStepForm(forms.Form):
     order = forms.IntegerField(min_value=1, widget=forms.HiddenInput)  # 1-based, like the runners
     # The attempt the page showed: a form left open across a re-run must not record into the next.
     attempt = forms.IntegerField(min_value=1, widget=forms.HiddenInput)
-    status = forms.ChoiceField(choices=STATUSES)
+    # No default: a tester who only types what happened must not record a pass by accident.
+    status = forms.ChoiceField(
+        choices=[("", "Choose the result…"), *STATUSES],
+        error_messages={
+            "required": "Choose the step's result: passed, failed, blocked or skipped."
+        },
+    )
     actual = forms.CharField(
         required=False, widget=forms.Textarea(attrs={"rows": 2}), label="What happened"
     )

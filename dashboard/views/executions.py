@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST, require_safe
 
 from catalog import access
+from catalog.models import CaseType
 from dashboard import selectors
 from dashboard.forms import RerunForm
 from dashboard.views.common import admin_url, execution_for, run_service
@@ -26,6 +27,9 @@ def _execution_context(request, execution_id: int) -> dict:
     seq = Execution.objects.filter(pk=execution_id).values_list("event_seq", flat=True).first()
     execution = execution_for(request.user, execution_id)
     steps = [] if execution.is_suite_run else trace_steps(trace_of(execution))
+    manual = execution.test_case is not None and execution.test_case.type == CaseType.MANUAL
+    if manual:
+        steps = selectors.manual_step_rows(execution.test_case, steps)
     summary = execution.summary or {}
     total = summary.get("steps_total") or summary.get("children") or 0
     done = summary.get("steps_done", 0)
@@ -37,6 +41,7 @@ def _execution_context(request, execution_id: int) -> dict:
         "execution": execution,
         "after_seq": seq,
         "steps": steps,
+        "manual": manual,
         "children": children,
         "attempts": list(execution.attempts.order_by("-number")),
         "events": selectors.execution_events(execution),
