@@ -8,7 +8,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from catalog.models import TestCase
-from executions.models import ACTIVE, TERMINAL, Execution, ExecutionEvent, ExecutionStatus
+from executions.models import ACTIVE, Execution, ExecutionEvent, ExecutionStatus
 from results.models import CaseStats
 from results.selectors import case_history as results_case_history
 from results.selectors import flaky_cases as results_flaky_cases
