@@ -163,3 +163,18 @@ def test_the_migration_marks_cases_that_only_came_from_reports(before_origin):
         "given_steps": "authored",
         "untagged": "authored",
     }
+
+
+def test_an_imported_test_given_steps_becomes_authored_and_runs(imported, owner_api):
+    steps = [{"name": "set x", "action": "set", "params": {"values": {"x": 1}}}]
+    response = owner_api.patch(
+        f"/api/v1/test-cases/{imported.pk}/", {"steps": steps}, format="json"
+    )
+
+    assert response.status_code == 200, response.content
+    assert response.json()["origin"] == "authored"
+    assert execution_for(project_case(imported)).status == S.QUEUED
+
+
+def project_case(case):
+    return TestCase.objects.get(pk=case.pk)
