@@ -27,7 +27,10 @@ def mark_reported_cases(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("catalog", "0002_rename_tables")]
+    # After results 0005, which renamed the keys of the cases command steps had reported: the
+    # rows marked here are the ones it left (and tests that migrate results back to before it
+    # get a catalog table without this column, as it was then).
+    dependencies = [("catalog", "0002_rename_tables"), ("results", "0005_reported_case_keys")]
 
     operations = [
         migrations.AddField(
