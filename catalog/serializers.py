@@ -125,6 +125,7 @@ _CASE_FIELDS = [
     "name",
     "description",
     "type",
+    "origin",
     "steps",
     "feature",
     "parameters",
@@ -150,7 +151,8 @@ class TestCaseSerializer(strict.ModelSerializer):
     class Meta:
         model = TestCase
         fields = _CASE_FIELDS
-        read_only_fields = ["created_by", "created_at", "updated_at"]
+        # Where a case came from is set by who made it (an import, a command step), not by a client.
+        read_only_fields = ["origin", "created_by", "created_at", "updated_at"]
         # Gherkin is indentation-sensitive text; store it exactly as written.
         extra_kwargs = {"feature": {"trim_whitespace": False}}
         # DRF would check (project, key) itself and word it as a non-field error; the service

@@ -13,7 +13,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
 from django.db.models import ProtectedError
 
-from catalog.models import Membership, Project, Role, SuiteItem, TestCase, TestSuite
+from catalog.models import CaseOrigin, Membership, Project, Role, SuiteItem, TestCase, TestSuite
 from core.errors import Conflict, NotFound
 
 
@@ -141,9 +141,13 @@ def case_create(*, project: Project, created_by=None, **fields) -> TestCase:
 
 
 def case_update(case: TestCase, **fields) -> TestCase:
-    """Change a test case; a case never moves to another project. Raises ValidationError."""
+    """Change a test case; a case never moves to another project. A reported or imported case
+    that someone gives steps (or a feature) becomes authored: it can run from then on, and its
+    reported results stay its history. Raises ValidationError."""
     _refuse_project_change(case, fields)
     _assign(case, fields)
+    if case.origin != CaseOrigin.AUTHORED and (case.steps or case.feature.strip()):
+        case.origin = CaseOrigin.AUTHORED
     with transaction.atomic():
         _save(case)
     return case

@@ -4,7 +4,7 @@ import json
 
 from django import forms
 
-from catalog.models import CaseStatus, TestCase, TestSuite
+from catalog.models import CaseOrigin, CaseStatus, TestCase, TestSuite
 from core.ids import parse_id
 from executions.models import Priority
 
@@ -48,7 +48,9 @@ class StartRunForm(forms.Form):
     def __init__(self, *args, project, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.project = project
-        cases = TestCase.objects.filter(project=project).exclude(status=CaseStatus.DEPRECATED)
+        cases = TestCase.objects.filter(project=project, origin=CaseOrigin.AUTHORED).exclude(
+            status=CaseStatus.DEPRECATED
+        )
         suites = TestSuite.objects.filter(project=project)
         # A blank first choice: nothing is run that the tester did not pick (a link to a case
         # that cannot be run used to leave the browser showing, and running, the first case).
@@ -123,7 +125,13 @@ class ManualStepForm(forms.Form):
     order = forms.IntegerField(min_value=1, widget=forms.HiddenInput)  # 1-based, like the runners
     # The attempt the page showed: a form left open across a re-run must not record into the next.
     attempt = forms.IntegerField(min_value=1, widget=forms.HiddenInput)
-    status = forms.ChoiceField(choices=STATUSES)
+    # No default: a tester who only types what happened must not record a pass by accident.
+    status = forms.ChoiceField(
+        choices=[("", "Choose the result…"), *STATUSES],
+        error_messages={
+            "required": "Choose the step's result: passed, failed, blocked or skipped."
+        },
+    )
     actual = forms.CharField(
         required=False, widget=forms.Textarea(attrs={"rows": 2}), label="What happened"
     )

@@ -18,6 +18,10 @@ from results.selectors import flaky_cases as results_flaky_cases
 
 S = ExecutionStatus
 FAILING = (S.FAILED, S.ERROR, S.TIMED_OUT)
+# What the overview's tiles count and its panels list, one definition for both: case runs (a
+# suite run is its cases), so the "Running" tile and the "Running" panel cannot disagree.
+RUNNING = (S.RUNNING, S.CANCELLING)
+WAITING = (S.QUEUED, S.PENDING)
 JUDGED = (S.PASSED, *FAILING)
 
 
@@ -39,8 +43,8 @@ def overview_counters(project_ids) -> dict:
     }
     judged = sum(counts.get(s, 0) for s in JUDGED)
     return {
-        "queued": counts.get(S.QUEUED, 0) + counts.get(S.PENDING, 0),
-        "running": counts.get(S.RUNNING, 0) + counts.get(S.CANCELLING, 0),
+        "queued": sum(counts.get(s, 0) for s in WAITING),
+        "running": sum(counts.get(s, 0) for s in RUNNING),
         "awaiting_input": counts.get(S.AWAITING_INPUT, 0),
         "passed_24h": counts.get(S.PASSED, 0),
         "failed_24h": sum(counts.get(s, 0) for s in FAILING),
@@ -48,12 +52,18 @@ def overview_counters(project_ids) -> dict:
     }
 
 
-def running_executions(project_ids, limit: int = 25) -> list[Execution]:
-    return with_child_statuses(
+def running_executions(project_ids, limit: int = 25, statuses=RUNNING) -> list[Execution]:
+    """Case runs in `statuses` (those the "Running" tile counts, by default), oldest first."""
+    return list(
         _runs(project_ids)
-        .filter(status__in=(S.RUNNING, S.CANCELLING, S.AWAITING_INPUT))
+        .filter(status__in=statuses, test_case__isnull=False)
         .order_by("started_at", "id")[:limit]
     )
+
+
+def awaiting_executions(project_ids, limit: int = 25) -> list[Execution]:
+    """Manual runs waiting for a tester (the "Awaiting input" tile)."""
+    return running_executions(project_ids, limit, statuses=(S.AWAITING_INPUT,))
 
 
 def with_child_statuses(runs) -> list[Execution]:
@@ -70,7 +80,7 @@ def with_child_statuses(runs) -> list[Execution]:
 def queued_executions(project_ids, limit: int = 25) -> list[Execution]:
     return list(
         _runs(project_ids)
-        .filter(status__in=(S.QUEUED, S.PENDING), test_case__isnull=False)
+        .filter(status__in=WAITING, test_case__isnull=False)
         .order_by("-priority", "queued_at", "id")[:limit]
     )
 
@@ -148,23 +158,47 @@ def suite_children(execution: Execution) -> list[Execution]:
     return list(execution.children.select_related("test_case").order_by("id"))
 
 
+def manual_step_rows(case: TestCase, recorded: list[dict]) -> list[dict]:
+    """Every step of a manual case, in order, each with what was recorded for it in this attempt
+    or, before a tester got to it, as pending: the page lists the whole case from the start."""
+    by_order = {s["order"]: s for s in recorded}
+    rows = []
+    for order, spec in enumerate(case.steps, start=1):
+        step = by_order.pop(order, None)
+        if step is None:
+            name = spec.get("name") or spec.get("instruction", "")[:120]
+            step = {
+                "order": order,
+                "name": name,
+                "kind": "manual",
+                "status": "pending",
+                "expected": spec.get("expected", ""),
+            }
+        rows.append(step)
+    # A result for a step the case no longer has (edited since) is still shown, after the rest.
+    return rows + [by_order[o] for o in sorted(by_order)]
+
+
 def project_cases(project_id: int) -> QuerySet[TestCase]:
     return TestCase.objects.filter(project_id=project_id).order_by("key")
 
 
 def case_history(case: TestCase, limit: int = 30) -> list[dict]:
-    """The case's latest results, oldest first, from results' per-case history (runs here and
-    imported JUnit results alike): {execution, status, finished_at, seconds, revision}."""
-    rows = list(results_case_history(case)[:limit])
+    """The case's latest results, newest first (the chart and the table read the same way), from
+    results' per-case history (runs here and imported JUnit results alike): {execution, attempt,
+    status, finished_at, seconds, revision, branch}. A re-run is the same execution with another
+    attempt, so a row names both."""
     return [
         {
             "execution": row.execution_id,  # None for an imported result
+            "attempt": row.attempt_number,
             "status": row.outcome,
             "finished_at": row.created_at,
             "seconds": row.duration_ms / 1000 if row.duration_ms is not None else None,
             "revision": row.revision,
+            "branch": row.branch,
         }
-        for row in reversed(rows)
+        for row in results_case_history(case)[:limit]
     ]
 
 

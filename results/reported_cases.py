@@ -9,7 +9,7 @@ from collections.abc import Iterable
 
 from django.db import IntegrityError, transaction
 
-from catalog.models import CaseType, TestCase
+from catalog.models import CaseOrigin, CaseType, TestCase
 from results.bulk import insert_rows, select_any
 from results.junit import ParsedCase
 
@@ -24,13 +24,15 @@ def reported_cases_find_or_create(
     reported: Iterable[ParsedCase],
     *,
     source: str,
+    origin: str = CaseOrigin.IMPORTED,
     created_by_id: int | None = None,
 ) -> tuple[dict[str, int], int]:
     """Find or create one catalog case per reported test; returns ({key: case id}, how many were
     missing and created).
 
-    A new case is GENERIC, active and step-less, tagged "junit", and its description names
-    `source` ("runner profile sample-pytest", "JUnit import #12"). One transaction; per chunk of
+    A new case is GENERIC, active and step-less, tagged "junit", of `origin` (imported or
+    reported: it cannot be run), and its description names `source` ("runner profile
+    sample-pytest", "JUnit import #12"). One transaction; per chunk of
     keys one read, one insert, one read back. Safe when two reporters bring the same new test
     at once: a row the other inserted first is skipped, not an error, and read back (its insert
     is waited for, so both get the same id). Keys are inserted in sorted order, so two
@@ -46,7 +48,9 @@ def reported_cases_find_or_create(
             found = _ids_by_key(project_id, chunk)
             missing = [wanted[key] for key in chunk if key not in found]
             if missing:
-                rows = [_new_case(project_id, case, source, created_by_id) for case in missing]
+                rows = [
+                    _new_case(project_id, case, source, origin, created_by_id) for case in missing
+                ]
                 _insert(rows)
                 found.update(_ids_by_key(project_id, [case.key for case in missing]))
                 created += len(missing)
@@ -70,15 +74,18 @@ def _ids_by_key(project_id: int, keys: list[str]) -> dict[str, int]:
     return {row["key"]: row["id"] for row in rows}
 
 
-def _new_case(project_id: int, case: ParsedCase, source: str, created_by_id: int | None) -> dict:
+def _new_case(
+    project_id: int, case: ParsedCase, source: str, origin: str, created_by_id: int | None
+) -> dict:
     """The columns of a new case (the others take the model's defaults: active, no steps)."""
-    origin = f" ({case.classname})" if case.classname else ""
+    where = f" ({case.classname})" if case.classname else ""
     return {
         "project_id": project_id,
         "key": case.key,
         "name": case.name[:NAME_MAX],
         "type": CaseType.GENERIC,
-        "description": f"Reported by {source}{origin}.",
+        "origin": origin,
+        "description": f"Reported by {source}{where}.",
         "tags": ["junit"],
         "created_by_id": created_by_id,
     }

@@ -13,4 +13,6 @@ from runners.context import RunContext
 class ManualRunner:
     def run(self, ctx: RunContext, case, recorder: StepRecorder) -> RunResult:
         recorder.total(len(case.steps))
+        if not case.steps:  # nobody could ever record it: a case with no steps cannot pass
+            return RunResult(outcome="error", reason="The manual case has no steps to record.")
         return RunResult(outcome="", reason="waiting for a tester", awaiting_input=True)

@@ -245,17 +245,17 @@ def _is_last_maintainer(membership: Membership) -> bool:
 @admin.register(TestCase)
 class TestCaseAdmin(ServiceAdmin):
     form = CatalogForm
-    list_display = ["key", "name", "project", "type", "status", "priority", "quarantined"]
-    list_filter = ["type", "status", "priority", "quarantined", "project"]
+    list_display = ["key", "name", "project", "type", "origin", "status", "priority", "quarantined"]
+    list_filter = ["type", "origin", "status", "priority", "quarantined", "project"]
     search_fields = ["key", "name", "tags"]
     list_select_related = ["project"]
-    readonly_fields = ["created_by", "created_at", "updated_at"]
+    readonly_fields = ["origin", "created_by", "created_at", "updated_at"]
     formfield_overrides = _PRETTY_JSON
     fieldsets = [
         (None, {"fields": ["project", "key", "name", "type", "status", "priority", "tags"]}),
         ("Content", {"fields": ["description", "preconditions", "steps", "feature"]}),
         ("Runs", {"fields": ["quarantined"]}),
-        ("History", {"fields": ["created_by", "created_at", "updated_at"]}),
+        ("History", {"fields": ["origin", "created_by", "created_at", "updated_at"]}),
     ]
 
     def get_readonly_fields(self, request, obj=None):

@@ -21,6 +21,15 @@ class CaseType(models.TextChoices):
     MANUAL = "manual", "Manual"
 
 
+class CaseOrigin(models.TextChoices):
+    """Where a case came from. Only authored cases hold steps to run; the others exist so results
+    reported from outside (a JUnit import, a command step's JUnit output) have a history."""
+
+    AUTHORED = "authored", "Authored"
+    IMPORTED = "imported", "Imported (JUnit)"
+    REPORTED = "reported", "Reported by a command step"
+
+
 class CaseStatus(models.TextChoices):
     DRAFT = "draft", "Draft"
     ACTIVE = "active", "Active"

@@ -5,7 +5,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, RegexValidator
 from django.db import models
 
-from catalog.models.choices import CasePriority, CaseStatus, CaseType, Role
+from catalog.models.choices import CaseOrigin, CasePriority, CaseStatus, CaseType, Role
 from catalog.steps import validate_case_content
 
 key_validator = RegexValidator(
@@ -84,6 +84,12 @@ class TestCase(models.Model):
     name = models.CharField(max_length=255)
     description = models.TextField(blank=True)
     type = models.CharField(max_length=10, choices=CaseType.choices, default=CaseType.GENERIC)
+    origin = models.CharField(
+        max_length=10,
+        choices=CaseOrigin.choices,
+        default=CaseOrigin.AUTHORED,
+        help_text="Imported and reported cases only collect results from outside: they cannot run.",
+    )
     steps = models.JSONField(default=list, blank=True)
     feature = models.TextField(blank=True, help_text="Gherkin source, for BDD cases.")
     parameters = models.JSONField(
@@ -116,6 +122,12 @@ class TestCase(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key}: {self.name}"
+
+    @property
+    def is_runnable(self) -> bool:
+        """Whether a run of it can be started: authored and not deprecated (the start-run form,
+        the Run buttons and executions.services.create ask this)."""
+        return self.origin == CaseOrigin.AUTHORED and self.status != CaseStatus.DEPRECATED
 
     def clean(self) -> None:
         validate_case_content(self.type, self.steps, self.feature, project_id=self.project_id)

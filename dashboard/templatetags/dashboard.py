@@ -69,43 +69,49 @@ def elapsed(execution) -> float | None:
     return None
 
 
+def run_label(run: dict) -> str:
+    """ "#12 attempt 2" for a run here, "imported" for a JUnit result."""
+    if not run["execution"]:
+        return "imported"
+    return f"#{run['execution']}" + (f" attempt {run['attempt']}" if run["attempt"] else "")
+
+
 @register.simple_tag
-def sparkline(history, width: int = 240, height: int = 36):
-    """One bar per run, oldest left: height is the run's duration, colour its outcome."""
+def sparkline(history, slot: int = 10, height: int = 28):
+    """One bar per result, newest left like the table under it: all the same size, so a fast
+    failure is as visible as a slow pass; the colour is the outcome, the tooltip says the rest."""
     if not history:
         return mark_safe('<span class="muted">No runs yet.</span>')
-    longest = max((h["seconds"] or 0) for h in history) or 1
-    step = width / max(len(history), 1)
-    bars = []
-    for i, run in enumerate(history):
-        bar = max(3.0, (run["seconds"] or 0) / longest * (height - 2))
-        # Imported results have no execution page: their bar links nowhere.
-        link = reverse("dashboard:execution", args=[run["execution"]]) if run["execution"] else "#"
-        bars.append(
-            (
-                link,
-                f"{i * step + 1:.1f}",
-                f"{height - bar:.1f}",
-                f"{max(step - 2, 1):.1f}",
-                f"{bar:.1f}",
-                tone(run["status"]),
-                f"{run['status']} {seconds(run['seconds'])}",
-            )
+    width = slot * len(history)
+    bars = [
+        (
+            # Imported results have no execution page: their bar links nowhere.
+            reverse("dashboard:execution", args=[run["execution"]]) if run["execution"] else "#",
+            i * slot + 1,
+            slot - 2,
+            height,
+            tone(run["status"]),
+            run["status"],
+            f"{run_label(run)}: {run['status']}, {seconds(run['seconds'])}",
         )
+        for i, run in enumerate(history)
+    ]
     rects = format_html_join(
         "",
-        '<a href="{}"><rect x="{}" y="{}" width="{}" height="{}" class="fill-{}">'
+        '<a href="{}"><rect x="{}" y="0" width="{}" height="{}" class="fill-{}" data-status="{}">'
         "<title>{}</title></rect></a>",
         bars,
     )
     return format_html(
         '<svg class="sparkline" viewBox="0 0 {} {}" width="{}" height="{}" role="img" '
-        'aria-label="Run history">{}</svg>',
+        'aria-label="Outcomes of the latest runs, newest first">{}</svg>'
+        '<div class="spark-axis muted" style="width: {}px"><span>newest</span><span>older</span></div>',
         width,
         height,
         width,
         height,
         rects,
+        max(width, 90),
     )
 
 

@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST, require_safe
 
 from catalog import access
+from catalog.models import CaseType
 from dashboard import selectors
 from dashboard.forms import RerunForm
 from dashboard.views.common import admin_url, execution_for, run_service
@@ -29,6 +30,9 @@ def _execution_context(request, execution_id: int) -> dict:
     seq = Execution.objects.filter(pk=execution_id).values_list("event_seq", flat=True).first()
     execution = execution_for(request.user, execution_id)
     steps = [] if execution.is_suite_run else trace_steps(trace_of(execution))
+    manual = execution.test_case is not None and execution.test_case.type == CaseType.MANUAL
+    if manual:
+        steps = selectors.manual_step_rows(execution.test_case, steps)
     children = selectors.suite_children(execution) if execution.is_suite_run else []
     if execution.is_suite_run:
         # The suite's bar counts the children this page lists (executions.progress).
@@ -39,6 +43,7 @@ def _execution_context(request, execution_id: int) -> dict:
         "execution": execution,
         "after_seq": seq,
         "steps": steps,
+        "manual": manual,
         "children": children,
         "failing": FAILING,
         "left_out": (execution.summary or {}).get("left_out", []),

@@ -36,8 +36,11 @@ def manual_page(request, execution_id: int):
     recorded = {s["order"]: s for s in trace_steps(trace_of(execution))}
     steps = []
     for order, step in enumerate(execution.test_case.steps, start=1):
+        # "Record again" starts from what was recorded, so correcting one word keeps the rest.
+        before = recorded.get(order) or {}
+        initial = {key: before.get(key, "") for key in ("status", "actual", "note")}
         form = ManualStepForm(
-            initial={"order": order, "attempt": execution.attempt_count, "status": "passed"},
+            initial={"order": order, "attempt": execution.attempt_count, **initial},
             auto_id=f"s{order}_%s",
         )
         if failed_form is not None and failed_form.data.get("order") == str(order):

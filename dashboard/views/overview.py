@@ -33,6 +33,7 @@ def _panels(user, project_ids) -> dict:
     return {
         "counters": selectors.overview_counters(project_ids),
         "running": selectors.running_executions(project_ids),
+        "awaiting": selectors.awaiting_executions(project_ids),
         "queued": selectors.queued_executions(project_ids),
         "recent": selectors.recent_results(project_ids),
         "trend": selectors.pass_rate_trend(project_ids),

@@ -5,7 +5,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from catalog.models import CaseStatus, Project, TestCase, TestSuite
+from catalog.models import CaseOrigin, CaseStatus, Project, TestCase, TestSuite
 from executions.errors import NotRunnable
 from executions.models import Execution, ExecutionStatus, Priority, Trigger
 from executions.services.suites import fan_out
@@ -37,7 +37,8 @@ def execution_create(
 
     A suite run is a parent with one child per active, non-skipped item; children are queued at
     once and the workers honour the suite's max_parallel. Raises NotRunnable when the target is in
-    another project, deprecated, or a suite with nothing to run.
+    another project, deprecated, imported or reported from outside (nothing to run), or a suite
+    with nothing to run.
     """
     if (test_case is None) == (test_suite is None):
         raise NotRunnable("Give exactly one of a test case or a test suite.")
@@ -46,6 +47,12 @@ def execution_create(
         raise NotRunnable("That test belongs to another project.", "wrong_project")
     if test_case is not None and test_case.status == CaseStatus.DEPRECATED:
         raise NotRunnable(f"Test case {test_case.key!r} is deprecated.", "case_deprecated")
+    if test_case is not None and test_case.origin != CaseOrigin.AUTHORED:
+        raise NotRunnable(
+            f"Test case {test_case.key!r} was {test_case.origin} from outside: it has no steps"
+            " to run here, only the results reported for it.",
+            "case_not_runnable",
+        )
     now = timezone.now()
     with transaction.atomic():
         execution = Execution(

@@ -14,7 +14,7 @@ from datetime import timedelta
 from django.utils import timezone
 from django_fsm import can_proceed
 
-from catalog.models import CaseStatus, TestSuite
+from catalog.models import CaseOrigin, CaseStatus, TestSuite
 from executions.errors import InvalidTransition, NotRunnable
 from executions.models import (
     ACTIVE,
@@ -162,6 +162,7 @@ def _suite_items(suite: TestSuite):
     return (
         suite.items.filter(skip=False)
         .exclude(case__status=CaseStatus.DEPRECATED)
+        .filter(case__origin=CaseOrigin.AUTHORED)  # reported tests have nothing to run here
         .select_related("case")
         .order_by("order", "id")
     )

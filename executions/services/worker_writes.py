@@ -169,7 +169,10 @@ def execution_complete(
     in the finishing transaction instead of one of its own.
 
     A worker passes `worker` and its `attempt` number: raises LeaseLost (and writes nothing, the
-    last step included) unless it still holds that attempt."""
+    last step included) unless it still holds that attempt.
+
+    A case run that recorded no step cannot pass, whoever reports it: it ends in error (nothing
+    was tested), and is not retried (a retry has no more steps)."""
     with transaction.atomic():
         execution = lock_with_parent(execution_id, parent_id)
         if worker:
@@ -178,6 +181,10 @@ def execution_complete(
         if last_step is not None:
             _store_step(execution, last_step, worker=worker, attempt_id=attempt_id)
             stored = ("summary",)
+        empty = outcome == S.PASSED and _tested_nothing(execution)
+        if empty:
+            outcome, reason = S.ERROR, NOTHING_TESTED
+            error = {"type": "NoSteps", "message": NOTHING_TESTED}
         now = timezone.now()
         ending = {
             "actor": actor,
@@ -196,6 +203,7 @@ def execution_complete(
             )
         elif (
             outcome != S.PASSED
+            and not empty
             and execution.status == S.RUNNING
             and execution.attempt_count <= execution.max_retries
         ):
@@ -222,6 +230,21 @@ def execution_complete(
             )
         after_change(execution)
     return execution
+
+
+NOTHING_TESTED = "No step ran: a case with no steps cannot pass."
+
+
+def _tested_nothing(execution: Execution) -> bool:
+    """A case run with no steps to take, that recorded none: the claim sets the summary's total
+    from the case (a BDD runner from its feature) for each attempt, so this costs no query.
+    Suite runs pass by their children."""
+    summary = execution.summary or {}
+    return (
+        execution.test_case_id is not None
+        and summary.get("steps_total") == 0
+        and not summary.get("steps_done")
+    )
 
 
 def execution_confirm_cancel(execution_id: int, *, worker: str, attempt: int | None) -> Execution:

@@ -24,7 +24,7 @@ from typing import BinaryIO
 
 from django.conf import settings
 
-from catalog.models import RunnerProfile
+from catalog.models import CaseOrigin, RunnerProfile
 from catalog.models.profiles import BUILTIN_PLACEHOLDERS, PLACEHOLDER
 from executions.attachments import attachment_for_step
 from executions.outcome import StepOutcome, StepStatus
@@ -247,7 +247,10 @@ def _junit_outcome(
         problem.actual = actual
         return problem
     ids, _ = reported_cases_find_or_create(
-        ctx.project_id, reported, source=f"runner profile {profile.name}"
+        ctx.project_id,
+        reported,
+        source=f"runner profile {profile.name}",
+        origin=CaseOrigin.REPORTED,
     )
     children = [
         {

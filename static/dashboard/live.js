@@ -42,6 +42,22 @@
     return Math.floor(s / 60) + " min " + Math.round(s % 60) + " s";
   }
 
+  /* One clock for the whole page: 24-hour HH:MM:SS in the browser's time zone, for the times the
+   * server rendered (<time data-clock datetime=ISO>, rewritten here) and the ones events bring. */
+  function clock(date) {
+    function two(n) { return (n < 10 ? "0" : "") + n; }
+    return two(date.getHours()) + ":" + two(date.getMinutes()) + ":" + two(date.getSeconds());
+  }
+
+  function localizeClocks(root) {
+    (root || document).querySelectorAll("time[data-clock]").forEach(function (node) {
+      var when = new Date(node.getAttribute("datetime"));
+      if (isNaN(when)) return;
+      node.textContent = clock(when);
+      node.title = when.toLocaleString();
+    });
+  }
+
   function setIndicator(state) {
     document.querySelectorAll("[data-role=live-indicator]").forEach(function (node) {
       node.classList.toggle("on", state === "on");
@@ -149,8 +165,11 @@
       var text = m.kind === "step" && m.step
         ? "step " + m.step.order + " " + m.step.name + ": " + m.step.status
         : m.kind === "transition" ? (m.from_status || "new") + " → " + m.to_status : m.kind;
-      var item = el("li", { value: m.seq });
-      item.appendChild(el("span", { "class": "muted" }, new Date(m.at).toLocaleTimeString()));
+      var item = el("li");
+      item.appendChild(el("span", { "class": "seq" }, m.seq));
+      item.appendChild(document.createTextNode(" "));
+      var when = new Date(m.at);
+      item.appendChild(el("time", { "class": "muted", datetime: m.at, title: when.toLocaleString() }, clock(when)));
       item.appendChild(document.createTextNode(" " + text + (m.reason ? " – " + m.reason : "")));
       log.appendChild(item);
       log.scrollTop = log.scrollHeight;
@@ -190,14 +209,29 @@
       }
     }
 
+    /* A transition changes the badge, and when it ends the run also the Cancel button and the
+     * open attempt, in the same frame: the page never shows "passed" beside "Cancel" and "in
+     * progress" while the panel is being fetched again. */
     function setStatus(status) {
       var holder = document.getElementById("execution-status");
       if (holder) { holder.innerHTML = ""; holder.appendChild(badge(status)); }
+      if (TERMINAL.indexOf(status) < 0) return;
+      document.querySelectorAll("#execution-panel [data-role=cancel]").forEach(function (button) {
+        button.closest("form").remove();
+      });
+      document.querySelectorAll("#execution-panel [data-role=attempt-outcome]").forEach(function (cell) {
+        if (cell.querySelector(".badge")) return;
+        cell.innerHTML = "";
+        cell.appendChild(badge(status));
+      });
+      var progress = document.getElementById("execution-progress");
+      if (progress) progress.classList.add("done");
     }
 
     var refreshPanel = refresher(main.dataset.panelUrl, function (html) {
       var holder = document.getElementById("execution-panel");
       holder.innerHTML = html;
+      localizeClocks(holder);
       var panel = holder.querySelector("[data-panel-after]");
       var panelAfter = panel ? Number(panel.dataset.panelAfter) : 0;
       Object.keys(steps).forEach(function (order) {
@@ -222,7 +256,9 @@
       if (m.seq <= after) return; // seen already (a resume overlaps what the page rendered)
       after = m.seq;
       logLine(m);
-      if (m.kind === "step" && m.step) {
+      if (m.kind === "step" && m.step && m.step.kind === "manual") {
+        refreshPanel(); // a tester's words and files are on the server-rendered row only
+      } else if (m.kind === "step" && m.step) {
         steps[m.step.order] = m;
         applyStep(m);
       } else {
@@ -276,6 +312,7 @@
     setInterval(refresh, 30000);
   }
 
+  localizeClocks(document);
   if (main.dataset.live === "execution") executionPage();
   else if (main.dataset.live === "projects") projectsPage();
 })();

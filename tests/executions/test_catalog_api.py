@@ -244,6 +244,7 @@ def test_case_detail_has_the_documented_shape(viewer_api, project):
         "name",
         "description",
         "type",
+        "origin",
         "steps",
         "feature",
         "parameters",
