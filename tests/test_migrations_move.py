@@ -284,7 +284,8 @@ def _snapshot() -> dict[str, list[tuple]]:
 
 
 def _edit(rows: list[tuple], change) -> list[tuple]:
-    return sorted((tuple(change(dict(row)).items()) for row in rows), key=repr)
+    # Rows are (column, value) pairs by column name, as _rows reads them.
+    return sorted((tuple(sorted(change(dict(row)).items())) for row in rows), key=repr)
 
 
 def _moved(snapshot: dict) -> dict:
