@@ -14,7 +14,7 @@ from catalog import access
 from dashboard import selectors
 from dashboard.forms import RerunForm
 from dashboard.views.common import admin_url, execution_for, run_service
-from executions.models import TERMINAL, Execution
+from executions.models import TERMINAL, Execution, Trigger
 from executions.services import people
 from executions.traces import trace_of, trace_steps
 
@@ -25,18 +25,23 @@ def _execution_context(request, execution_id: int) -> dict:
     # neither.
     seq = Execution.objects.filter(pk=execution_id).values_list("event_seq", flat=True).first()
     execution = execution_for(request.user, execution_id)
-    steps = [] if execution.is_suite_run else trace_steps(trace_of(execution))
+    # A reported run is a suite run without children: its results are the steps of its trace.
+    reported = execution.trigger == Trigger.REPORTED
+    by_case = execution.is_suite_run and not reported
+    steps = [] if by_case else trace_steps(trace_of(execution))
     summary = execution.summary or {}
     total = summary.get("steps_total") or summary.get("children") or 0
     done = summary.get("steps_done", 0)
-    children = selectors.suite_children(execution) if execution.is_suite_run else []
-    if execution.is_suite_run:
+    children = selectors.suite_children(execution) if by_case else []
+    if by_case:
         done = sum(1 for c in children if c.status in TERMINAL)
     can_run = access.has_role(request.user, execution.project_id, access.RUN)
     return {
         "execution": execution,
         "after_seq": seq,
         "steps": steps,
+        "by_case": by_case,
+        "reported": reported,
         "children": children,
         "attempts": list(execution.attempts.order_by("-number")),
         "events": selectors.execution_events(execution),
@@ -45,6 +50,7 @@ def _execution_context(request, execution_id: int) -> dict:
         "can_cancel": can_run and not execution.is_terminal,
         # A child of a suite run that is still going is re-run with its suite, not alone.
         "can_rerun": can_run
+        and not reported  # its tests ran in CI: re-run the CI job
         and execution.is_terminal
         and (execution.parent is None or execution.parent.is_terminal),
         "is_terminal": execution.is_terminal,

@@ -60,14 +60,16 @@ class ReportedResultSerializer(serializers.Serializer):
 def result_step(data: dict) -> dict:
     """A validated result (ReportedResultSerializer) as a step of the run's trace."""
     name = f"{data['classname']}.{data['name']}" if data["classname"] else data["name"]
-    step = {"name": name, "status": data["outcome"], "attempt_of_test": data["attempt"]}
-    if "duration_ms" in data:
-        step["duration_ms"] = data["duration_ms"]
+    # `kind` as a runner's steps have it (the dashboard shows it under the name).
+    step = {"name": name, "kind": "reported", "status": data["outcome"]}
+    step["attempt_of_test"] = data["attempt"]
+    step["duration_ms"] = data.get("duration_ms")  # None: not measured (a skip)
     for field in ("message", "traceback", "stdout", "stderr"):
         if data[field]:
             step[field] = data[field]
-    if data["message"] or data["traceback"]:
-        step["error"] = {"message": data["message"], "traceback": data["traceback"]}
+    if data["outcome"] in ("failed", "error"):
+        kind = "Failure" if data["outcome"] == "failed" else "Error"
+        step["error"] = {"type": kind, "message": data["message"], "traceback": data["traceback"]}
     return step
 
 

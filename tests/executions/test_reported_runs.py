@@ -260,3 +260,18 @@ def test_a_reported_run_cannot_be_rerun_here(open_run, member_api):
 
     assert response.status_code == 400
     assert response.json()["code"] == "reported_run"
+
+
+def test_the_dashboard_shows_a_reported_runs_results_and_offers_no_rerun(
+    open_run, member_api, member, client
+):
+    run = open_run()
+    send(member_api, run["id"], "b1", results("passed", "failed"))
+    member_api.post(f"{URL}{run['id']}/close/", {}, format="json")
+    client.force_login(member)
+
+    page = client.get(f"/executions/{run['id']}/").content.decode()
+
+    assert "<h2>Results</h2>" in page and "tests.test_cart.test_1" in page
+    assert "2 results reported" in page
+    assert "Re-run" not in page
