@@ -99,7 +99,7 @@ def reap_once(now=None) -> dict:
     S = ExecutionStatus
     now = now or timezone.now()
     lease = timedelta(seconds=settings.IB_LEASE_SECONDS)
-    done = {"recovered": 0, "timed_out": 0, "released": 0, "rung": 0}
+    done = {"recovered": 0, "timed_out": 0, "released": 0, "rung": 0, "interrupted": 0}
 
     stale = Execution.objects.filter(
         status__in=(S.RUNNING, S.CANCELLING), test_case__isnull=False, heartbeat_at__lt=now - lease
@@ -120,6 +120,15 @@ def reap_once(now=None) -> dict:
     for execution_id in overdue.values_list("id", flat=True)[:100]:
         if reaper.execution_time_out(execution_id, reason="execution timeout reached", now=now):
             done["timed_out"] += 1
+
+    # Reported runs silent past their own lease. Few run at once: their leases are compared here
+    # rather than in SQL (interval arithmetic differs between SQLite and PostgreSQL), and only
+    # the silent ones are locked, by the service, which decides again.
+    reported = Execution.objects.filter(status=S.RUNNING, lease_seconds__isnull=False)
+    for run_id, beat, seconds in reported.values_list("id", "heartbeat_at", "lease_seconds"):
+        silent = beat is not None and beat < now - timedelta(seconds=seconds)
+        if silent and reaper.execution_interrupt_silent(run_id, now=now):
+            done["interrupted"] += 1
 
     due = Execution.objects.filter(status=S.PENDING, not_before__lte=now)
     for execution_id in due.values_list("id", flat=True)[:100]:

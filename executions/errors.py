@@ -30,3 +30,9 @@ class StaleAttempt(InvalidTransition):
     posted for attempt 1 after attempt 2 started)."""
 
     code = "stale_attempt"
+
+
+class ReportedBatchConflict(Conflict):
+    """A reported run's batch id sent again with other results."""
+
+    code = "batch_conflict"

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from django.db.models import Count
 
-from executions.models import TERMINAL, Execution, ExecutionStatus
+from executions.models import TERMINAL, Execution, ExecutionStatus, Trigger
 from executions.outcome import StepStatus
 
 S = ExecutionStatus
@@ -91,6 +91,13 @@ def execution_progress(execution: Execution, child_statuses: dict[str, int] | No
     """The Progress of a run. A suite run counts its children: pass their {status: n} when the
     caller has them (children_statuses), else they are read here."""
     summary = execution.summary or {}
+    if execution.trigger == Trigger.REPORTED:
+        # A reported run's results are the steps of its trace; how many will come, only its
+        # client knows until it closes the run.
+        done = summary.get("steps_done", 0)
+        counts = segment_counts(summary.get("counts") or {})
+        total = done if execution.is_terminal else 0
+        return Progress(done=done, total=total, unit="results", counts=counts)
     if not execution.is_suite_run:
         counts = segment_counts(summary.get("counts") or {})
         done = summary.get("steps_done", 0)

@@ -30,6 +30,7 @@ from django.conf import settings  # noqa: E402
 from django.core.handlers.wsgi import WSGIHandler  # noqa: E402
 
 from core import redact  # noqa: E402
+from core.bounded_body import BoundedBody  # noqa: E402
 from intellibrowse.background import BackgroundTasks  # noqa: E402
 from live.auth import WebSocketAuthMiddleware  # noqa: E402
 from live.routing import RefuseUnknownRoutes, websocket_urlpatterns  # noqa: E402
@@ -37,7 +38,8 @@ from live.routing import RefuseUnknownRoutes, websocket_urlpatterns  # noqa: E40
 # uvicorn logs each request's path and query string; mask credentials a client put there.
 redact.install("uvicorn.access", "uvicorn.error")
 
-django_http_app = WSGIMiddleware(WSGIHandler(), workers=settings.IB_HTTP_THREADS)
+# BoundedBody: a bound on every request body, and chunked bodies given the length WSGI needs.
+django_http_app = BoundedBody(WSGIMiddleware(WSGIHandler(), workers=settings.IB_HTTP_THREADS))
 
 router = ProtocolTypeRouter(
     {

@@ -12,6 +12,7 @@ COLOURS = {
     S.TIMED_OUT: "#cf222e",
     S.ERROR: "#d4a72c",
     S.CANCELLED: "#8c959f",
+    S.INTERRUPTED: "#d4a72c",
 }
 UNKNOWN = "#8c959f"
 CHAR_WIDTH = 6.5  # Verdana 11px, on average: badges need not be exact

@@ -22,6 +22,13 @@ class ImportTooLarge(ResultsError):
     code = "too_large"
 
 
+class IdempotencyConflict(ResultsError):
+    """An Idempotency-Key that was used before for a different report."""
+
+    status = 409
+    code = "idempotency_conflict"
+
+
 class HookUnauthenticated(ResultsError):
     status = 401
     code = "hook_unauthenticated"

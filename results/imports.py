@@ -14,6 +14,7 @@ from django.db import IntegrityError, transaction
 
 from catalog.models import Project
 from results.bulk import insert_rows
+from results.errors import IdempotencyConflict
 from results.history import Entry, history_record
 from results.junit import JUnitReader, ParsedCase
 from results.models import CaseOutcome, CaseResult, ImportBatch
@@ -47,15 +48,17 @@ def junit_import(
 ) -> tuple[ImportBatch, bool]:
     """Import a JUnit XML report read from the binary `stream`. Returns (batch, created).
 
-    Idempotent: with an `idempotency_key` a second upload returns the first batch without reading
-    anything; without one, a byte-identical report (same SHA-256) is recognised at the end and
-    undone. All of it is one transaction: a report that fails half-way leaves nothing behind.
-    Raises InvalidJUnit / XMLForbidden (400) and ImportTooLarge (413).
+    Idempotent: with an `idempotency_key` a second upload of the same report (same SHA-256)
+    returns the first batch, having only hashed the body, and a different report under that key
+    is refused; without a key, a byte-identical report is recognised at the end and undone. All
+    of it is one transaction: a report that fails half-way leaves nothing behind. What had to be
+    changed to read the report is in `batch.notes`.
+    Raises InvalidJUnit / XMLForbidden (400), IdempotencyConflict (409), ImportTooLarge (413).
     """
     key = idempotency_key.strip()[:200]
-    if key and (existing := _existing(project, key)):
-        return existing, False
     reader = JUnitReader(stream, max_bytes or settings.IB_JUNIT_MAX_BYTES)
+    if key and (existing := _existing(project, key)):
+        return _repeated(existing, reader), False
     try:
         with transaction.atomic():
             batch = ImportBatch.objects.create(
@@ -76,6 +79,7 @@ def junit_import(
                     raise _Duplicate
                 batch.idempotency_key = key
             batch.name = reader.name
+            batch.notes = reader.notes()
             batch.suites = reader.suites
             batch.size_bytes = reader.source.size
             batch.save()
@@ -84,9 +88,28 @@ def junit_import(
     except IntegrityError:
         # Two uploads with one key at the same time: the other one committed first.
         if key and (existing := _existing(project, key)):
-            return existing, False
+            return _repeated(existing, reader), False
         raise
     return batch, True
+
+
+def _repeated(existing: ImportBatch, reader: JUnitReader) -> ImportBatch:
+    """The batch an Idempotency-Key names, when this body is the report it was used for.
+
+    A client retrying after a timeout sends the same bytes; different bytes under the same key are
+    a client bug (a key reused across jobs), and dropping them silently would lose a report."""
+    received = reader.source.drain()  # the rest of the body, bounded like an import
+    if received != existing.content_sha256:
+        raise IdempotencyConflict(
+            f"The Idempotency-Key {existing.idempotency_key!r} was used for a different report "
+            f"(import #{existing.pk}); nothing was imported. Send a new key for a new report.",
+            detail={
+                "import": existing.pk,
+                "content_sha256": existing.content_sha256,
+                "received_sha256": received,
+            },
+        )
+    return existing
 
 
 def _existing(project: Project, key: str) -> ImportBatch | None:

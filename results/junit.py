@@ -1,8 +1,12 @@
 """JUnit XML: the one reader, the one case key, and a streaming writer. No database here.
 
 Reading: defusedxml's iterparse refuses any DTD (so no entity expansion, no external entities);
-LimitedReader stops at a size limit and hashes what it reads; each <testcase> is turned into a
-ParsedCase and dropped from the tree at once, so memory stays flat however long the file is.
+LimitedReader stops at a size limit and hashes what it reads (a gzip body is decompressed before
+it, so the limit holds for what the parser would see and a gzip bomb stops there); ControlFilter
+replaces the control characters XML 1.0 forbids, which runners copy raw from test output into
+CDATA; each <testcase> is turned into a ParsedCase and dropped from the tree at once, so memory
+stays flat however long the file is. A testcase with no name (jest writes one for a test with an
+empty title) gets one from its suite and position instead of failing the whole report.
 Accepts what real runners write: pytest, JUnit 5 / Surefire (flakyFailure, rerunFailure ...),
 jest-junit, go-junit-report, nested <testsuite>s, properties, system-out / system-err. Two callers
 read with it: imports stream uploads through JUnitReader (results.imports), and the `command`
@@ -13,10 +17,12 @@ Writing: a <testsuites> document that GitLab and Jenkins read, with Surefire's r
 that exporting and importing again gives the same results.
 """
 
+import gzip
 import hashlib
 import io
 import math
 import re
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from io import StringIO
@@ -44,6 +50,10 @@ _KEY_BAD_CHAR = re.compile(r"[^A-Za-z0-9_.:/\-\[\] ]")
 # XML 1.0 forbids most control characters; test output is full of them (ANSI colours).
 _XML_BAD_CHAR = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _RERUNS = {"flakyFailure", "flakyError", "rerunFailure", "rerunError"}
+# The same characters as bytes, in an ASCII-compatible encoding (UTF-8, Latin-1 ...): there they
+# are never part of a multi-byte character, so they can be replaced before the parser sees them.
+_XML_BAD_BYTE = re.compile(b"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+_DECLARED_ENCODING = re.compile(rb"""^<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
 
 
 # --- keys --------------------------------------------------------------------------------------
@@ -98,6 +108,68 @@ class LimitedReader:
     def hexdigest(self) -> str:
         return self._sha.hexdigest()
 
+    def drain(self) -> str:
+        """Read the rest (still bounded) and return the hash of the whole body."""
+        while self.read(64 * 1024):
+            pass
+        return self.hexdigest()
+
+
+def gunzipped(stream):
+    """`stream` (a Content-Encoding: gzip body) as its decompressed bytes, read a piece at a time.
+
+    GzipFile decompresses no more than each read asks for, so a LimitedReader on top stops a
+    gzip bomb at its limit having inflated at most one piece past it. A body that is not gzip
+    surfaces as InvalidJUnit on the first read."""
+    return _GzipErrors(gzip.GzipFile(fileobj=stream, mode="rb"))
+
+
+class _GzipErrors:
+    def __init__(self, inner) -> None:
+        self.inner = inner
+
+    def read(self, n: int = -1) -> bytes:
+        try:
+            return self.inner.read(n)
+        except (OSError, EOFError, zlib.error) as exc:  # BadGzipFile is an OSError
+            raise InvalidJUnit(
+                f"The body is sent as Content-Encoding: gzip but is not valid gzip: {exc}."
+            ) from None
+
+
+class ControlFilter:
+    """A binary stream with the control characters XML 1.0 forbids replaced by U+FFFD ("?" in a
+    document that declares another ASCII-compatible encoding); `replaced` counts them.
+
+    Runners copy test output (ANSI colours, backspaces) raw into CDATA, where the parser refuses
+    them and, with them, the whole report. A UTF-16 or UTF-32 document is passed through as it
+    is: there a zero byte is half of an ordinary character."""
+
+    def __init__(self, stream) -> None:
+        self.stream = stream
+        self.replaced = 0
+        self._replacement: bytes | None = None  # decided on the first bytes
+
+    def read(self, n: int = -1) -> bytes:
+        chunk = self.stream.read(n)
+        if self._replacement is None and chunk:
+            self._replacement = _replacement_for(chunk)
+        if not self._replacement:
+            return chunk
+        chunk, count = _XML_BAD_BYTE.subn(self._replacement, chunk)
+        self.replaced += count
+        return chunk
+
+
+def _replacement_for(head: bytes) -> bytes:
+    """What a forbidden control byte becomes, judged on the document's first bytes; b"" when the
+    encoding is not ASCII-compatible and nothing may be replaced."""
+    if head[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in head[:4]:
+        return b""
+    declared = _DECLARED_ENCODING.match(head.removeprefix(b"\xef\xbb\xbf"))
+    encoding = declared.group(1).decode().lower().replace("_", "-") if declared else "utf-8"
+    return "\ufffd".encode() if encoding in ("utf-8", "utf8") else b"?"
+
 
 @dataclass(slots=True)
 class ParsedCase:
@@ -115,16 +187,43 @@ class ParsedCase:
 @dataclass
 class JUnitReader:
     """Iterate over the testcases of a report: `for case in JUnitReader(stream, limit)`.
-    After the loop, `name` and `suites` describe the document and `source` its size and hash."""
+    After the loop, `name` and `suites` describe the document, `source` its size and hash, and
+    `notes()` what was changed to read it (control characters replaced, names derived)."""
 
     stream: object
     limit: int
     name: str = ""
     suites: int = 0
+    derived_names: int = 0
     source: LimitedReader = field(init=False)
+    filtered: ControlFilter = field(init=False)
 
     def __post_init__(self) -> None:
         self.source = LimitedReader(self.stream, self.limit)
+        self.filtered = ControlFilter(self.source)
+
+    def notes(self) -> list[dict]:
+        """[{"code", "count", "message"}] for each way the report was changed to be read."""
+        notes = []
+        if count := self.filtered.replaced:
+            notes.append(
+                {
+                    "code": "control_characters_replaced",
+                    "count": count,
+                    "message": f"{count:,} control character(s) that XML does not allow (test "
+                    "output such as ANSI colour codes) were replaced with U+FFFD.",
+                }
+            )
+        if count := self.derived_names:
+            notes.append(
+                {
+                    "code": "names_derived",
+                    "count": count,
+                    "message": f"{count:,} <testcase>(s) had no name and were named after their "
+                    'suite and position ("[unnamed N]").',
+                }
+            )
+        return notes
 
     def __iter__(self) -> Iterator[ParsedCase]:
         try:
@@ -135,11 +234,16 @@ class JUnitReader:
                 detail={"reason": type(exc).__name__},
             ) from None
         except ParseError as exc:
+            if self.source.size == 0:
+                raise InvalidJUnit("The body is empty: send the JUnit XML report.") from None
             raise InvalidJUnit(f"The report is not well-formed XML: {exc}.") from None
 
     def _cases(self) -> Iterator[ParsedCase]:
         elements, suite_names = [], []
-        events = iterparse(self.source, events=("start", "end"), forbid_dtd=True)
+        # Testcases seen so far in each open suite (the document itself at the bottom): the
+        # position that names a nameless testcase.
+        positions = [0]
+        events = iterparse(self.filtered, events=("start", "end"), forbid_dtd=True)
         for event, elem in events:
             tag = _local(elem.tag)
             if event == "start":
@@ -150,14 +254,20 @@ class JUnitReader:
                 if tag == "testsuite":
                     self.suites += 1
                     suite_names.append(elem.get("name", ""))
+                    positions.append(0)
+                elif tag == "testcase":
+                    positions[-1] += 1
                 elements.append(elem)
                 continue
             elements.pop()
             parent = elements[-1] if elements else None
             if tag == "testcase" and parent is not None:
-                yield _parsed(elem, _suite_name(suite_names))
+                case = _parsed(elem, _suite_name(suite_names), positions[-1])
+                self.derived_names += bool(case.details.get("derived_name"))
+                yield case
             elif tag == "testsuite":
                 suite_names.pop()
+                positions.pop()
             if parent is not None and _local(parent.tag) in ("testsuites", "testsuite"):
                 # Done with this child of a suite: drop it so the tree never grows.
                 elem.clear()
@@ -167,8 +277,7 @@ class JUnitReader:
 def junit_cases_from_bytes(data: bytes, *, limit: int = MAX_IN_MEMORY_BYTES) -> list[ParsedCase]:
     """Every testcase of a report held in memory, in file order.
 
-    Raises InvalidJUnit (not XML, not JUnit, a nameless testcase), XMLForbidden (a DTD or
-    entities) and ImportTooLarge (over `limit`): ResultsErrors, which an upload answers as a 4xx
+    Raises InvalidJUnit (not XML, not JUnit), XMLForbidden (a DTD or entities) and ImportTooLarge (over `limit`): ResultsErrors, which an upload answers as a 4xx
     and the `command` action records as its step's error."""
     return list(JUnitReader(io.BytesIO(data), limit))
 
@@ -182,11 +291,14 @@ def _suite_name(names: list[str]) -> str:
     return next((n for n in reversed(names) if n), "")[:NAME_MAX]
 
 
-def _parsed(elem, suite: str) -> ParsedCase:
+def _parsed(elem, suite: str, position: int) -> ParsedCase:
     name = elem.get("name", "").strip()
     classname = elem.get("classname", "").strip()
-    if not name:
-        raise InvalidJUnit("A <testcase> has no name.", detail={"classname": classname})
+    derived = not name
+    if derived:
+        # Stable across runs of the same report layout, so the case keeps its history; the
+        # suite stands in for a missing classname so that two suites' nameless tests differ.
+        name, classname = f"[unnamed {position}]", classname or suite
     case = ParsedCase(
         suite=suite,
         classname=classname,
@@ -219,6 +331,8 @@ def _parsed(elem, suite: str) -> ParsedCase:
         details["reruns"] = reruns[:MAX_RERUNS]
     for attr in ("file", "line"):
         _put(details, attr, elem.get(attr, ""))
+    if derived:
+        details["derived_name"] = True
     if split_key(case.key) != (classname, name):
         # Exports rebuild classname and name from the key; keep them only where that would not
         # give the originals back (a dot in the name, characters the key refused).

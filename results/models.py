@@ -52,6 +52,9 @@ class ImportBatch(models.Model):
     # {"tests", "passed", "failed", "error", "skipped", "retries"}
     totals = models.JSONField(default=dict, blank=True)
     duration_ms = models.PositiveBigIntegerField(default=0)
+    # What was changed to read the report, [{"code", "count", "message"}] (results.junit
+    # JUnitReader.notes): kept so that a repeated upload is told the same as the first.
+    notes = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

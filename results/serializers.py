@@ -70,6 +70,7 @@ class ImportBatchSerializer(serializers.ModelSerializer):
             "new_cases",
             "totals",
             "duration_ms",
+            "notes",
             "duplicate",
             "links",
         ]

@@ -43,6 +43,13 @@ RENAMED_TABLES = {
 MOVED_APP_LABEL = {
     tuple(old.split("_", 1)): new.split("_", 1)[0] for old, new in RENAMED_TABLES.items()
 }
+# What migrations after the move added (the test migrates to today's leaves): tables, and columns
+# of existing tables by their name today. The move is judged on everything else.
+ADDED_SINCE_THE_MOVE = {
+    "executions_reportedbatch": None,  # the whole table (executions 0014)
+    "executions_execution": {"lease_seconds"},  # executions 0014
+    "results_importbatch": {"notes"},  # results 0006
+}
 INLINE_STEPS = [
     {"order": 0, "name": "open", "status": "passed", "duration_ms": 12},
     {"order": 1, "name": "check title", "status": "failed", "error": {"type": "Assert"}},
@@ -311,6 +318,16 @@ def _moved(snapshot: dict) -> dict:
     return moved
 
 
+def _without_later_additions(snapshot: dict) -> dict:
+    kept = {}
+    for table, rows in snapshot.items():
+        if table in ADDED_SINCE_THE_MOVE and ADDED_SINCE_THE_MOVE[table] is None:
+            continue
+        columns = ADDED_SINCE_THE_MOVE.get(table) or set()
+        kept[table] = [tuple(item for item in row if item[0] not in columns) for row in rows]
+    return kept
+
+
 def _assert_same(actual: dict, expected: dict) -> None:
     assert sorted(actual) == sorted(expected)
     for table, rows in expected.items():
@@ -429,7 +446,7 @@ def test_the_move_keeps_every_row_and_every_relation(before_move):
 
     _migrate(_leaves())
 
-    after = _snapshot()
+    after = _without_later_additions(_snapshot())
     assert {table: len(after[RENAMED_TABLES.get(table, table)]) for table in WRITTEN} == WRITTEN
     _assert_same(after, _moved(before))
     _assert_relations_read_back(ids)

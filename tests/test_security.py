@@ -30,6 +30,7 @@ from catalog.models import Project
 from dashboard.urls import urlpatterns as dashboard_urlpatterns
 from executions.models import QueueState, RunSchedule
 from executions.services import schedules
+from executions.services.reported import reported_run_open
 from live.consumers import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED
 from live.routing import websocket_urlpatterns
 from results.imports import junit_import
@@ -96,6 +97,9 @@ def victim(project, owner):
         "execution": execution_for(case, branch=MARKER),
         "schedule": schedule,
         "batch": batch,
+        "reported": reported_run_open(
+            project=project, name=f"{MARKER} reported", actor=owner, lease_seconds=600
+        ),
     }
 
 
@@ -109,6 +113,7 @@ ID_OF = {
     "executions": "execution",
     "schedules": "schedule",
     "imports": "batch",
+    "reported-runs": "reported",
     "analytics": "case",  # analytics/cases/{id}/
 }
 

@@ -21,6 +21,7 @@ _TONE = {
     S.ERROR: "bad",
     S.TIMED_OUT: "bad",
     S.CANCELLED: "muted",
+    S.INTERRUPTED: "warn",  # the CI client went silent: says nothing about the tests
     S.CANCELLING: "warn",
     S.RUNNING: "active",
     S.AWAITING_INPUT: "warn",

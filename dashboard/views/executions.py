@@ -17,7 +17,7 @@ from catalog.models import CaseType
 from dashboard import selectors
 from dashboard.forms import RerunForm
 from dashboard.views.common import admin_url, execution_for, run_service
-from executions.models import Execution
+from executions.models import Execution, Trigger
 from executions.services import people
 from executions.services.suites import FAILING
 from executions.traces import trace_of, trace_steps
@@ -29,12 +29,15 @@ def _execution_context(request, execution_id: int) -> dict:
     # neither.
     seq = Execution.objects.filter(pk=execution_id).values_list("event_seq", flat=True).first()
     execution = execution_for(request.user, execution_id)
-    steps = [] if execution.is_suite_run else trace_steps(trace_of(execution))
+    # A reported run is a suite run without children: its results are the steps of its trace.
+    reported = execution.trigger == Trigger.REPORTED
+    by_case = execution.is_suite_run and not reported
+    steps = [] if by_case else trace_steps(trace_of(execution))
     manual = execution.test_case is not None and execution.test_case.type == CaseType.MANUAL
     if manual:
         steps = selectors.manual_step_rows(execution.test_case, steps)
-    children = selectors.suite_children(execution) if execution.is_suite_run else []
-    if execution.is_suite_run:
+    children = selectors.suite_children(execution) if by_case else []
+    if by_case:
         # The suite's bar counts the children this page lists (executions.progress).
         execution.child_statuses = dict(Counter(c.status for c in children))
     attempts = list(execution.attempts.order_by("-number"))
@@ -44,6 +47,8 @@ def _execution_context(request, execution_id: int) -> dict:
         "after_seq": seq,
         "steps": steps,
         "manual": manual,
+        "by_case": by_case,
+        "reported": reported,
         "children": children,
         "failing": FAILING,
         "left_out": (execution.summary or {}).get("left_out", []),
@@ -54,6 +59,7 @@ def _execution_context(request, execution_id: int) -> dict:
         "can_cancel": can_run and not execution.is_terminal,
         # A child of a suite run that is still going is re-run with its suite, not alone.
         "can_rerun": can_run
+        and not reported  # its tests ran in CI: re-run the CI job
         and execution.is_terminal
         and (execution.parent is None or execution.parent.is_terminal),
         "is_terminal": execution.is_terminal,

@@ -18,6 +18,7 @@ _STATUS_COLOURS = {
     S.ERROR: "#bc4c00",
     S.TIMED_OUT: "#bc4c00",
     S.CANCELLED: "#6e7781",
+    S.INTERRUPTED: "#9a6700",
     S.RUNNING: "#0969da",
     S.CANCELLING: "#8250df",
     S.AWAITING_INPUT: "#9a6700",

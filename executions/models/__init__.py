@@ -1,4 +1,5 @@
 from executions.models.attachments import Attachment
+from executions.models.reported import ReportedBatch
 from executions.models.runs import (
     ACTIVE,
     LEASED,
@@ -31,6 +32,7 @@ __all__ = [
     "ExecutionStatus",
     "Priority",
     "QueueState",
+    "ReportedBatch",
     "RunSchedule",
     "StepRecord",
     "Trace",

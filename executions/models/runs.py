@@ -25,10 +25,13 @@ class ExecutionStatus(models.TextChoices):
     ERROR = "error", "Error"
     CANCELLED = "cancelled", "Cancelled"
     TIMED_OUT = "timed_out", "Timed out"
+    # A reported run whose client went silent past its lease: what arrived is kept, and it says
+    # nothing about the tests (kept apart from failed).
+    INTERRUPTED = "interrupted", "Interrupted"
 
 
 S = ExecutionStatus
-TERMINAL = (S.PASSED, S.FAILED, S.ERROR, S.CANCELLED, S.TIMED_OUT)
+TERMINAL = (S.PASSED, S.FAILED, S.ERROR, S.CANCELLED, S.TIMED_OUT, S.INTERRUPTED)
 ACTIVE = (S.PENDING, S.QUEUED, S.RUNNING, S.AWAITING_INPUT, S.CANCELLING)
 # States in which a worker holds the execution and must keep its lease fresh.
 LEASED = (S.RUNNING, S.CANCELLING)
@@ -69,6 +72,7 @@ class Trigger(models.TextChoices):
     RERUN = "rerun", "Re-run"
     IMPORT = "import", "Import"
     COMMAND = "command", "Management command"
+    REPORTED = "reported", "Reported from CI"
 
 
 class Execution(ConcurrentTransitionMixin, models.Model):
@@ -118,6 +122,10 @@ class Execution(ConcurrentTransitionMixin, models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     deadline_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # A reported run (its tests run in a CI job and report through the API) holds a lease of its
+    # own length, renewed by each batch or heartbeat; null for the engine's runs, whose workers
+    # hold IB_LEASE_SECONDS. The reaper interrupts a reported run silent for longer.
+    lease_seconds = models.PositiveIntegerField(null=True, blank=True)
     worker = models.CharField(max_length=200, blank=True)
     attempt_count = models.PositiveSmallIntegerField(default=0)
     event_seq = models.PositiveIntegerField(default=0)
@@ -220,6 +228,12 @@ class Execution(ConcurrentTransitionMixin, models.Model):
     @writes(*CLOSES)
     @transition(field=status, source=[*LEASED, S.AWAITING_INPUT], target=S.TIMED_OUT)
     def time_out(self, *, reason: str, now) -> None:
+        self._close(reason, now)
+
+    @writes(*CLOSES)
+    @transition(field=status, source=S.RUNNING, target=S.INTERRUPTED)
+    def interrupt(self, *, reason: str, now) -> None:
+        """A reported run's client went silent past its lease: closed with what arrived."""
         self._close(reason, now)
 
     @writes("worker", "heartbeat_at", "status_reason", "not_before")

@@ -122,6 +122,33 @@ def execution_recover_lost(execution_id: int, *, now=None) -> Execution | None:
     return execution
 
 
+def execution_interrupt_silent(execution_id: int, *, now=None) -> Execution | None:
+    """A reported run whose client said nothing (no batch, no heartbeat) for longer than its
+    lease: running -> interrupted, with everything that arrived kept. Decided on the locked row,
+    so a batch that renewed the lease after the reaper's read keeps the run open. Returns None
+    when there was nothing to do."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        execution = locked(execution_id)
+        lease = execution.lease_seconds
+        if execution.status != S.RUNNING or lease is None or execution.heartbeat_at is None:
+            return None
+        if execution.heartbeat_at >= now - timedelta(seconds=lease):
+            return None
+        reason = f"the CI client sent nothing for longer than its lease ({lease} s)"
+        transition(
+            execution,
+            execution.interrupt,
+            {"reason": reason, "now": now},
+            actor_label="reaper",
+            reason=reason,
+            close_attempt=S.INTERRUPTED,
+            attempt_error={"type": "ClientSilent", "message": reason},
+        )
+    log.warning("interrupted reported run %s: %s", execution_id, reason)
+    return execution
+
+
 def execution_release_due(execution_id: int) -> Execution | None:
     """pending -> queued once the not-before time has come (suite runs fan out then)."""
     with transaction.atomic():

@@ -26,6 +26,7 @@ from results.api.common import (
 )
 from results.errors import ImportTooLarge
 from results.imports import junit_import
+from results.junit import gunzipped
 from results.models import ImportBatch
 from results.serializers import (
     CaseResultSerializer,
@@ -65,10 +66,14 @@ class JUnitImportView(APIView):
 
     @extend_schema(
         summary="Import a JUnit XML report: the XML as the body, or a multipart `file`",
-        description="What the report is about goes in the query string. 201: imported; 200: "
-        "the same report (same Idempotency-Key, or the same bytes) was imported before and "
-        "nothing changed; 400: not JUnit XML, or XML with a DTD / entities (refused); 413: "
-        "larger than IB_JUNIT_MAX_BYTES.",
+        description="What the report is about goes in the query string. The body may be sent "
+        "with `Content-Encoding: gzip` and with chunked transfer encoding (no Content-Length). "
+        "201: imported (`notes` lists what was changed to read it: control characters "
+        "replaced, names derived for nameless testcases); 200: the same report (same bytes, "
+        "with or without the same Idempotency-Key) was imported before and nothing changed; "
+        "400: not JUnit XML, or XML with a DTD / entities (refused); 409: the Idempotency-Key "
+        "was used for a different report; 413: larger than IB_JUNIT_MAX_BYTES (decompressed); "
+        "415: another media type or content encoding.",
         request={
             "application/xml": OpenApiTypes.BINARY,
             "text/xml": OpenApiTypes.BINARY,
@@ -77,6 +82,7 @@ class JUnitImportView(APIView):
         parameters=[
             JUnitImportParamsSerializer,
             OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER),
+            OpenApiParameter("Content-Encoding", str, OpenApiParameter.HEADER, enum=["gzip"]),
         ],
         responses={201: ImportBatchSerializer, 200: ImportBatchSerializer},
     )
@@ -90,6 +96,15 @@ class JUnitImportView(APIView):
             raise UnsupportedMediaType(
                 media, "Send the report as application/xml (or multipart/form-data with `file`)."
             )
+        encoding = request.headers.get("Content-Encoding", "").strip().lower()
+        if encoding not in ("", "identity", "gzip", "x-gzip") or (
+            encoding.endswith("gzip") and media == "multipart/form-data"
+        ):
+            raise UnsupportedMediaType(
+                f"{media}; Content-Encoding: {encoding}",
+                "Send the report as it is, or gzip-compressed as application/xml with "
+                "Content-Encoding: gzip.",
+            )
         if media == "multipart/form-data":
             upload = request.data.get("file")
             if not hasattr(upload, "read"):
@@ -98,9 +113,13 @@ class JUnitImportView(APIView):
                 raise _too_large()
             stream, filename = upload, upload.name or ""
         else:
-            stream, filename = request.stream, ""
-            if stream is None:
-                raise ValidationError({"file": "The body is empty: send the JUnit XML report."})
+            # Django's request, not DRF's request.stream: DRF takes a body without a
+            # Content-Length (chunked transfer encoding: curl -T -, a generator in requests, an
+            # io.Reader in Go) for an empty one. The ASGI handler has read the body already,
+            # bounded (core.bounded_body), and JUnitReader bounds what it parses.
+            stream, filename = request._request, ""
+            if encoding.endswith("gzip"):
+                stream = gunzipped(stream)
         in_query = options.pop("idempotency_key", "")
         key = request.headers.get("Idempotency-Key") or in_query
         batch, created = junit_import(

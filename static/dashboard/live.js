@@ -19,7 +19,7 @@
     cancelling: "warn", running: "active", awaiting_input: "warn", queued: "idle", pending: "idle",
     skipped: "muted", blocked: "warn", interrupted: "warn"
   };
-  var TERMINAL = ["passed", "failed", "error", "cancelled", "timed_out"];
+  var TERMINAL = ["passed", "failed", "error", "cancelled", "timed_out", "interrupted"];
 
   // --- small helpers -------------------------------------------------------------------------
 

@@ -21,7 +21,11 @@ TRANSITIONS = {
     "time_out": ({"reason": "", "now": NOW}, {S.RUNNING, S.CANCELLING, S.AWAITING_INPUT}),
     "requeue": ({"reason": "", "now": NOW}, {S.RUNNING}),
     "fail_lost": ({"reason": "", "now": NOW}, {S.RUNNING, S.CANCELLING}),
-    "rerun": ({"now": NOW}, {S.PASSED, S.FAILED, S.ERROR, S.CANCELLED, S.TIMED_OUT}),
+    "rerun": (
+        {"now": NOW},
+        {S.PASSED, S.FAILED, S.ERROR, S.CANCELLED, S.TIMED_OUT, S.INTERRUPTED},
+    ),
+    "interrupt": ({"reason": "", "now": NOW}, {S.RUNNING}),
 }
 CASES = [(name, status) for name in TRANSITIONS for status in S.values]
 

@@ -1,5 +1,6 @@
 """JUnit XML import: what real runners write, hostile XML, size limit, idempotency."""
 
+import hashlib
 import io
 from pathlib import Path
 
@@ -183,7 +184,7 @@ def test_hostile_xml_over_the_api_is_a_400(project, member_api, name):
         b"<testsuites><testsuite>",
         b"<html><body/></html>",
         b"not xml at all",
-        b"<testsuites><testcase/></testsuites>",
+        b"",
     ],
 )
 def test_broken_reports_are_a_400_and_leave_nothing(project, member_api, body):
@@ -224,11 +225,18 @@ def test_an_oversize_upload_is_a_413(project, member_api, settings):
     assert response.status_code == 413
 
 
-def test_a_testcase_without_a_name_is_refused(project):
-    body = b'<testsuite name="s"><testcase classname="a"/></testsuite>'
+def test_an_empty_body_says_so(project, member_api):
+    response = member_api.post(
+        f"{URL}?project={project.pk}", data=b"", content_type="application/xml"
+    )
 
+    assert response.status_code == 400
+    assert response.json()["message"] == "The body is empty: send the JUnit XML report."
+
+
+def test_a_document_that_is_not_junit_is_refused(project):
     with pytest.raises(InvalidJUnit):
-        junit_import(project=project, stream=io.BytesIO(body))
+        junit_import(project=project, stream=io.BytesIO(b"<html><testcase/></html>"))
 
 
 # --- idempotency --------------------------------------------------------------------------------
@@ -248,14 +256,32 @@ def test_uploading_the_same_report_twice_is_a_no_op(project, member_api):
     assert CaseResult.objects.count() == 5
 
 
-def test_an_idempotency_key_makes_a_changed_report_a_no_op(project, member_api):
+def test_an_idempotency_key_repeated_with_the_same_report_is_a_no_op(project, member_api):
+    headers = {"HTTP_IDEMPOTENCY_KEY": "pipeline-42-job-7"}
+    url = f"{URL}?project={project.pk}"
+
+    first = member_api.post(url, data=sample("jest.xml"), content_type="application/xml", **headers)
+    again = member_api.post(url, data=sample("jest.xml"), content_type="application/xml", **headers)
+
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.json()["duplicate"] is True and again.json()["id"] == first.json()["id"]
+    assert CaseResult.objects.count() == 5
+
+
+def test_an_idempotency_key_reused_for_another_report_is_a_409_saying_why(project, member_api):
     headers = {"HTTP_IDEMPOTENCY_KEY": "pipeline-42-job-7"}
     url = f"{URL}?project={project.pk}"
 
     first = member_api.post(url, data=sample("jest.xml"), content_type="application/xml", **headers)
     second = member_api.post(url, data=sample("go.xml"), content_type="application/xml", **headers)
 
-    assert (first.status_code, second.status_code) == (201, 200)
+    assert (first.status_code, second.status_code) == (201, 409)
+    body = second.json()
+    assert body["code"] == "idempotency_conflict"
+    assert "was used for a different report" in body["message"]
+    assert f"import #{first.json()['id']}" in body["message"]
+    assert body["detail"]["content_sha256"] == first.json()["content_sha256"]
+    assert body["detail"]["received_sha256"] == hashlib.sha256(sample("go.xml")).hexdigest()
     assert ImportBatch.objects.get().idempotency_key == "pipeline-42-job-7"
     assert CaseResult.objects.count() == 5
 
