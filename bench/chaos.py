@@ -9,7 +9,8 @@ seconds, PostgreSQL is restarted once and Redis once. The report says:
 - throughput per 10 s window, to see it return to normal.
 
 Full run (make chaos): DATABASE_URL=postgres://... REDIS_URL=redis://... .venv/bin/python bench/chaos.py
-A reduced run is part of the test suite (tests/test_chaos.py), through `run_chaos` below.
+On servers of its own instead of the machine's: add --private (bench/services.py). The test suite
+runs a reduced one that way (tests/test_chaos.py).
 """
 
 import argparse
