@@ -14,20 +14,18 @@ run: install migrate demo serve  ## set everything up, then start web + worker (
 
 # Test processes side by side (pytest-xdist): a third of a test's time is spent waiting on real
 # servers, workers and browsers, so more processes than cores pays. Each has its own test
-# database and Redis keys; IB_NAMESPACE keeps a whole run's keys apart from other runs. Tests that
-# restart PostgreSQL or Redis, or whose timing a loaded machine upsets (the `exclusive` mark), run
-# alone afterwards, and the coverage of both runs is checked against the floor in pyproject.toml.
+# database and Redis keys; IB_NAMESPACE keeps a whole run's keys apart from other runs; the chaos
+# run restarts a PostgreSQL and a Redis of its own (bench/services.py), so nothing runs alone.
 # The run's controlling process migrates one template database that each process clones
-# (tests/template_db.py); worksteal hands the tests of a finished process's queue on to the others
-# so a few long ones at the end of one queue do not make the tail.
+# (tests/template_db.py); the slow tests are dealt to the front of every process's share
+# (tests/conftest.py) and worksteal hands a finished process the back of a busy one's queue, so
+# the run ends together. The coverage floor is in pyproject.toml.
 TEST_PROCESSES ?= 4
-PYTEST_ALONE := IB_NAMESPACE=ib-test-$$$$ $(PY) -m pytest
-PYTEST := $(PYTEST_ALONE) -n $(TEST_PROCESSES) --dist worksteal
+PYTEST := IB_NAMESPACE=ib-test-$$$$ $(PY) -m pytest -n $(TEST_PROCESSES) --dist worksteal
 
 test: install lint  ## the whole suite with coverage; PostgreSQL when DATABASE_URL is set
 	$(PY) manage.py makemigrations --check --dry-run && $(PY) manage.py spectacular --validate --fail-on-warn --file var/openapi.yaml
-	$(PYTEST) -m "not exclusive" --cov --cov-report= --cov-fail-under=0 $(PYTEST_ARGS)
-	$(PYTEST_ALONE) -m exclusive --cov --cov-append --cov-report=term --cov-report=xml:var/coverage.xml $(PYTEST_ARGS)
+	$(PYTEST) --cov --cov-report=term --cov-report=xml:var/coverage.xml $(PYTEST_ARGS)
 
 test-fast: install  ## the inner loop: no live servers, browsers or fuzzing, no coverage
 	$(PYTEST) -q -m "not live and not browser and not fuzz" $(PYTEST_ARGS)

@@ -9,10 +9,12 @@ seconds, PostgreSQL is restarted once and Redis once. The report says:
 - throughput per 10 s window, to see it return to normal.
 
 Full run (make chaos): DATABASE_URL=postgres://... REDIS_URL=redis://... .venv/bin/python bench/chaos.py
-A reduced run is part of the test suite (tests/test_chaos.py), through `run_chaos` below.
+On servers of its own instead of the machine's: add --private (bench/services.py). The test suite
+runs a reduced one that way (tests/test_chaos.py).
 """
 
 import argparse
+import json
 import os
 import signal
 import subprocess
@@ -20,7 +22,7 @@ import sys
 import time
 from collections import Counter
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -111,9 +113,11 @@ def run_chaos(
     timeout: float,
     log_dir: Path,
     clusters: int = 2,
+    services=None,
 ) -> ChaosReport:
     """Run the scenario against the database Django is set up with. `restart_*_at` are fractions
-    of the executions finished (None: no restart)."""
+    of the executions finished (None: no restart). `services` restarts PostgreSQL and Redis (a
+    bench.services.PrivateServices); without it, the machine's own servers are restarted."""
     from catalog.models import TestCase
     from executions.models import TERMINAL, Attempt, Execution, ExecutionStatus
     from executions.services.create import execution_create
@@ -177,11 +181,11 @@ def run_chaos(
                         pass
                     next_kill = now + kill_every
             if restart_pg_at is not None and done >= restart_pg_at * count:
-                restart_postgres()
+                (services.restart_postgres if services else restart_postgres)()
                 report.restarts.append(f"PostgreSQL at {done}/{count}")
                 restart_pg_at = None
             elif restart_redis_at is not None and done >= restart_redis_at * count:
-                restart_redis()
+                (services.restart_redis if services else restart_redis)()
                 report.restarts.append(f"Redis at {done}/{count}")
                 restart_redis_at = None
             time.sleep(0.2)
@@ -215,37 +219,59 @@ def run_chaos(
 
 def main() -> None:
     from bench.common import scratch_database, setup_django
+    from bench.services import private_services
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--count", type=int, default=1000)
     parser.add_argument("--kill-every", type=float, default=5.0)
     parser.add_argument("--timeout", type=float, default=1200)
-    args = parser.parse_args()
-    redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0").rsplit("/", 1)[0] + "/14"
-    database_url = scratch_database("ib_chaos")
-    overrides = {
-        "REDIS_URL": redis_url,
-        "Q_BROKER": "redis",
-        "Q_WORKERS": "1",
-        "LOG_LEVEL": "WARNING",
-    }
-    setup_django(database_url, **overrides)
-    from catalog.models import Project
-
-    project = Project.objects.create(name="Chaos", slug="chaos", allowed_hosts=["127.0.0.1"])
-    out = Path(__file__).resolve().parent / "out"
-    out.mkdir(exist_ok=True)
-    report = run_chaos(
-        project=project,
-        env={**os.environ, "DATABASE_URL": database_url, **overrides},
-        count=args.count,
-        kill_every=args.kill_every,
-        restart_pg_at=0.3,
-        restart_redis_at=0.6,
-        timeout=args.timeout,
-        log_dir=out,
+    parser.add_argument(
+        "--private",
+        action="store_true",
+        help="on a PostgreSQL cluster and a Redis server of the run's own (bench/services.py) "
+        "instead of restarting the machine's",
     )
+    parser.add_argument("--json", type=Path, help="also write the report here, as JSON")
+    parser.add_argument("--log-dir", type=Path, default=Path(__file__).resolve().parent / "out")
+    args = parser.parse_args()
+    args.log_dir.mkdir(parents=True, exist_ok=True)
+
+    with ExitStack() as stack:
+        if args.private:
+            services = stack.enter_context(private_services())
+            database_url, redis_url = services.database_url, services.redis_url
+        else:
+            services = None
+            redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+            redis_url = redis_url.rsplit("/", 1)[0] + "/14"
+            database_url = scratch_database("ib_chaos")
+        overrides = {
+            "REDIS_URL": redis_url,
+            "Q_BROKER": "redis",
+            "Q_WORKERS": "1",
+            "LOG_LEVEL": "WARNING",
+        }
+        setup_django(database_url, **overrides)
+        from catalog.models import Project
+
+        project = Project.objects.create(name="Chaos", slug="chaos", allowed_hosts=["127.0.0.1"])
+        report = run_chaos(
+            project=project,
+            env={**os.environ, "DATABASE_URL": database_url, **overrides},
+            count=args.count,
+            kill_every=args.kill_every,
+            restart_pg_at=0.3,
+            restart_redis_at=0.6,
+            timeout=args.timeout,
+            log_dir=args.log_dir,
+            services=services,
+        )
+        from django.db import connection
+
+        connection.close()  # before the private cluster stops under it
     print("\n".join(report.lines()))
+    if args.json:
+        args.json.write_text(json.dumps(asdict(report)))
     ok = (
         report.lost == 0
         and report.steps_twice_in_one_attempt == 0

@@ -20,6 +20,42 @@ def pytest_configure(config):
         template_db.create()
 
 
+# Tests that take tens of seconds: real servers, workers and browsers, the fuzz runs, the migration
+# round trips. Where they fall in a process's queue decides the run's tail.
+SLOW_MARKS = ("live", "browser", "fuzz")
+SLOW_MODULES = ("test_migrations_move.py", "test_chaos.py")
+
+
+def _slow(item) -> bool:
+    return item.path.name in SLOW_MODULES or any(item.get_closest_marker(m) for m in SLOW_MARKS)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items):
+    """Under xdist, deal the slow tests out to every process and put them at the front of each
+    process's share. The worksteal scheduler gives each process a contiguous quarter of this list
+    and lets idle ones take from the back of busy ones' queues: a slow test that starts early
+    finishes under the others' short ones, one left at the back of a queue is the run's tail.
+    Every process sorts alike (the scheduler checks that they collected the same list)."""
+    workers = getattr(config, "workerinput", {}).get("workercount")
+    if not workers or workers < 2:
+        return
+    slow = [item for item in items if _slow(item)]
+    rest = [item for item in items if not _slow(item)]
+    # The shares' sizes are those the scheduler will cut: len // workers left, in order.
+    sizes, left = [], len(items)
+    for remaining in range(workers, 0, -1):
+        sizes.append(left // remaining)
+        left -= sizes[-1]
+    shares = [slow[i::workers] for i in range(workers)]
+    for share, size in zip(shares, sizes, strict=True):
+        take = max(0, size - len(share))
+        share.extend(rest[:take])
+        del rest[:take]
+    shares[-1].extend(rest)  # only if a share had more slow tests than its size
+    items[:] = [item for share in shares for item in share]
+
+
 def pytest_unconfigure(config):
     if not hasattr(config, "workerinput"):
         template_db.drop_template()

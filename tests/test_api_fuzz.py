@@ -117,6 +117,10 @@ def token(db, settings):
 
 
 @pytest.mark.fuzz
+# Not traced for coverage: tracing doubles these runs' CPU, the largest block of the suite, and the
+# lines they reach are the API's, which its own tests cover (`make test` checks the floor without
+# them).
+@pytest.mark.no_cover
 @schema.parametrize()
 @hypothesis_settings(
     max_examples=MAX_EXAMPLES,

@@ -454,6 +454,8 @@ def test_the_move_keeps_every_row_and_every_relation(before_move):
     _assert_new_rows_come_after_the_old(ids)
 
 
+# Three migration runs back and forth on purpose: minutes of CPU on a loaded machine.
+@pytest.mark.timeout(900)
 def test_the_move_can_be_undone_and_done_again(before_move):
     _write_old_data(before_move)
     before, before_schema = _snapshot(), _schema()

@@ -12,6 +12,7 @@ from catalog.models import Project
 from catalog.permissions import ProjectRole
 from core import errors
 from core.filters import int_query_param
+from core.ids import ID_SCHEMA
 from core.inert import served_inert
 from executions.models import Execution
 from results import reports, selectors
@@ -21,7 +22,9 @@ MAX_STEPS_PER_PAGE = 1000
 AS_PARAM = OpenApiParameter(
     "as", str, enum=list(reports.FORMATS), description="Report format (default json)."
 )
-PROJECT_PARAM = OpenApiParameter("project", int, required=True, description="Project id.")
+# The id's schema, bounds included: a number past them is answered 400, which the schema must
+# say, or a client (and schemathesis) would take it for a valid id.
+PROJECT_PARAM = OpenApiParameter("project", ID_SCHEMA, required=True, description="Project id.")
 RANGE_PARAMS = [
     PROJECT_PARAM,
     OpenApiParameter(
