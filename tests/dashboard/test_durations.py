@@ -99,6 +99,12 @@ def test_suite_children_keep_their_own_times_after_a_suite_rerun(make_suite, cas
     assert (parent.finished_at - parent.started_at) < timedelta(minutes=1)
 
 
+def executions_at(migration: str):
+    """The Execution model as of `migration` (the current one has columns added since)."""
+    state = MigrationExecutor(connection).loader.project_state(("executions", migration))
+    return state.apps.get_model("executions", "Execution")
+
+
 @pytest.fixture
 def back_to_latest():
     """Migration tests move the executions app back and forth; the next test finds it whole."""
@@ -120,15 +126,16 @@ def test_the_migration_gives_rerun_executions_their_latest_attempts_start(case, 
     once.refresh_from_db()
     executor = MigrationExecutor(connection)
     executor.migrate([("executions", "0013_rename_trace_tables")])
-    Execution.objects.filter(pk=execution.pk).update(started_at=first)  # as the old code left it
+    old = executions_at("0013_rename_trace_tables")
+    old.objects.filter(pk=execution.pk).update(started_at=first)  # as the old code left it
 
     MigrationExecutor(connection).migrate(
         [("executions", "0014_execution_started_at_latest_attempt")]
     )
 
-    execution.refresh_from_db()
-    assert execution.started_at == latest
-    assert Execution.objects.get(pk=once.pk).started_at == once.started_at
+    after = executions_at("0014_execution_started_at_latest_attempt")
+    assert after.objects.get(pk=execution.pk).started_at == latest
+    assert after.objects.get(pk=once.pk).started_at == once.started_at
 
 
 def test_a_run_is_queued_when_it_is_created(make_suite, case):
@@ -147,11 +154,14 @@ def test_the_migration_queues_old_rows_when_they_were_created(case, back_to_late
         [("executions", "0014_execution_started_at_latest_attempt")]
     )
     earlier = execution.created_at - timedelta(microseconds=250)
-    Execution.objects.filter(pk=execution.pk).update(queued_at=earlier)  # as auto_now_add left it
+    old = executions_at("0014_execution_started_at_latest_attempt")
+    old.objects.filter(pk=execution.pk).update(queued_at=earlier)  # as auto_now_add left it
 
     MigrationExecutor(connection).migrate(
         [("executions", "0015_execution_created_at_is_the_queue_time")]
     )
 
-    execution.refresh_from_db()
-    assert execution.queued_at == execution.created_at
+    after = executions_at("0015_execution_created_at_is_the_queue_time").objects.get(
+        pk=execution.pk
+    )
+    assert after.queued_at == after.created_at

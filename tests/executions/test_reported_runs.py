@@ -273,5 +273,5 @@ def test_the_dashboard_shows_a_reported_runs_results_and_offers_no_rerun(
     page = client.get(f"/executions/{run['id']}/").content.decode()
 
     assert "<h2>Results</h2>" in page and "tests.test_cart.test_1" in page
-    assert "2 results reported" in page
+    assert "2/2 results: 1 passed, 1 failed" in page
     assert "Re-run" not in page

@@ -83,8 +83,9 @@ def test_http_goes_to_django(db):
 def test_http_is_served_by_djangos_wsgi_handler_in_a_fixed_pool_of_threads(settings):
     # Django's ASGI handler hopped threads at every sync middleware (docs/performance.md); the
     # WSGI handler runs the whole request in one thread, which keeps its database connection.
-    assert isinstance(asgi.django_http_app.app, WSGIHandler)
-    assert asgi.django_http_app.executor._max_workers == settings.IB_HTTP_THREADS
+    wsgi = asgi.django_http_app.app  # inside core.bounded_body.BoundedBody
+    assert isinstance(wsgi.app, WSGIHandler)
+    assert wsgi.executor._max_workers == settings.IB_HTTP_THREADS
 
 
 def test_an_api_error_through_asgi_keeps_the_json_shape(db):
