@@ -101,3 +101,28 @@ def test_a_request_body_reaches_django_through_the_asgi_application(db):
 
     assert status == 400
     assert "JSON" in json.loads(body)["message"]
+
+
+def test_a_body_declared_past_every_limit_is_refused_before_it_is_read(settings):
+    """core.bounded_body: the answer comes from the declared length; the body is never asked
+    for (the application would otherwise wait on receive() for bytes that never come)."""
+    settings.IB_JUNIT_MAX_BYTES = settings.IB_ATTACHMENT_MAX_BYTES = 1024
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024
+    limit = 1024 + 1024 * 1024  # the largest limit plus the room for multipart framing
+
+    async def scenario():
+        scope = {
+            "type": "http",
+            "method": "POST",
+            "path": "/api/v1/imports/junit/",
+            "headers": [(b"host", b"testserver"), (b"content-length", str(limit + 1).encode())],
+            "query_string": b"",
+        }
+        app = ApplicationCommunicator(asgi.router, scope)
+        start = await app.receive_output(timeout=10)
+        answer = await app.receive_output(timeout=5)
+        return start, json.loads(answer["body"])
+
+    start, body = run_async(scenario)
+    assert start["status"] == 413
+    assert body["code"] == "too_large" and body["detail"] == {"limit_bytes": limit}
