@@ -4,6 +4,8 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 
+from core.ids import ID_MAX
+
 
 class StandardPagination(PageNumberPagination):
     """Page numbers people can read in a URL; `page_size` lets CI fetch bigger pages.
@@ -74,6 +76,9 @@ class CappedCountPagination(StandardPagination):
         size = self.get_page_size(request)
         number = self.get_page_number(request, None)
         offset = (number - 1) * size
+        if offset + size + 1 > ID_MAX:
+            # No table holds that many rows, and the database refuses an OFFSET past a bigint.
+            raise NotFound(self.invalid_page_message)
         rows = list(queryset[offset : offset + size + 1])
         if number > 1 and not rows:
             raise NotFound(self.invalid_page_message)

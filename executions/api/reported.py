@@ -49,7 +49,7 @@ class ReportedRunViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
         responses={201: ReportedRunSerializer},
     )
     def create(self, request):
-        given = ReportedRunOpenSerializer(data=request.data)
+        given = ReportedRunOpenSerializer(data=request.data, context={"request": request})
         given.is_valid(raise_exception=True)
         data = dict(given.validated_data)
         run = reported.reported_run_open(

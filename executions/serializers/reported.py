@@ -2,10 +2,12 @@
 
 from datetime import timedelta
 
+from django.core.validators import RegexValidator
 from django.urls import reverse
 from rest_framework import serializers
 
-from catalog.models import Project
+from catalog.serializers import VisibleProjectField
+from core import serializers as strict
 from executions.models import Execution, ExecutionStatus
 
 S = ExecutionStatus
@@ -13,46 +15,45 @@ MAX_BATCH = 5000
 TEXT_MAX = 4000
 
 
+CI_URL_PATTERN = r"^$|^https?://[^\s<>\"]+$"
+
+
 class ReportedRunOpenSerializer(serializers.Serializer):
-    project = serializers.PrimaryKeyRelatedField(queryset=Project.objects.all())
-    name = serializers.CharField(max_length=255, help_text="The suite the results belong to.")
-    revision = serializers.CharField(max_length=100, required=False, default="", allow_blank=True)
-    branch = serializers.CharField(max_length=200, required=False, default="", allow_blank=True)
-    environment = serializers.CharField(
-        max_length=100, required=False, default="", allow_blank=True
+    project = VisibleProjectField()
+    name = strict.CharField(max_length=255, help_text="The suite the results belong to.")
+    revision = strict.CharField(max_length=100, required=False, default="", allow_blank=True)
+    branch = strict.CharField(max_length=200, required=False, default="", allow_blank=True)
+    environment = strict.CharField(max_length=100, required=False, default="", allow_blank=True)
+    labels = serializers.DictField(child=strict.CharField(max_length=200), required=False)
+    # An http(s) address, said as a pattern the schema carries: URLField's own rules (label
+    # lengths, top-level domains) are stricter than the `uri` format a client validates against.
+    ci_url = strict.CharField(
+        max_length=500,
+        required=False,
+        default="",
+        allow_blank=True,
+        validators=[RegexValidator(CI_URL_PATTERN, "Give the CI job's http(s) address.")],
     )
-    labels = serializers.DictField(child=serializers.CharField(max_length=200), required=False)
-    ci_url = serializers.URLField(max_length=500, required=False, default="", allow_blank=True)
-    lease_seconds = serializers.IntegerField(
+    lease_seconds = strict.IntegerField(
         min_value=5,
         max_value=3600,
         default=60,
         help_text="Silent (no batch, no heartbeat) for longer than this, the run is closed as "
         "interrupted.",
     )
-    timeout_seconds = serializers.IntegerField(
-        min_value=60, max_value=7 * 24 * 3600, required=False
-    )
+    timeout_seconds = strict.IntegerField(min_value=60, max_value=7 * 24 * 3600, required=False)
 
 
 class ReportedResultSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=255)
-    classname = serializers.CharField(max_length=255, required=False, default="", allow_blank=True)
+    name = strict.CharField(max_length=255)
+    classname = strict.CharField(max_length=255, required=False, default="", allow_blank=True)
     outcome = serializers.ChoiceField(choices=["passed", "failed", "error", "skipped"])
-    duration_ms = serializers.IntegerField(min_value=0, max_value=2**31 - 1, required=False)
-    message = serializers.CharField(
-        max_length=TEXT_MAX, required=False, default="", allow_blank=True
-    )
-    traceback = serializers.CharField(
-        max_length=TEXT_MAX, required=False, default="", allow_blank=True
-    )
-    stdout = serializers.CharField(
-        max_length=TEXT_MAX, required=False, default="", allow_blank=True
-    )
-    stderr = serializers.CharField(
-        max_length=TEXT_MAX, required=False, default="", allow_blank=True
-    )
-    attempt = serializers.IntegerField(
+    duration_ms = strict.IntegerField(min_value=0, max_value=2**31 - 1, required=False)
+    message = strict.CharField(max_length=TEXT_MAX, required=False, default="", allow_blank=True)
+    traceback = strict.CharField(max_length=TEXT_MAX, required=False, default="", allow_blank=True)
+    stdout = strict.CharField(max_length=TEXT_MAX, required=False, default="", allow_blank=True)
+    stderr = strict.CharField(max_length=TEXT_MAX, required=False, default="", allow_blank=True)
+    attempt = strict.IntegerField(
         min_value=1, max_value=100, default=1, help_text="Retries of one test are attempts 2, 3 ..."
     )
 
@@ -74,7 +75,7 @@ def result_step(data: dict) -> dict:
 
 
 class ReportedBatchSerializer(serializers.Serializer):
-    batch_id = serializers.CharField(
+    batch_id = strict.CharField(
         max_length=100,
         help_text="Unique per batch: a retried batch with the same id is stored once.",
     )
@@ -85,9 +86,9 @@ class ReportedBatchSerializer(serializers.Serializer):
 
 
 class ReportedBatchResultSerializer(serializers.Serializer):
-    stored = serializers.IntegerField()
-    duplicate = serializers.BooleanField()
-    status = serializers.CharField()
+    stored = strict.IntegerField()
+    duplicate = strict.BooleanField()
+    status = strict.CharField()
 
 
 class ReportedCloseSerializer(serializers.Serializer):
@@ -99,7 +100,7 @@ class ReportedCloseSerializer(serializers.Serializer):
 
 
 class ReportedRunSerializer(serializers.ModelSerializer):
-    suite = serializers.CharField(source="test_suite.name", read_only=True)
+    suite = strict.CharField(source="test_suite.name", read_only=True)
     dashboard_url = serializers.SerializerMethodField()
     lease_expires_at = serializers.SerializerMethodField()
 
