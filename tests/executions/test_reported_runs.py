@@ -275,3 +275,14 @@ def test_the_dashboard_shows_a_reported_runs_results_and_offers_no_rerun(
     assert "<h2>Results</h2>" in page and "tests.test_cart.test_1" in page
     assert "2/2 results: 1 passed, 1 failed" in page
     assert "Re-run" not in page
+
+
+def test_the_run_page_lists_its_labels_as_key_value_pairs(open_run, member_api, member, client):
+    run = open_run(labels={"team": "qa"})
+    client.force_login(member)
+
+    page = client.get(f"/executions/{run['id']}/").content.decode()
+
+    labels = page.split('data-role="labels"')[1].split("</dd>")[0]
+    assert "<code>team:qa</code>" in labels
+    assert "{" not in labels  # not a Python dict's repr
