@@ -201,3 +201,25 @@ def test_the_demo_suite_runs_every_case(live_demo):
     assert parent.status == S.FAILED  # two cases fail on purpose
     assert parent.summary["counts"] == {"passed": 4, "failed": 2}
     assert all(steps_of(child) for child in parent.children.all())
+
+
+@pytest.mark.parametrize(
+    ("host", "port", "expected"),
+    [
+        ("127.0.0.1", "8700", "http://127.0.0.1:8700"),
+        ("0.0.0.0", "9000", "http://127.0.0.1:9000"),  # listening everywhere: reached on loopback
+    ],
+)
+def test_without_a_public_url_the_demo_calls_the_port_the_app_serves(
+    db, monkeypatch, host, port, expected
+):
+    """`PORT=8700 make run`: serve listens on 8700, so the demo's cases must call 8700 (they called
+    8000 and every case failed)."""
+    monkeypatch.delenv("IB_PUBLIC_URL", raising=False)
+    monkeypatch.setenv("HOST", host)
+    monkeypatch.setenv("PORT", port)
+
+    call_command("load_demo", stdout=None)
+
+    case = TestCase.objects.get(key="DEMO-HTTP-ITEMS")
+    assert case.steps[0]["params"]["values"] == {"base_url": expected}

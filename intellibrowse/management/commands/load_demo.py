@@ -3,8 +3,8 @@ pages (executions/demo.py, served under /demo/), a runner profile and a suite.
 
 Idempotent: a second run changes nothing (rows are only written when they differ from what the
 demo wants), so `make run` can call it every time. Cases reach the app through the base URL in
-IB_PUBLIC_URL (default http://127.0.0.1:8000), stored as the `base_url` default of each case; a
-run may still pass its own `base_url` parameter. Creates no users and no executions.
+IB_PUBLIC_URL (default http://HOST:PORT, where `manage.py serve` listens: 127.0.0.1:8000), stored
+as the `base_url` default of each case; a run may still pass its own `base_url` parameter. Creates no users and no executions.
 """
 
 import os
@@ -17,13 +17,21 @@ from catalog import services as catalog
 from catalog.models import CaseType, Project, RunnerProfile, TestCase, TestSuite
 from runners.allowlist import is_loopback
 
-DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
+DEFAULT_PORT = "8000"
 PROJECT_SLUG = "demo"
 SUITE_NAME = "Demo smoke suite"
 
 
 def public_url() -> str:
-    return (os.environ.get("IB_PUBLIC_URL") or DEFAULT_PUBLIC_URL).rstrip("/")
+    """IB_PUBLIC_URL, else where `manage.py serve` will listen: the PORT that `make run` and serve
+    both read (a demo loaded for port 8000 fails every case when the app runs on another). A
+    server listening on every address (HOST=0.0.0.0) is reached on loopback."""
+    if os.environ.get("IB_PUBLIC_URL"):
+        return os.environ["IB_PUBLIC_URL"].rstrip("/")
+    host = os.environ.get("HOST", "127.0.0.1")
+    if host in ("0.0.0.0", "::", ""):  # noqa: S104 (a comparison: this binds nothing)
+        host = "127.0.0.1"
+    return f"http://{host}:{os.environ.get('PORT', DEFAULT_PORT)}"
 
 
 def base_url_default(base_url: str) -> dict:
