@@ -66,7 +66,10 @@ class BoundedBody:
                     return
                 body.write(chunk)
             body.seek(0)
-            headers = [(k, v) for k, v in scope["headers"] if k.lower() != b"transfer-encoding"]
+            # The length it turned out to have replaces whatever framing the client declared (a
+            # Content-Length that was not a number is read as unknown, above).
+            framing = (b"transfer-encoding", b"content-length")
+            headers = [(k, v) for k, v in scope["headers"] if k.lower() not in framing]
             headers.append((b"content-length", str(size).encode()))
             await self.app({**scope, "headers": headers}, _replay(body, receive), send)
         finally:

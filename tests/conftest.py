@@ -40,8 +40,9 @@ def pytest_collection_modifyitems(config, items):
     workers = getattr(config, "workerinput", {}).get("workercount")
     if not workers or workers < 2:
         return
-    slow = [item for item in items if _slow(item)]
-    rest = [item for item in items if not _slow(item)]
+    slow, rest = [], []
+    for item in items:
+        (slow if _slow(item) else rest).append(item)
     # The shares' sizes are those the scheduler will cut: len // workers left, in order.
     sizes, left = [], len(items)
     for remaining in range(workers, 0, -1):

@@ -14,10 +14,11 @@ import pytest
 from bench import services
 from tests.live import ROOT, live_env
 
+MISSING = services.missing()
 pytestmark = [
     pytest.mark.live,
     pytest.mark.timeout(450),  # the program's own limit (300 s) plus its start and migrations
-    pytest.mark.skipif(bool(services.missing()), reason=f"chaos: {services.missing()}"),
+    pytest.mark.skipif(bool(MISSING), reason=f"chaos: {MISSING}"),
 ]
 
 

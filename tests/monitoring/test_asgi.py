@@ -7,6 +7,7 @@ import pytest
 from asgiref.testing import ApplicationCommunicator
 from django.core.handlers.wsgi import WSGIHandler
 
+from core.bounded_body import BoundedBody
 from intellibrowse import asgi
 from live.relay import EventRelay
 from tests.monitoring.conftest import run_async
@@ -126,3 +127,34 @@ def test_a_body_declared_past_every_limit_is_refused_before_it_is_read(settings)
     start, body = run_async(scenario)
     assert start["status"] == 413
     assert body["code"] == "too_large" and body["detail"] == {"limit_bytes": limit}
+
+
+def test_a_body_of_unknown_length_reaches_the_application_with_one_content_length(settings):
+    """A chunked body, or one whose Content-Length is not a number, is read first and handed on
+    with the length it turned out to have, in place of the client's framing headers."""
+    seen = {}
+
+    async def inner(scope, receive, send):
+        seen["headers"] = [(k, v) for k, v in scope["headers"] if k != b"host"]
+        seen["body"] = (await receive())["body"]
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    async def scenario():
+        scope = {
+            "type": "http",
+            "method": "POST",
+            "path": "/",
+            "headers": [
+                (b"host", b"t"),
+                (b"content-length", b"abc"),
+                (b"transfer-encoding", b"chunked"),
+            ],
+        }
+        app = ApplicationCommunicator(BoundedBody(inner), scope)
+        await app.send_input({"type": "http.request", "body": b"12", "more_body": True})
+        await app.send_input({"type": "http.request", "body": b"345"})
+        return (await app.receive_output(timeout=5))["status"]
+
+    assert run_async(scenario) == 204
+    assert seen == {"headers": [(b"content-length", b"5")], "body": b"12345"}
