@@ -5,6 +5,13 @@ export UV_PROJECT_ENVIRONMENT := .venv
 # The venv's python must be executable by the unprivileged user command steps run as (README,
 # "Command steps"): a pyenv interpreter under /root (mode 0700) is not, Debian's is.
 export UV_PYTHON := $(or $(wildcard /usr/bin/python3.11),3.11)
+# Bytecode: uv compiles the installed packages once, at install, and Python may cache the project's
+# own modules. A shell that sets PYTHONDONTWRITEBYTECODE (this machine's does) otherwise compiles every
+# module from source in every process: ~0.7 s of CPU more for each Django process (test processes,
+# servers, workers, command steps), and pytest rewrites the asserts of every plugin's modules
+# (schemathesis alone has 244) again in each of its processes.
+export UV_COMPILE_BYTECODE := 1
+export PYTHONDONTWRITEBYTECODE :=
 UV := .tools/bin/uv
 PY := .venv/bin/python
 
