@@ -20,6 +20,7 @@ from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast
 from django.utils import timezone
 
+from core.bulk import insert_rows
 from executions.models import StepRecord, Trace, TraceStorage
 
 # Rows fetched per query when a whole trace is read or streamed: large enough that a 5,000-step
@@ -111,9 +112,13 @@ def trace_record_steps(attempt, steps: list[dict]) -> Trace:
                 trace.refresh_from_db(fields=["steps"])
                 _promote(trace)
                 fields.append("steps")
-            StepRecord.objects.bulk_create(
-                StepRecord(trace=trace, order=s["order"], status=s["status"], data=s)
-                for s in steps
+            # COPY on PostgreSQL: bulk_create's array parameters cost more than the rows.
+            insert_rows(
+                StepRecord,
+                [
+                    {"trace_id": trace.pk, "order": s["order"], "status": s["status"], "data": s}
+                    for s in steps
+                ],
             )
         trace.step_count += len(steps)
         trace.counts = counts

@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from catalog.models import CaseOrigin
 from executions.models import Execution
-from results.bulk import insert_rows, select_any
+from core.bulk import insert_rows, select_any
 from results.history import Entry, history_record
 from results.junit import ParsedCase, case_key, split_key
 from results.models import CaseResult
@@ -28,7 +28,12 @@ from results.reported_cases import reported_cases_find_or_create
 log = logging.getLogger(__name__)
 MESSAGE_MAX = 2000  # as results.processing keeps an engine finish's message
 # Step fields -> CaseResult.details keys, as a JUnit import names them (results.reports reads them).
-DETAILS = {"traceback": "text", "stdout": "system_out", "stderr": "system_err", "outcome": "outcome"}
+DETAILS = {
+    "traceback": "text",
+    "stdout": "system_out",
+    "stderr": "system_err",
+    "outcome": "outcome",
+}
 
 
 def on_reported_results(sender, *, execution: Execution, steps: list[dict], **kwargs) -> None:
@@ -77,7 +82,9 @@ def reported_results_record(execution: Execution, steps: list[dict]) -> int:
                 "created_at": now,
             }
         )
-        entries.append(Entry(case_id, test.outcome, test.duration_ms, execution.revision, test.retries, now))
+        entries.append(
+            Entry(case_id, test.outcome, test.duration_ms, execution.revision, test.retries, now)
+        )
     if len(rows) < len(steps):
         log.info(
             "reported run %s: %d results of tests and attempts recorded before were not recorded again",
@@ -85,7 +92,9 @@ def reported_results_record(execution: Execution, steps: list[dict]) -> int:
             len(steps) - len(rows),
         )
     insert_rows(CaseResult, rows)
-    history_record(entries, project_id=execution.project_id, actor_label=f"reported run #{execution.pk}")
+    history_record(
+        entries, project_id=execution.project_id, actor_label=f"reported run #{execution.pk}"
+    )
     return len(rows)
 
 

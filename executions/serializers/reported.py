@@ -68,10 +68,10 @@ class CutCharField(strict.CharField):
     def __init__(self, *, keep: int, tail: bool, **kwargs) -> None:
         self.keep, self.tail = keep, tail
         part = "last" if tail else "first"
-        kwargs.setdefault(
-            "help_text", f"Any length; the {part} {keep:,} characters are kept."
+        kwargs.setdefault("help_text", f"Any length; the {part} {keep:,} characters are kept.")
+        super().__init__(
+            required=False, default="", allow_blank=True, trim_whitespace=False, **kwargs
         )
-        super().__init__(required=False, default="", allow_blank=True, trim_whitespace=False, **kwargs)
 
     def to_internal_value(self, data):
         text = super().to_internal_value(data)
@@ -96,9 +96,7 @@ class ReportedResultSerializer(serializers.Serializer):
         allow_blank=True,
         help_text="Required unless `key` is given (then it defaults to the key).",
     )
-    classname = strict.CharField(
-        max_length=NAME_MAX, required=False, default="", allow_blank=True
-    )
+    classname = strict.CharField(max_length=NAME_MAX, required=False, default="", allow_blank=True)
     outcome = serializers.ChoiceField(
         choices=list(OUTCOMES),
         help_text="xfailed counts as skipped (an expected failure), xpassed as passed; the "

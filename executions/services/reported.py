@@ -129,7 +129,11 @@ def _append(execution: Execution, results: list[dict]) -> None:
     steps = [{**result, "order": first + i, "attempt": 1} for i, result in enumerate(results)]
     trace = trace_record_steps(attempt, steps)
     # The summary first: each event's live payload carries the run's counts as of this batch.
-    execution.summary = {**execution.summary, "steps_done": trace.step_count, "counts": trace.counts}
+    execution.summary = {
+        **execution.summary,
+        "steps_done": trace.step_count,
+        "counts": trace.counts,
+    }
     events = [
         event_build(
             execution,
@@ -137,7 +141,9 @@ def _append(execution: Execution, results: list[dict]) -> None:
             kind=EventKind.STEP,
             actor_label="CI client",
             reason=step.get("message", "")[:500] if step["status"] != "passed" else "",
-            data={"step": {k: step.get(k) for k in ("order", "name", "kind", "status", "duration_ms")}},
+            data={
+                "step": {k: step.get(k) for k in ("order", "name", "kind", "status", "duration_ms")}
+            },
             attempt_number=1,
         )
         for i, step in enumerate(steps, start=1)

@@ -65,9 +65,7 @@ def test_a_retried_batch_records_no_result_twice(run, member_api):
     assert sorted(CaseStats.objects.values_list("runs", flat=True)) == [1, 1]
 
 
-def test_a_test_and_attempt_sent_again_under_a_new_batch_id_is_not_counted_twice(
-    run, member_api
-):
+def test_a_test_and_attempt_sent_again_under_a_new_batch_id_is_not_counted_twice(run, member_api):
     send(member_api, run["id"], "b1", [result("test_a", "failed")])
 
     response = send(member_api, run["id"], "b2", [result("test_a", "failed")])
@@ -112,9 +110,7 @@ def test_a_stable_key_names_the_case_and_classname_name_match_a_junit_upload(
 
 def test_the_same_test_streamed_and_uploaded_as_junit_is_one_case(run, member_api, project):
     send(member_api, run["id"], "b1", [result("test_a", "failed")])
-    xml = (
-        b'<testsuite name="s"><testcase classname="tests.test_cart" name="test_a"/></testsuite>'
-    )
+    xml = b'<testsuite name="s"><testcase classname="tests.test_cart" name="test_a"/></testsuite>'
 
     upload = member_api.post(
         f"/api/v1/imports/junit/?project={project.pk}", xml, content_type="application/xml"
@@ -134,7 +130,8 @@ def test_xfailed_counts_as_skipped_and_xpassed_as_passed_keeping_what_was_sent(r
     send(member_api, run["id"], "b1", rows)
 
     recorded = {
-        r.case.key: r for r in CaseResult.objects.filter(execution_id=run["id"]).select_related("case")
+        r.case.key: r
+        for r in CaseResult.objects.filter(execution_id=run["id"]).select_related("case")
     }
     xfail, xpass = recorded["tests.test_cart.test_x"], recorded["tests.test_cart.test_y"]
     assert (xfail.outcome, xfail.details["outcome"]) == ("skipped", "xfailed")
@@ -190,9 +187,7 @@ def test_a_batch_of_more_than_5000_results_is_a_400(run, member_api):
 
 
 @override_settings(IB_TRACE_INLINE_MAX_STEPS=5)
-def test_a_batch_crossing_the_inline_threshold_moves_the_trace_to_rows_in_order(
-    run, member_api
-):
+def test_a_batch_crossing_the_inline_threshold_moves_the_trace_to_rows_in_order(run, member_api):
     send(member_api, run["id"], "b1", [result(f"test_{i}") for i in range(3)])
     send(member_api, run["id"], "b2", [result(f"test_{i}", "failed") for i in range(3, 8)])
     send(member_api, run["id"], "b3", [result("test_8")])
@@ -205,9 +200,7 @@ def test_a_batch_crossing_the_inline_threshold_moves_the_trace_to_rows_in_order(
     assert CaseResult.objects.filter(execution_id=run["id"]).count() == 9
 
 
-def test_only_a_tester_of_the_project_records_results(
-    run, viewer_api, stranger_api, anon_api
-):
+def test_only_a_tester_of_the_project_records_results(run, viewer_api, stranger_api, anon_api):
     for client, code in ((viewer_api, 403), (stranger_api, 404), (anon_api, 401)):
         assert send(client, run["id"], "x", [result("test_a")]).status_code == code
     assert not CaseResult.objects.exists()
