@@ -18,8 +18,8 @@ import logging
 from django.utils import timezone
 
 from catalog.models import CaseOrigin
-from executions.models import Execution
 from core.bulk import insert_rows, select_any
+from executions.models import Execution
 from results.history import Entry, history_record
 from results.junit import ParsedCase, case_key, split_key
 from results.models import CaseResult

@@ -94,7 +94,8 @@ class ReportedResultSerializer(serializers.Serializer):
         required=False,
         default="",
         allow_blank=True,
-        help_text="Required unless `key` is given (then it defaults to the key).",
+        help_text="Defaults to the key; a result with neither is named after its position in "
+        "the run, as a JUnit import names a nameless testcase.",
     )
     classname = strict.CharField(max_length=NAME_MAX, required=False, default="", allow_blank=True)
     outcome = serializers.ChoiceField(
@@ -116,17 +117,13 @@ class ReportedResultSerializer(serializers.Serializer):
         "counts n-1 failed tries before it.",
     )
 
-    def validate(self, data):
-        if not data["name"] and not data["key"]:
-            raise serializers.ValidationError({"name": "Give the test's name, or its key."})
-        return data
-
 
 def result_step(data: dict) -> dict:
     """A validated result (ReportedResultSerializer) as a step of the run's trace. `test` keeps
     the identity the client sent: results.reported_runs derives the catalog case from it."""
     test_name = data["name"] or data["key"]
-    name = f"{data['classname']}.{test_name}" if data["classname"] else test_name
+    # Empty when neither was sent: the service names it after its position.
+    name = f"{data['classname']}.{test_name}" if data["classname"] and test_name else test_name
     status = OUTCOMES[data["outcome"]]
     # `kind` as a runner's steps have it (the dashboard shows it under the name).
     step = {"name": name, "kind": "reported", "status": status}

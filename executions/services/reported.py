@@ -127,6 +127,14 @@ def _append(execution: Execution, results: list[dict]) -> None:
     attempt = Attempt(pk=_attempt_id(execution), execution=execution, number=1)
     first = execution.summary.get("steps_done", 0) + 1  # orders count from 1
     steps = [{**result, "order": first + i, "attempt": 1} for i, result in enumerate(results)]
+    for step in steps:
+        if not step["name"]:
+            # Neither name nor key (a test with an empty title): named after its position, as
+            # the JUnit import names such a testcase, rather than refusing the whole batch.
+            test = {**step["test"], "name": f"[unnamed {step['order']}]"}
+            classname = test["classname"]
+            step["test"] = test
+            step["name"] = f"{classname}.{test['name']}" if classname else test["name"]
     trace = trace_record_steps(attempt, steps)
     # The summary first: each event's live payload carries the run's counts as of this batch.
     execution.summary = {

@@ -4,20 +4,23 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('catalog', '0003_case_origin'),
-        ('executions', '0017_reported_runs'),
-        ('results', '0006_importbatch_notes'),
+        ("catalog", "0003_case_origin"),
+        ("executions", "0017_reported_runs"),
+        ("results", "0006_importbatch_notes"),
     ]
 
     operations = [
         migrations.RemoveConstraint(
-            model_name='caseresult',
-            name='case_result_once_per_attempt',
+            model_name="caseresult",
+            name="case_result_once_per_attempt",
         ),
         migrations.AddConstraint(
-            model_name='caseresult',
-            constraint=models.UniqueConstraint(condition=models.Q(('execution__isnull', False)), fields=('execution', 'case', 'attempt_number'), name='case_result_once_per_case_attempt'),
+            model_name="caseresult",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("execution__isnull", False)),
+                fields=("execution", "case", "attempt_number"),
+                name="case_result_once_per_case_attempt",
+            ),
         ),
     ]

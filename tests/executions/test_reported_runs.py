@@ -222,7 +222,7 @@ def test_an_engine_execution_is_not_a_reported_run(member_api, project):
         {"batch_id": "b", "results": [{"name": "t", "outcome": "exploded"}]},
         {"batch_id": "", "results": []},
         {"results": [{"name": "t", "outcome": "passed"}]},
-        {"batch_id": "b", "results": [{"outcome": "passed"}]},
+        {"batch_id": "b", "results": [{"name": "t"}]},
     ],
 )
 def test_a_bad_batch_is_a_400_and_stores_nothing(open_run, member_api, body):

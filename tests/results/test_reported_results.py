@@ -156,10 +156,22 @@ def test_long_texts_are_cut_not_refused_keeping_the_tail_of_outputs(run, member_
     assert len(recorded.message) == 2000
 
 
+def test_a_result_with_neither_name_nor_key_is_named_after_its_position(run, member_api):
+    rows = [result("test_a"), {"classname": "tests.test_cart", "name": "", "outcome": "failed"}]
+
+    response = send(member_api, run["id"], "b1", rows)
+
+    assert response.status_code == 201, response.content
+    steps = trace_steps(trace_of(Execution.objects.get(pk=run["id"])))
+    assert steps[1]["name"] == "tests.test_cart.[unnamed 2]"
+    recorded = CaseResult.objects.get(execution_id=run["id"], outcome="failed")
+    assert recorded.case.name == "[unnamed 2]"
+
+
 @pytest.mark.parametrize(
     "row",
     [
-        {"outcome": "passed"},  # neither name nor key
+        {"name": "t"},  # no outcome
         {"name": "t", "outcome": "passed", "attempt": 0},
         {"name": "t", "outcome": "passed", "attempt": 101},
         {"name": "t", "outcome": "passed", "duration_ms": -1},
