@@ -156,6 +156,9 @@ class ReportedBatchResultSerializer(serializers.Serializer):
     stored = strict.IntegerField()
     duplicate = strict.BooleanField()
     status = strict.CharField()
+    replaced_characters = strict.IntegerField(
+        help_text="NULs and lone surrogates in the batch's texts, stored as U+FFFD."
+    )
 
 
 class ReportedCloseSerializer(serializers.Serializer):

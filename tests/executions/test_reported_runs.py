@@ -60,7 +60,12 @@ def test_a_batch_becomes_steps_and_events_and_renews_the_lease(open_run, member_
     response = send(member_api, run["id"], "b1", results("passed", "failed", "skipped"))
 
     assert response.status_code == 201
-    assert response.json() == {"stored": 3, "duplicate": False, "status": "running"}
+    assert response.json() == {
+        "stored": 3,
+        "duplicate": False,
+        "status": "running",
+        "replaced_characters": 0,
+    }
     execution.refresh_from_db()
     steps = trace_steps(trace_of(execution))
     assert [(s["order"], s["name"], s["status"]) for s in steps] == [

@@ -3,6 +3,8 @@ brings is a CaseResult of a catalog case of origin "reported", recorded as the b
 once, with retries of a test as attempts, and folded into the case's history and flaky verdict.
 Through the real API (APIClient)."""
 
+import json
+
 import pytest
 from django.test import override_settings
 
@@ -237,3 +239,41 @@ def test_the_case_history_lists_a_reported_result(run, member_api):
     body = history.json()
     rows = body["results"] if isinstance(body, dict) else body
     assert [(r["outcome"], r["message"]) for r in rows] == [("failed", "boom")]
+
+
+def test_nuls_and_broken_surrogates_in_texts_are_replaced_not_refused(run, member_api):
+    body = json.dumps(
+        {
+            "batch_id": "b1",
+            "results": [result("test_a", "failed", stdout="a\x00b\ud800c", message="m\x00")],
+        }
+    )
+
+    response = member_api.post(f"{URL}{run['id']}/batches/", body, content_type="application/json")
+
+    assert response.status_code == 201, response.content
+    assert response.json()["replaced_characters"] == 3  # and says so
+    step = trace_steps(trace_of(Execution.objects.get(pk=run["id"])))[0]
+    assert (step["stdout"], step["message"]) == ("a\ufffdb\ufffdc", "m\ufffd")
+    assert CaseResult.objects.get().details["system_out"] == "a\ufffdb\ufffdc"
+
+
+def test_a_nul_in_a_key_of_the_batch_is_still_a_400(run, member_api):
+    body = json.dumps({"batch_id": "b1", "results": [{"name\x00": "t", "outcome": "passed"}]})
+
+    response = member_api.post(f"{URL}{run['id']}/batches/", body, content_type="application/json")
+
+    assert response.status_code == 400 and response.json()["code"] == "parse_error"
+    assert not ReportedBatch.objects.exists()
+
+
+def test_a_batch_nested_too_deep_is_a_400(run, member_api):
+    deep = "[" * 200 + "]" * 200
+    body = '{"batch_id": "b1", "results": [{"name": "t", "outcome": "passed", "stdout": ' + deep
+    body += "}]}"
+
+    response = member_api.post(
+        f"{URL}{run['id']}/batches/", body, content_type="application/json"
+    )
+
+    assert response.status_code == 400 and "nested deeper" in response.json()["message"]
