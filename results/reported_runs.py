@@ -50,7 +50,7 @@ def reported_results_record(execution: Execution, steps: list[dict]) -> int:
     case_ids, _ = reported_cases_find_or_create(
         execution.project_id,
         tests,
-        source=f"reported run #{execution.pk}",
+        source=f"the CI run #{execution.pk}",
         origin=CaseOrigin.REPORTED,
         created_by_id=execution.triggered_by_id,
     )

@@ -8,8 +8,8 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from catalog import access
-from core.parsers import ReplacingJSONParser
 from catalog.permissions import ProjectRoleOnCreate
+from core.parsers import ReplacingJSONParser
 from executions import selectors
 from executions.models import Execution, Trigger
 from executions.serializers.reported import (

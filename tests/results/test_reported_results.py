@@ -272,8 +272,36 @@ def test_a_batch_nested_too_deep_is_a_400(run, member_api):
     body = '{"batch_id": "b1", "results": [{"name": "t", "outcome": "passed", "stdout": ' + deep
     body += "}]}"
 
-    response = member_api.post(
-        f"{URL}{run['id']}/batches/", body, content_type="application/json"
-    )
+    response = member_api.post(f"{URL}{run['id']}/batches/", body, content_type="application/json")
 
     assert response.status_code == 400 and "nested deeper" in response.json()["message"]
+
+
+def test_the_runs_report_lists_its_results_in_every_format(run, member_api):
+    rows = [result("test_a", duration_ms=5), result("test_b", "failed", message="boom")]
+    rows.append(result("test_b", "passed", attempt=2))
+    send(member_api, run["id"], "b1", rows)
+
+    def body(suffix):
+        response = member_api.get(f"/api/v1/executions/{run['id']}/report/{suffix}")
+        assert response.status_code == 200
+        return b"".join(response.streaming_content)
+
+    report = json.loads(body(""))
+    junit = body("?as=junit")
+
+    assert report["title"] == f"Reported run #{run['id']}: pytest"
+    assert report["totals"] == {
+        "tests": 3,
+        "passed": 2,
+        "failed": 1,
+        "error": 0,
+        "skipped": 0,
+        "retries": 1,
+    }
+    assert [(c["name"], c["outcome"]) for c in report["cases"]] == [
+        ("test_a", "passed"),
+        ("test_b", "failed"),
+        ("test_b", "passed"),
+    ]
+    assert b'tests="3" failures="1"' in junit
