@@ -22,7 +22,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from results.bulk import insert_rows, select_any
+from core.bulk import insert_rows, select_any
 from results.models import CaseEvent, CaseEventKind, CaseOutcome, CaseResult, CaseStats
 
 Outcome = CaseOutcome
