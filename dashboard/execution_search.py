@@ -109,9 +109,7 @@ def _date_range(since, until) -> dict:
 def _older_than(runs: QuerySet, cursor: tuple) -> QuerySet:
     created, pk = cursor
     # `created_at <= x` bounds the index scan; the OR only sorts out runs of the same instant.
-    return runs.filter(created_at__lte=created).filter(
-        Q(created_at__lt=created) | Q(id__lt=pk)
-    )
+    return runs.filter(created_at__lte=created).filter(Q(created_at__lt=created) | Q(id__lt=pk))
 
 
 def _newer_than(runs: QuerySet, cursor: tuple) -> list[Execution]:
