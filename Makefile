@@ -8,7 +8,7 @@ export UV_PYTHON := $(or $(wildcard /usr/bin/python3.11),3.11)
 UV := .tools/bin/uv
 PY := .venv/bin/python
 
-.PHONY: run test test-fast install lint format migrate demo serve worker bench chaos clean
+.PHONY: run test test-fast install lint format migrate demo serve worker bench chaos screenshots clean
 
 run: install migrate demo serve  ## set everything up, then start web + worker (Ctrl-C stops both)
 
@@ -61,6 +61,9 @@ bench: install
 
 chaos: install  ## 1,000 executions, workers SIGKILLed, PostgreSQL and Redis restarted
 	$(PY) bench/chaos.py
+
+screenshots: install  ## the demo driven through every dashboard page: PNGs at 1440 and 390 px in var/screenshots/
+	$(PY) bench/screenshots.py
 
 clean:
 	rm -rf .venv .tools var .pytest_cache .ruff_cache .coverage

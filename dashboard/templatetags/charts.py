@@ -14,21 +14,22 @@ from dashboard.templatetags.dashboard import millis
 register = template.Library()
 
 HEIGHT, TOP, BOTTOM, LEFT, RIGHT = 170, 14, 26, 44, 44
-MAX_SLOT, MIN_WIDTH = 40, 260
+MAX_SLOT, MIN_PLOT, MAX_BAR = 40, 120, 28
 # Stacked from the bottom: what passed, then what went wrong, then what did not run.
 OUTCOMES = (("passed", "ok"), ("failed", "bad"), ("error", "error"), ("skipped", "muted"))
 
 
 def _frame(n: int) -> tuple[float, float]:
-    """(slot width, plot width) for n days."""
-    slot = MAX_SLOT if n * MAX_SLOT <= 560 else 560 / n
-    return slot, max(n * slot, MIN_WIDTH - LEFT - RIGHT)
+    """(slot width, plot width) for n days: MAX_SLOT a day up to 560 units, at least MIN_PLOT
+    (room for the day's label), the slots filling it."""
+    plot_w = max(min(n * MAX_SLOT, 560), MIN_PLOT)
+    return plot_w / n, plot_w
 
 
 def _svg(plot_w: float, label: str, body) -> str:
     width = LEFT + plot_w + RIGHT
     return format_html(
-        '<svg class="chart" viewBox="0 0 {w} {h}" width="{w}" role="img" '
+        '<svg class="chart" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" '
         'aria-label="{label}">{body}</svg>',
         w=f"{width:.0f}",
         h=HEIGHT,
@@ -62,7 +63,8 @@ def results_chart(days: list[dict]):
     most = max(day["total"] for day in days) or 1
     bars, points = [], []
     for i, day in enumerate(days):
-        x, y = LEFT + i * slot + slot * 0.15, TOP + plot_h
+        bar_w = min(slot * 0.7, MAX_BAR)
+        x, y = LEFT + (i + 0.5) * slot - bar_w / 2, TOP + plot_h
         rate = day["pass_rate"]
         title = f"{day['day']:%b %d}: {day['total']} results" + (
             f", {rate * 100:.0f}% passed" if rate is not None else ""
@@ -75,7 +77,7 @@ def results_chart(days: list[dict]):
                     (
                         f"{x:.1f}",
                         f"{y:.1f}",
-                        f"{slot * 0.7:.1f}",
+                        f"{bar_w:.1f}",
                         f"{h:.1f}",
                         tone,
                         name,
