@@ -39,3 +39,14 @@ def test_one_day_of_runs_is_a_narrow_chart_not_a_dot_in_an_empty_frame(client, o
     chart = re.search(r'<svg class="trend".*?</svg>', panels(client), re.S)[0]
     assert int(re.search(r'viewBox="0 0 (\d+) ', chart)[1]) <= 200
     assert chart.count('class="trend-bar"') == 1
+
+
+def test_one_run_is_one_run_not_one_runs(client, owner, project):
+    """Issue 15, "also found": the case page said "last 1 runs"."""
+    case = TestCaseFactory(project=project)
+    execution_for(case)
+    engine.run_next(worker="test-worker")
+    client.force_login(owner)
+    html = client.get(f"/cases/{case.pk}/").content.decode()
+    assert "last 1 run<" in html and "1 runs" not in html
+    assert "1 result in total" in html
