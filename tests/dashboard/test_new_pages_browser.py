@@ -102,3 +102,27 @@ def test_filtering_the_executions_from_the_form(server, owner, history):
     assert everything == 6
     assert statuses == ["failed", "failed", "failed"]
     assert heading == "3 runs match"
+
+
+def test_the_admin_execution_list_fits_1440_px_and_shows_seconds(server, owner, history):
+    """Issue 15, "also found": the admin's execution list ran off the right edge at 1440 px and
+    its times had no seconds."""
+    owner.is_staff = owner.is_superuser = True
+    owner.save(update_fields=["is_staff", "is_superuser"])
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1440, "height": 900})
+        page.set_default_timeout(30_000)
+        sign_in(page, server, owner.username)
+        page.goto(f"{server}/admin/executions/execution/")
+        _shot(page, "admin-executions-1440")
+        right = page.evaluate(
+            "Math.max(...[...document.querySelectorAll('#result_list th, #result_list td')]"
+            ".map(c => c.getBoundingClientRect().right))"
+        )
+        overflow = page.evaluate(
+            "(() => { const r = document.querySelector('.results'); "
+            "return r.scrollWidth - r.clientWidth; })()"
+        )
+        created = page.inner_text("#result_list tbody tr td.field-created")
+    assert right <= 1440 and overflow <= 0
+    assert len(created) == len("2026-12-08 02:36:33") and created.count(":") == 2
