@@ -126,3 +126,22 @@ def test_the_admin_execution_list_fits_1440_px_and_shows_seconds(server, owner, 
         created = page.inner_text("#result_list tbody tr td.field-created")
     assert right <= 1440 and overflow <= 0
     assert len(created) == len("2026-12-08 02:36:33") and created.count(":") == 2
+
+
+def test_on_a_phone_a_steps_detail_is_as_wide_as_the_panel(server, owner, history):
+    """Issue 15, finding 7 (text one word per line): the steps table's Detail column was a few
+    words wide at 390 px; on a phone the detail goes under its step at full width."""
+    failed = history.executions.filter(status="failed").latest("id")
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 390, "height": 844})
+        page.set_default_timeout(30_000)
+        sign_in(page, server, owner.username)
+        page.goto(f"{server}/executions/{failed.pk}/")
+        page.wait_for_load_state("networkidle")
+        _shot(page, "execution-failed-390")
+        detail = page.eval_on_selector(
+            "#steps tr[data-order='2'] td[data-role=detail]",
+            "td => td.getBoundingClientRect().width",
+        )
+        width = page.evaluate("document.documentElement.scrollWidth")
+    assert detail > 250 and width == 390
