@@ -60,6 +60,8 @@ def test_both_pages_fit_the_screen(server, owner, history, width, height):
         page.set_default_timeout(30_000)
         sign_in(page, server, owner.username)
         for name, path in (
+            ("project", f"/projects/{history.pk}/"),
+            ("overview", "/"),
             ("executions", "/executions/"),
             ("analytics", f"/projects/{history.pk}/analytics/"),
         ):
@@ -72,7 +74,7 @@ def test_both_pages_fit_the_screen(server, owner, history, width, height):
             "s => [s.getBoundingClientRect().width, s.getBoundingClientRect().height]",
         )
         bars = page.eval_on_selector_all("#chart-results rect", "rs => rs.length")
-    assert widths == {"executions": width, "analytics": width}
+    assert widths == {"project": width, "overview": width, "executions": width, "analytics": width}
     assert chart[0] > 100 and chart[1] > 60
     assert bars >= 2  # today's passes and failures, stacked
 
