@@ -15,7 +15,7 @@ export PYTHONDONTWRITEBYTECODE :=
 UV := .tools/bin/uv
 PY := .venv/bin/python
 
-.PHONY: run test test-fast install lint format migrate demo serve worker bench chaos clean
+.PHONY: run test test-fast install lint format migrate demo serve worker bench chaos screenshots clean
 
 run: install migrate demo serve  ## set everything up, then start web + worker (Ctrl-C stops both)
 
@@ -64,10 +64,13 @@ worker: install
 	$(PY) manage.py qcluster
 
 bench: install
-	$(PY) bench/engine.py && $(PY) bench/traces.py && $(PY) bench/ingest.py && $(PY) bench/live.py && $(PY) bench/load.py
+	$(PY) bench/engine.py && $(PY) bench/traces.py && $(PY) bench/ingest.py && $(PY) bench/live.py && $(PY) bench/load.py && $(PY) bench/dashboard_pages.py
 
 chaos: install  ## 1,000 executions, workers SIGKILLed, PostgreSQL and Redis restarted
 	$(PY) bench/chaos.py
+
+screenshots: install  ## the demo driven through every dashboard page: PNGs at 1440 and 390 px in var/screenshots/
+	$(PY) bench/screenshots.py
 
 clean:
 	rm -rf .venv .tools var .pytest_cache .ruff_cache .coverage

@@ -160,7 +160,8 @@ class CaseStats(models.Model):
     skipped = models.PositiveIntegerField(default=0)
     last_outcome = models.CharField(max_length=8, choices=CaseOutcome.choices, blank=True)
     last_run_at = models.DateTimeField(null=True, blank=True)
-    # The last IB_FLAKY_WINDOW results, oldest first: [{"o", "ms", "rev", "r", "at"}].
+    # The last IB_FLAKY_WINDOW results, oldest first: [{"o", "ms", "rev", "r", "at"}], and
+    # "setup": true on an error of the run's set-up (results.history.SETUP_ERRORS).
     recent = models.JSONField(default=list, blank=True)
     flips = models.PositiveSmallIntegerField(default=0)
     flaky_score = models.FloatField(default=0.0)
