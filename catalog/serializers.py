@@ -61,13 +61,21 @@ class ProjectSerializer(strict.ModelSerializer):
             "allowed_hosts",
             "max_concurrency",
             "retention_days",
+            "webhook_url",
+            "has_webhook",
             "role",
             "created_at",
         ]
         read_only_fields = ["created_at"]
         # A taken slug is the service's to report (catalog_validate), as for the admin; the
-        # SlugField keeps its own pattern check.
-        extra_kwargs = {"slug": {"validators": []}}
+        # SlugField keeps its own pattern check. The webhook URL is often a secret (Slack's
+        # carries its token): written by maintainers, never read back; `has_webhook` says if set.
+        extra_kwargs = {"slug": {"validators": []}, "webhook_url": {"write_only": True}}
+
+    has_webhook = serializers.SerializerMethodField(help_text="A run webhook is set.")
+
+    def get_has_webhook(self, project: Project) -> bool:
+        return bool(project.webhook_url)
 
     @extend_schema_field(serializers.ChoiceField(choices=Role.choices, allow_null=True))
     def get_role(self, project: Project) -> str | None:

@@ -10,6 +10,7 @@ log = logging.getLogger(__name__)
 SCHEDULES = {
     "results: prune old traces and events": ("results.tasks.prune", "D", None),
     "results: process missed finishes": ("results.tasks.process_pending", "I", 5),
+    "results: retry run notifications": ("results.tasks.send_due_notifications", "I", 1),
 }
 
 
@@ -21,9 +22,11 @@ class ResultsConfig(AppConfig):
         post_migrate.connect(ensure_schedules, sender=self)
         # Lazy: receivers import models, which are not importable before the registry is ready.
         from executions.signals import execution_finishing
+        from results import notify
         from results.processing import on_execution_finishing
 
         execution_finishing.connect(on_execution_finishing, dispatch_uid="results.record_finish")
+        execution_finishing.connect(notify.on_execution_finishing, dispatch_uid="results.notify")
 
 
 def ensure_schedules(using="default", **kwargs) -> None:

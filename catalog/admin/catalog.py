@@ -145,6 +145,7 @@ class ProjectAdmin(ServiceAdmin):
     fieldsets = [
         (None, {"fields": ["name", "slug", "description", "created_at"]}),
         ("Runs", {"fields": ["allowed_hosts", "max_concurrency", "retention_days"]}),
+        ("Notifications", {"fields": ["webhook_url"]}),
     ]
 
     def get_queryset(self, request):

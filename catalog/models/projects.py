@@ -2,7 +2,7 @@
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator, RegexValidator
+from django.core.validators import URLValidator, MaxValueValidator, RegexValidator
 from django.db import models
 
 from catalog.models.choices import CaseOrigin, CasePriority, CaseStatus, CaseType, Role
@@ -38,6 +38,15 @@ class Project(models.Model):
         default=90,
         validators=[MaxValueValidator(36_500)],
         help_text="Traces and events of finished executions older than this are pruned.",
+    )
+    # Called when a run finishes with newly failing tests (results.notify). Set by maintainers
+    # only, and often a secret (a Slack incoming-webhook URL): the API never shows it back.
+    webhook_url = models.URLField(
+        max_length=500,
+        blank=True,
+        validators=[URLValidator(schemes=["http", "https"])],
+        help_text="Slack-compatible incoming webhook called when a run newly fails (http or "
+        "https; private and loopback addresses only if the server allows them).",
     )
     members = models.ManyToManyField(
         settings.AUTH_USER_MODEL, through="Membership", related_name="projects"
