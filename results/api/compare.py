@@ -45,13 +45,14 @@ def _body(request, comparison: Comparison, query: dict) -> dict:
         rows = comparison.buckets[name]
         more = offset + limit < len(rows)
         after = {**request.query_params.dict(), "bucket": name, "offset": offset + limit}
+        page = f"?{urlencode(after, safe=':')}"
         buckets[name] = {
             "count": len(rows),
             "offset": offset,
             "results": rows[offset : offset + limit],
-            "next": request.build_absolute_uri(f"?{urlencode(after)}") if more else None,
+            "next": request.build_absolute_uri(page) if more else None,
         }
-    refs = {"head": comparison.head.ref, "base": comparison.base.ref if comparison.base else "previous"}
+    refs = {"base": comparison.base.ref if comparison.base else "previous", "head": comparison.head.ref}
     return {
         "base": comparison.base,
         "head": comparison.head,
@@ -59,6 +60,8 @@ def _body(request, comparison: Comparison, query: dict) -> dict:
         "min_delta_ms": comparison.min_delta_ms,
         "counts": comparison.counts,
         "something_newly_fails": comparison.something_newly_fails,
-        "dashboard_url": f"{reverse('dashboard:compare')}?{urlencode(refs)}",
+        "dashboard_url": request.build_absolute_uri(
+            f"{reverse('dashboard:compare')}?{urlencode(refs, safe=':')}"
+        ),
         "buckets": buckets,
     }
