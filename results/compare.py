@@ -16,8 +16,10 @@ the first line of the message (the lead switches that one line to the `signature
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db.models import Case, CharField, Func, Value, When
+from django.db import connection, transaction
+from django.db.models import Case, CharField, Func, Max, Value, When
 
+from catalog.models import TestCase
 from executions.models import Execution
 from executions.traces import trace_of, trace_steps
 from results.errors import InvalidQuery
@@ -43,10 +45,14 @@ class FirstLine(Func):
     output_field = CharField()
 
     def as_postgresql(self, compiler, connection, **extra):
-        return self.as_sql(compiler, connection, template="btrim(split_part(%(expressions)s, chr(10), 1))")
+        return self.as_sql(
+            compiler, connection, template="btrim(split_part(%(expressions)s, chr(10), 1))"
+        )
 
     def as_sqlite(self, compiler, connection, **extra):
-        template = "trim(substr(%(expressions)s, 1, instr(%(expressions)s || char(10), char(10)) - 1))"
+        template = (
+            "trim(substr(%(expressions)s, 1, instr(%(expressions)s || char(10), char(10)) - 1))"
+        )
         return self.as_sql(compiler, connection, template=template)
 
 
@@ -138,21 +144,22 @@ def runs_compare(
         raise InvalidQuery("`ratio` must be 1..1000 and `min_delta_ms` 0 or more.")
     if base is not None and base.project_id != head.project_id:
         raise InvalidQuery("Both runs must be of the same project.")
-    before = side_results(base) if base is not None else {}
-    after = side_results(head)
     comparison = Comparison(base, head, ratio, min_delta_ms, {name: [] for name in BUCKETS})
+    if base is not None and not base.reported and not head.reported:
+        pairs, common = _pairs_in_database(base, head, ratio, min_delta_ms)
+    else:
+        pairs, common = _pairs_in_python(base, head)
     put = comparison.buckets
-    for key, now in after.items():
-        was = before.get(key)
+    changed = 0
+    for key, was, now in pairs:
         if was is None:
             put["new_tests"].append(Row(key, None, now))
-            continue
-        bucket = _bucket(was, now, ratio, min_delta_ms)
-        if bucket is None:
-            comparison.unchanged += 1
-        else:
+        elif now is None:
+            put["removed_tests"].append(Row(key, was, None))
+        elif bucket := _bucket(was, now, ratio, min_delta_ms):
             put[bucket].append(Row(key, was, now))
-    put["removed_tests"] = [Row(key, was, None) for key, was in before.items() if key not in after]
+            changed += 1
+    comparison.unchanged = common - changed
     for name in BUCKETS:
         put[name].sort(key=lambda row: row.key)
     put["slower"].sort(key=lambda row: row.head.duration_ms - row.base.duration_ms, reverse=True)
@@ -176,26 +183,121 @@ def _bucket(was: Side, now: Side, ratio: float, min_delta_ms: int) -> str | None
     return None
 
 
+Pair = tuple[str, Side | None, Side | None]
+
+
+def _pairs_in_python(base: Run | None, head: Run) -> tuple[list[Pair], int]:
+    """Both sides read whole and matched by key: a reported run (its results are trace steps,
+    matched by name) on either side, or no base. Returns (pairs, tests on both sides)."""
+    before = side_results(base) if base is not None else {}
+    after = side_results(head)
+    pairs: list[Pair] = [(key, before.get(key), now) for key, now in after.items()]
+    pairs += [(key, was, None) for key, was in before.items() if key not in after]
+    return pairs, sum(1 for key in after if key in before)
+
+
+# A test both sides ran with the same outcome that needs no look: skipped twice, or passed twice
+# and not slower by the comparison's thresholds (a superset of `_bucket`'s "unchanged": it
+# only spares the rows that _bucket would certainly leave out; _bucket decides every other row).
+_CERTAINLY_UNCHANGED = """
+    b.case_id IS NOT NULL AND h.case_id IS NOT NULL AND b.outcome = h.outcome AND (
+        b.outcome = 'skipped' OR (b.outcome = 'passed' AND (
+            b.duration_ms IS NULL OR h.duration_ms IS NULL
+            OR h.duration_ms < b.duration_ms * %s OR h.duration_ms - b.duration_ms < %s)))
+"""
+
+
+def _pairs_in_database(
+    base: Run, head: Run, ratio: float, min_delta_ms: int
+) -> tuple[list[Pair], int]:
+    """Two runs of CaseResults matched by case in ONE statement: the sides' latest result per
+    case, FULL OUTER JOINed, the certainly unchanged left in the database, the case keys joined
+    on for the rest only. Two runs of 100,000 tests answer well under a second
+    (bench/compare.py) where reading both sides into Python took seconds."""
+    base_sql, base_params = _side_queryset(base).query.sql_with_params()
+    head_sql, head_params = _side_queryset(head).query.sql_with_params()
+    table = TestCase._meta.db_table
+    # Only compiled querysets and our own table name go into the text; values are parameters.
+    sql = f"""
+        WITH b AS ({base_sql}), h AS ({head_sql}),
+        c AS MATERIALIZED (
+            SELECT COALESCE(h.case_id, b.case_id) AS id,
+                   b.case_id AS b_case, b.outcome AS b_outcome, b.duration_ms AS b_ms,
+                   b.execution_id AS b_execution, b.sig AS b_sig,
+                   h.case_id AS h_case, h.outcome AS h_outcome, h.duration_ms AS h_ms,
+                   h.execution_id AS h_execution, h.sig AS h_sig
+            FROM b FULL OUTER JOIN h ON b.case_id = h.case_id
+            WHERE NOT ({_CERTAINLY_UNCHANGED})
+        )
+        SELECT (SELECT t.key FROM {table} t WHERE t.id = c.id), c.b_case, c.b_outcome, c.b_ms, c.b_execution, c.b_sig,
+               c.h_case, c.h_outcome, c.h_ms, c.h_execution, c.h_sig,
+               (SELECT count(*) FROM b JOIN h ON b.case_id = h.case_id) AS common
+        FROM c
+    """  # noqa: S608
+    with transaction.atomic(), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # Room for the sides' sorts and the join in memory: at the default 4 MB each of them
+            # spilled to disk, doubling the time for 100,000 tests (bench/compare.py).
+            # And no JIT: the full join's row estimate is far too high, so PostgreSQL compiled
+            # the statement (~100 ms) to run it once.
+            cursor.execute("SET LOCAL work_mem = '64MB'")
+            cursor.execute("SET LOCAL jit = off")
+        cursor.execute(sql, (*base_params, *head_params, ratio, min_delta_ms))
+        rows = cursor.fetchall()
+    if not rows:  # nothing but certainly unchanged tests: every one of them is common
+        return [], _side_queryset(head).filter(
+            case_id__in=_side_queryset(base).values("case_id")
+        ).count()
+    pairs = [
+        (
+            key,
+            Side(b_case, b_outcome, b_ms, b_sig, b_ex) if b_case is not None else None,
+            Side(h_case, h_outcome, h_ms, h_sig, h_ex) if h_case is not None else None,
+        )
+        for key, b_case, b_outcome, b_ms, b_ex, b_sig, h_case, h_outcome, h_ms, h_ex, h_sig, _ in rows
+    ]
+    return pairs, rows[0][-1]
+
+
+def _results_of(run: Run):
+    """The CaseResults of an import or an engine run (a suite run's are its children's)."""
+    if run.kind == IMPORT:
+        return CaseResult.objects.filter(batch_id=run.id)
+    if run.suite_run:
+        children = Execution.objects.filter(parent_id=run.id).values("pk")
+        return CaseResult.objects.filter(execution_id__in=children)
+    return CaseResult.objects.filter(execution_id=run.id)
+
+
+def _side_queryset(run: Run):
+    """One side as the columns the buckets need: the latest result of each case in the run (a
+    re-run child, or a testcase a report holds twice, counts with its last result)."""
+    columns = ("case_id", "outcome", "duration_ms", "execution_id")
+    results = _results_of(run)
+    if connection.vendor == "postgresql":
+        # DISTINCT ON: one sort of the side; the portable max-id semi-join below costs an index
+        # look-up per result, seven times as long for 100,000 (bench/compare.py).
+        latest = results.order_by("case_id", "-id").distinct("case_id")
+    else:
+        last_ids = results.order_by().values("case_id").annotate(last=Max("id")).values("last")
+        latest = CaseResult.objects.filter(id__in=last_ids).order_by()
+    return latest.values(*columns, sig=_signature())
+
+
 def side_results(run: Run) -> dict[str, Side]:
-    """{test key: its result} of one run; a test recorded twice (a re-run child, a retried
-    reported test, a duplicated testcase) counts with its last result."""
+    """{test key: its result} of one run, read whole (the comparisons with a reported run)."""
     if run.kind == EXECUTION and run.reported:
         return _reported_steps(run.id)
-    results = CaseResult.objects.all()
-    if run.kind == IMPORT:
-        results = results.filter(batch_id=run.id)
-    elif run.suite_run:
-        children = Execution.objects.filter(parent_id=run.id).values("pk")
-        results = results.filter(execution_id__in=children)
-    else:
-        results = results.filter(execution_id=run.id)
-    rows = results.order_by("id").values_list(
-        "case__key", "case_id", "outcome", "duration_ms", "execution_id", _signature()
+    rows = (
+        _results_of(run)
+        .order_by("id")
+        .values_list("case__key", "case_id", "outcome", "duration_ms", "execution_id", _signature())
     )
     return {key: Side(case, outcome, ms, sig, ex) for key, case, outcome, ms, ex, sig in rows}
 
 
 def _reported_steps(execution_id: int) -> dict[str, Side]:
+    """A reported test retried within the run is several steps: the last one counts."""
     trace = trace_of(Execution(pk=execution_id), attempt_number=1)
     return {
         step.get("name") or f"[step {step.get('order')}]": Side(

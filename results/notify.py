@@ -169,7 +169,11 @@ def slack_message(project: Project, comparison: Comparison, failures: list[Row])
     lines = []
     for row in failures[:NAMES_LISTED]:
         name = _escape(row.key)
-        link = f"<{site}{reverse('dashboard:case', args=[row.case_id])}|{name}>" if row.case_id else name
+        link = (
+            f"<{site}{reverse('dashboard:case', args=[row.case_id])}|{name}>"
+            if row.case_id
+            else name
+        )
         reason = f": {_escape(row.head.signature[:150])}" if row.head.signature else ""
         lines.append(f"• {link}{reason}")
     if len(failures) > NAMES_LISTED:

@@ -87,7 +87,9 @@ def _load(kind: str, number: int) -> Run | None:
     if kind == IMPORT:
         batch = ImportBatch.objects.filter(pk=number).first()
         return _of_import(batch) if batch else None
-    execution = Execution.objects.filter(pk=number).select_related("test_suite", "test_case").first()
+    execution = (
+        Execution.objects.filter(pk=number).select_related("test_suite", "test_case").first()
+    )
     return _of_execution(execution) if execution else None
 
 

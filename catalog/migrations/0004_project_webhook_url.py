@@ -5,15 +5,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('catalog', '0003_case_origin'),
+        ("catalog", "0003_case_origin"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='project',
-            name='webhook_url',
-            field=models.URLField(blank=True, help_text='Slack-compatible incoming webhook called when a run newly fails (http or https; private and loopback addresses only if the server allows them).', max_length=500, validators=[django.core.validators.URLValidator(schemes=['http', 'https'])]),
+            model_name="project",
+            name="webhook_url",
+            field=models.URLField(
+                blank=True,
+                help_text="Slack-compatible incoming webhook called when a run newly fails (http or https; private and loopback addresses only if the server allows them).",
+                max_length=500,
+                validators=[django.core.validators.URLValidator(schemes=["http", "https"])],
+            ),
         ),
     ]

@@ -2,7 +2,7 @@
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import URLValidator, MaxValueValidator, RegexValidator
+from django.core.validators import MaxValueValidator, RegexValidator, URLValidator
 from django.db import models
 
 from catalog.models.choices import CaseOrigin, CasePriority, CaseStatus, CaseType, Role

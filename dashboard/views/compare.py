@@ -37,7 +37,12 @@ def compare_page(request):
             continue
         rows = comparison.buckets[name]
         start = offset if name == only else 0
-        more = {"base": base_ref, "head": head_ref, "bucket": name, "offset": start + ROWS_PER_SECTION}
+        more = {
+            "base": base_ref,
+            "head": head_ref,
+            "bucket": name,
+            "offset": start + ROWS_PER_SECTION,
+        }
         sections.append(
             {
                 "name": name,

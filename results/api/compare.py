@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 
 from results.compare import BUCKETS, Comparison, runs_compare
 from results.run_refs import runs_for_compare
-from results.serializers import ComparisonSerializer, CompareQuerySerializer
+from results.serializers import CompareQuerySerializer, ComparisonSerializer
 
 
 class CompareView(APIView):
@@ -52,7 +52,10 @@ def _body(request, comparison: Comparison, query: dict) -> dict:
             "results": rows[offset : offset + limit],
             "next": request.build_absolute_uri(page) if more else None,
         }
-    refs = {"base": comparison.base.ref if comparison.base else "previous", "head": comparison.head.ref}
+    refs = {
+        "base": comparison.base.ref if comparison.base else "previous",
+        "head": comparison.head.ref,
+    }
     return {
         "base": comparison.base,
         "head": comparison.head,

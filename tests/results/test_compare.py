@@ -5,8 +5,8 @@ import io
 
 import pytest
 
-from engine import worker as engine
 from catalog.models import SuiteItem
+from engine import worker as engine
 from executions.services import reported
 from results.compare import runs_compare
 from results.errors import InvalidQuery
@@ -264,3 +264,22 @@ def test_a_reported_run_compares_with_an_import_of_the_same_tests(project):
     head = report(project, [("shop.a", "passed", 10), ("shop.b", "error", 10, "gone")])
 
     assert keys(runs_compare(base, head), "newly_failing") == ["shop.b"]
+
+
+def test_a_test_reported_twice_in_one_run_counts_with_its_last_result(project):
+    base = upload(project, junit(("a", "passed", 0.1), ("b", "passed", 0.1)))
+    head = upload(project, junit(("a", "passed", 0.1), ("b", "failure", 0.1), ("b", "passed", 0.1)))
+
+    comparison = runs_compare(base, head)
+
+    assert comparison.counts["newly_failing"] == 0
+    assert comparison.unchanged == 2
+
+
+def test_two_identical_runs_are_all_unchanged(project):
+    report = junit(("a", "passed", 0.1), ("b", "skipped", 0), ("c", "passed", 1))
+    base, head = upload(project, report), upload(project, report)
+
+    comparison = runs_compare(base, head)
+
+    assert comparison.counts == dict.fromkeys(comparison.counts, 0) | {"unchanged": 3}

@@ -35,7 +35,12 @@ def test_a_viewer_reads_the_comparison_with_every_bucket(refs, viewer, api_for):
     assert (body["base"]["ref"], body["head"]["ref"]) == (base, head)
     assert body["counts"]["newly_failing"] == 2 and body["something_newly_fails"] is True
     assert list(body["buckets"]) == [
-        "newly_failing", "still_failing", "fixed", "new_tests", "removed_tests", "slower"
+        "newly_failing",
+        "still_failing",
+        "fixed",
+        "new_tests",
+        "removed_tests",
+        "slower",
     ]
     first = body["buckets"]["newly_failing"]["results"][0]
     assert first["key"] == "shop.turns_red"
@@ -138,8 +143,10 @@ def test_the_page_shows_buckets_newly_failing_first(refs, viewer, client):
 
     assert page.status_code == 200
     html = page.content.decode()
-    assert html.index('id="newly_failing"') < html.index('id="still_failing"') < html.index(
-        'id="fixed"'
+    assert (
+        html.index('id="newly_failing"')
+        < html.index('id="still_failing"')
+        < html.index('id="fixed"')
     )
     assert "shop.turns_red" in html and "cart is empty" in html
     assert "/cases/" in html

@@ -87,4 +87,3 @@ def test_the_exit_code_reaches_the_shell(project):
 
     assert newly.returncode == 1, newly.stderr
     assert same.returncode == 0, same.stderr
-

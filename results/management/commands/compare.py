@@ -21,7 +21,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("base", help="execution:<id>, import:<id> or previous")
         parser.add_argument("head", help="execution:<id> or import:<id>")
-        parser.add_argument("--ratio", type=float, default=None, help="Slower from this many times.")
+        parser.add_argument(
+            "--ratio", type=float, default=None, help="Slower from this many times."
+        )
         parser.add_argument("--min-delta-ms", type=int, default=None, help="... and this much.")
         parser.add_argument("--limit", type=int, default=50, help="Rows shown per bucket (0: all).")
 
