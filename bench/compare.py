@@ -118,15 +118,18 @@ def main() -> None:
         cursor.execute("VACUUM ANALYZE catalog_testcase")
     base, head = run_resolve(f"import:{base_batch.pk}"), run_resolve(f"import:{head_batch.pk}")
 
-    times = []
+    times, cpu = [], []
     for _ in range(ROUNDS):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         comparison = runs_compare(base, head)
         times.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
     print(f"counts: {comparison.counts}")
     print(
         f"runs_compare, 2 x {count:,} tests: p50 {percentile(times, 50) * 1000:.0f} ms, "
-        f"max {max(times) * 1000:.0f} ms ({ROUNDS} rounds)"
+        f"max {max(times) * 1000:.0f} ms ({ROUNDS} rounds); this process's CPU p50 "
+        f"{percentile(cpu, 50) * 1000:.0f} ms (the rest is PostgreSQL); load average "
+        f"{os.getloadavg()[0]:.1f}"
     )
 
     user = get_user_model().objects.create_superuser("bench", "b@example.test", "pw-bench-123")

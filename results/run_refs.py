@@ -161,6 +161,20 @@ def run_previous(run: Run) -> Run | None:
     return _of_execution(earlier) if earlier else None
 
 
+def previous_comparison_url(kind: str, run_id: int) -> str:
+    """The dashboard comparison of a run with its previous comparable run: the link of every run
+    page and report. "" for an unfinished run, a suite run's child, or a run with no previous."""
+    run = _load(kind, run_id)
+    if run is None or (kind == EXECUTION and run.status not in TERMINAL):
+        return ""
+    if kind == EXECUTION and Execution.objects.filter(pk=run_id, parent__isnull=False).exists():
+        return ""
+    base = run_previous(run)
+    if base is None:
+        return ""
+    return f"{reverse('dashboard:compare')}?base={base.ref}&head={run.ref}"
+
+
 def runs_for_compare(base_ref: str, head_ref: str, user=None) -> tuple[Run | None, Run]:
     """Resolve both refs for a comparison; base `previous` is the head's previous comparable run
     (None when it has none: everything in the head is then new). Raises InvalidQuery when the

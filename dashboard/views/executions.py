@@ -21,7 +21,7 @@ from executions.models import Execution, Trigger
 from executions.services import people
 from executions.services.suites import FAILING
 from executions.traces import trace_of, trace_steps
-from results.run_refs import run_previous, run_resolve
+from results.run_refs import EXECUTION, previous_comparison_url
 
 
 def _execution_context(request, execution_id: int) -> dict:
@@ -65,20 +65,10 @@ def _execution_context(request, execution_id: int) -> dict:
         and (execution.parent is None or execution.parent.is_terminal),
         "is_terminal": execution.is_terminal,
         "admin_url": admin_url(request.user, execution),
-        "compare_url": _compare_url(execution),
+        "compare_url": previous_comparison_url(EXECUTION, execution.pk)
+        if execution.is_terminal and execution.parent_id is None
+        else "",
     }
-
-
-def _compare_url(execution: Execution) -> str:
-    """The comparison with the previous comparable run on this branch, for a finished run that is
-    not a suite run's child; "" when there is none."""
-    if not execution.is_terminal or execution.parent_id is not None:
-        return ""
-    head = run_resolve(f"execution:{execution.pk}")
-    base = run_previous(head)
-    if base is None:
-        return ""
-    return reverse("dashboard:compare") + f"?base={base.ref}&head={head.ref}"
 
 
 def _attempts_total(attempts) -> float | None:

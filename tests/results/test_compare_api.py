@@ -7,8 +7,9 @@ import io
 import pytest
 from django.urls import reverse
 
+from engine import worker as engine
 from results.imports import junit_import
-from tests.factories import MembershipFactory
+from tests.factories import MembershipFactory, TestCaseFactory, execution_for
 from tests.results.test_compare import BASE, HEAD, junit
 
 pytestmark = pytest.mark.django_db
@@ -166,3 +167,34 @@ def test_the_page_needs_sign_in(refs, client):
     page = client.get(reverse("dashboard:compare"), {"head": refs[1]})
 
     assert page.status_code == 302 and "/login/" in page["Location"]
+
+
+# --- the links from run pages --------------------------------------------------------------------
+
+
+def test_a_finished_run_page_links_to_the_comparison_with_its_previous_run(project, viewer, client):
+    case = TestCaseFactory(
+        project=project,
+        steps=[{"name": "x is 1", "action": "assert", "params": {"variable": "x", "equals": 1}}],
+    )
+    first = execution_for(case, parameters={"x": 1}, branch="main")
+    while engine.run_next(worker="w") is not None:
+        pass
+    second = execution_for(case, parameters={"x": 2}, branch="main")
+    while engine.run_next(worker="w") is not None:
+        pass
+    client.force_login(viewer)
+
+    page = client.get(reverse("dashboard:execution", args=[second.pk])).content.decode()
+    oldest = client.get(reverse("dashboard:execution", args=[first.pk])).content.decode()
+
+    assert f'href="/compare/?base=execution:{first.pk}&amp;head=execution:{second.pk}"' in page
+    assert 'data-role="compare-previous"' not in oldest
+
+
+def test_an_import_report_links_to_the_comparison_with_the_previous_import(refs, viewer, api_for):
+    base, head = refs
+
+    html = api_for(viewer).get(f"/api/v1/imports/{head.split(':')[1]}/report/?as=html")
+
+    assert f'href="/compare/?base={base}&amp;head={head}"' in html.content.decode()
