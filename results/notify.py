@@ -114,7 +114,14 @@ def run_notification_send(notification_id: int) -> str:
         status = RunNotification.objects.filter(pk=notification_id).values_list("status", flat=True)
         return status.first() or ""  # another caller got there first, or not due yet
     notification = RunNotification.objects.get(pk=notification_id)
-    error, final = _post(notification.url, notification.payload)
+    # The project's URL as it is now: a maintainer who fixes a broken one fixes the retries too.
+    notification.url = Project.objects.values_list("webhook_url", flat=True).get(
+        pk=notification.project_id
+    )
+    if notification.url:
+        error, final = _post(notification.url, notification.payload)
+    else:
+        error, final = "the project no longer has a webhook", True
     if error is None:
         notification.status, notification.sent_at, notification.last_error = N.SENT, now, ""
     elif final or notification.tries >= settings.IB_WEBHOOK_MAX_TRIES:
@@ -123,7 +130,7 @@ def run_notification_send(notification_id: int) -> str:
         wait = settings.IB_WEBHOOK_BACKOFF_SECONDS * 4 ** (notification.tries - 1)
         notification.status, notification.last_error = N.PENDING, error[:500]
         notification.next_try_at = timezone.now() + timedelta(seconds=wait)
-    notification.save(update_fields=["status", "sent_at", "last_error", "next_try_at"])
+    notification.save(update_fields=["url", "status", "sent_at", "last_error", "next_try_at"])
     return notification.status
 
 

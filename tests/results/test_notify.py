@@ -16,7 +16,7 @@ from results.models import NotificationStatus, RunNotification
 from results.run_refs import run_resolve
 from tests.factories import TestCaseFactory, execution_for
 from tests.live import live_env, qcluster, wait_until
-from tests.results.test_compare import junit
+from tests.results.test_compare import junit, report
 from tests.results.webhook_server import webhook_receiver
 
 N = NotificationStatus
@@ -224,3 +224,47 @@ def test_a_run_the_engine_finishes_newly_failing_is_announced_once_by_a_real_wor
 def _finished(execution) -> bool:
     execution.refresh_from_db()
     return execution.is_terminal
+
+
+@pytest.mark.django_db
+def test_a_retry_goes_to_the_url_the_project_has_now(project):
+    with webhook_receiver() as fixed:
+        with_webhook(project, "http://127.0.0.1:9/nobody-listens")
+        head = two_imports(project)
+        assert notify.notify_run("import", head.id) == N.PENDING
+
+        with_webhook(project, fixed.url)
+        RunNotification.objects.update(next_try_at=timezone.now())
+        notify.notifications_send_due()
+
+    assert len(fixed.received) == 1
+    assert RunNotification.objects.get().status == N.SENT
+
+
+@pytest.mark.django_db
+def test_a_webhook_removed_before_the_retry_is_given_up(project):
+    with_webhook(project, "http://127.0.0.1:9/nobody-listens")
+    head = two_imports(project)
+    notify.notify_run("import", head.id)
+
+    with_webhook(project, "")
+    RunNotification.objects.update(next_try_at=timezone.now())
+    notify.notifications_send_due()
+
+    notification = RunNotification.objects.get()
+    assert (notification.status, notification.last_error) == (
+        N.FAILED,
+        "the project no longer has a webhook",
+    )
+
+
+@pytest.mark.django_db
+def test_a_reported_run_that_newly_fails_is_announced(project):
+    with webhook_receiver() as receiver:
+        with_webhook(project, receiver.url)
+        report(project, [("shop.a", "passed", 10)])
+        head = report(project, [("shop.a", "failed", 10, "broke")])
+
+        assert notify.notify_run("execution", head.id) == N.SENT
+
+    assert "shop.a: broke" in receiver.received[0]["text"]
