@@ -2,7 +2,7 @@ import logging
 
 from django.apps import AppConfig
 from django.db import DatabaseError
-from django.db.models.signals import post_migrate
+from django.db.models.signals import post_migrate, post_save
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +27,9 @@ class ResultsConfig(AppConfig):
 
         execution_finishing.connect(on_execution_finishing, dispatch_uid="results.record_finish")
         execution_finishing.connect(notify.on_execution_finishing, dispatch_uid="results.notify")
+        post_save.connect(
+            notify.forget_webhook, sender="catalog.Project", dispatch_uid="results.webhook"
+        )
 
 
 def ensure_schedules(using="default", **kwargs) -> None:

@@ -19,6 +19,7 @@ import ipaddress
 import logging
 import os
 import socket
+import time
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -50,10 +51,31 @@ def announced_failures(comparison: Comparison) -> list[Row]:
 
 def notify_on_commit(kind: str, run_id: int, project_id: int) -> None:
     """Enqueue the notification task for a finished run once the finish has committed, if the
-    project has a webhook. Called inside the finishing transaction; costs one query."""
-    if not Project.objects.filter(pk=project_id).exclude(webhook_url="").exists():
-        return
-    transaction.on_commit(lambda: _enqueue(kind, run_id))
+    project has a webhook. Called inside the finishing transaction."""
+    if _has_webhook(project_id):
+        transaction.on_commit(lambda: _enqueue(kind, run_id))
+
+
+# Whether a project has a webhook, per process, for WEBHOOK_KNOWN_SECONDS: asking on every finish
+# was one more statement in a worker's 21 per run (tests/executions/test_statement_budget.py).
+# A webhook set or removed is noticed by workers within that time; this process forgets at once
+# (forget_webhook, on every save of a project).
+WEBHOOK_KNOWN_SECONDS = 30.0
+_webhooks_known: dict[int, tuple[float, bool]] = {}
+
+
+def _has_webhook(project_id: int) -> bool:
+    now = time.monotonic()
+    known = _webhooks_known.get(project_id)
+    if known is None or known[0] < now:
+        has = Project.objects.filter(pk=project_id).exclude(webhook_url="").exists()
+        known = _webhooks_known[project_id] = (now + WEBHOOK_KNOWN_SECONDS, has)
+    return known[1]
+
+
+def forget_webhook(sender, instance, **kwargs) -> None:
+    """post_save receiver of Project (results.apps)."""
+    _webhooks_known.pop(instance.pk, None)
 
 
 def on_execution_finishing(sender, *, execution, **kwargs) -> None:
