@@ -123,8 +123,9 @@ def _of_import(batch: ImportBatch) -> Run:
 
 
 def run_previous(run: Run) -> Run | None:
-    """The previous comparable run: same project, same suite (or case; or import source and
-    name), same branch, finished, created before `run`. None when there is none."""
+    """The previous comparable run: same project, same suite (or case: a suite run's child
+    counts; or import source and name), same branch, finished, created before `run`. None when
+    there is none."""
     if run.kind == IMPORT:
         batch = ImportBatch.objects.get(pk=run.id)
         earlier = (
@@ -146,7 +147,6 @@ def run_previous(run: Run) -> Run | None:
     earlier = (
         Execution.objects.filter(
             project_id=run.project_id,
-            parent__isnull=True,
             branch=run.branch,
             status__in=TERMINAL,
             created_at__lte=run.created_at,

@@ -7,6 +7,7 @@ import pytest
 
 from catalog.models import SuiteItem
 from engine import worker as engine
+from executions.models import Execution
 from executions.services import reported
 from results.compare import runs_compare
 from results.errors import InvalidQuery
@@ -283,3 +284,17 @@ def test_two_identical_runs_are_all_unchanged(project):
     comparison = runs_compare(base, head)
 
     assert comparison.counts == dict.fromkeys(comparison.counts, 0) | {"unchanged": 3}
+
+
+def test_a_suite_runs_child_compares_with_the_same_case_in_the_previous_suite_run(
+    project, make_suite, suite_run
+):
+    case = x_is_1(project, "one")
+    suite = make_suite(case)
+    first = suite_run(suite)
+    second = suite_run(suite, x=2)
+    child_of = {run.id: Execution.objects.get(parent_id=run.id) for run in (first, second)}
+
+    previous = run_previous(run_resolve(f"execution:{child_of[second.id].pk}"))
+
+    assert previous.id == child_of[first.id].pk
