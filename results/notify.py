@@ -257,6 +257,8 @@ def _post(url: str, payload: dict) -> tuple[str | None, bool]:
         )
     except httpx.TimeoutException:
         return f"no answer within {settings.IB_WEBHOOK_TIMEOUT_SECONDS} s", False
+    except httpx.InvalidURL as exc:
+        return f"refused: not a URL that can be called ({exc})", True
     except httpx.HTTPError as exc:
         return f"{type(exc).__name__}: {exc}", False
     if 200 <= response.status_code < 300:
@@ -267,13 +269,17 @@ def _post(url: str, payload: dict) -> tuple[str | None, bool]:
 def webhook_target_refused(url: str) -> str:
     """Why the server will not call `url` ("" when it will): not http(s), or a host that
     resolves to a non-public address and is not in IB_WEBHOOK_PRIVATE_HOSTS."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return "refused: not a URL that can be called"
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return "refused: not an http(s) URL"
     if parts.hostname in settings.IB_WEBHOOK_PRIVATE_HOSTS:
         return ""
     try:
-        infos = socket.getaddrinfo(parts.hostname, parts.port or 443, proto=socket.IPPROTO_TCP)
+        infos = socket.getaddrinfo(parts.hostname, port or 443, proto=socket.IPPROTO_TCP)
     except (OSError, UnicodeError) as exc:
         return f"refused: {parts.hostname} does not resolve ({exc})"
     for info in infos:

@@ -13,11 +13,15 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="project",
             name="webhook_url",
-            field=models.URLField(
+            field=models.CharField(
                 blank=True,
                 help_text="Slack-compatible incoming webhook called when a run newly fails (http or https; private and loopback addresses only if the server allows them).",
                 max_length=500,
-                validators=[django.core.validators.URLValidator(schemes=["http", "https"])],
+                validators=[
+                    django.core.validators.RegexValidator(
+                        '^https?://[^\\s<>\\"]+$', "Give an http(s) address."
+                    )
+                ],
             ),
         ),
     ]

@@ -268,3 +268,13 @@ def test_a_reported_run_that_newly_fails_is_announced(project):
         assert notify.notify_run("execution", head.id) == N.SENT
 
     assert "shop.a: broke" in receiver.received[0]["text"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("url", ["http://host:99999/hook", "http://[not-an-ip/hook"])
+def test_a_webhook_url_that_cannot_be_called_is_given_up_at_once(project, url):
+    with_webhook(project, url)
+    head = two_imports(project)
+
+    assert notify.notify_run("import", head.id) == N.FAILED
+    assert RunNotification.objects.get().last_error.startswith("refused:")
