@@ -64,7 +64,7 @@ worker: install
 	$(PY) manage.py qcluster
 
 bench: install
-	$(PY) bench/engine.py && $(PY) bench/traces.py && $(PY) bench/ingest.py && $(PY) bench/live.py && $(PY) bench/load.py && $(PY) bench/dashboard_pages.py
+	$(PY) bench/engine.py && $(PY) bench/traces.py && $(PY) bench/ingest.py && $(PY) bench/compare.py && $(PY) bench/live.py && $(PY) bench/load.py && $(PY) bench/dashboard_pages.py
 
 chaos: install  ## 1,000 executions, workers SIGKILLed, PostgreSQL and Redis restarted
 	$(PY) bench/chaos.py

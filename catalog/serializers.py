@@ -3,11 +3,13 @@ free in the project, items of the same project) live in catalog.services, which 
 views call, so the admin and the API answer the same."""
 
 from django.contrib.auth import get_user_model
+from django.core.validators import RegexValidator
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from catalog.access import role_in, visible_project_ids, visible_projects
 from catalog.models import Membership, Project, Role, SuiteItem, TestCase, TestSuite
+from catalog.models.projects import WEBHOOK_URL_PATTERN
 from core import serializers as strict
 
 
@@ -61,13 +63,29 @@ class ProjectSerializer(strict.ModelSerializer):
             "allowed_hosts",
             "max_concurrency",
             "retention_days",
+            "webhook_url",
+            "has_webhook",
             "role",
             "created_at",
         ]
         read_only_fields = ["created_at"]
         # A taken slug is the service's to report (catalog_validate), as for the admin; the
-        # SlugField keeps its own pattern check.
-        extra_kwargs = {"slug": {"validators": []}}
+        # SlugField keeps its own pattern check. The webhook URL is often a secret (Slack's
+        # carries its token): written by maintainers, never read back; `has_webhook` says if set.
+        extra_kwargs = {"slug": {"validators": []}, "webhook_url": {"write_only": True}}
+
+    has_webhook = serializers.SerializerMethodField(help_text="A run webhook is set.")
+    webhook_url = strict.CharField(
+        max_length=500,
+        required=False,
+        allow_blank=True,
+        write_only=True,
+        validators=[RegexValidator(f"^$|{WEBHOOK_URL_PATTERN}", "Give an http(s) address.")],
+        help_text="Called when a run newly fails (Slack-compatible JSON); never shown back.",
+    )
+
+    def get_has_webhook(self, project: Project) -> bool:
+        return bool(project.webhook_url)
 
     @extend_schema_field(serializers.ChoiceField(choices=Role.choices, allow_null=True))
     def get_role(self, project: Project) -> str | None:

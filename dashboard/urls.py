@@ -6,6 +6,7 @@ from core import ids  # noqa: F401  registers `<id:...>`
 from dashboard.views import (
     analytics,
     cases,
+    compare,
     executions,
     manual,
     operations,
@@ -39,6 +40,7 @@ urlpatterns = [
     path("cases/<id:case_id>/", cases.case_detail, name="case"),
     path("cases/<id:case_id>/quarantine/", cases.case_quarantine, name="case-quarantine"),
     path("flaky/", cases.flaky_list, name="flaky"),
+    path("compare/", compare.compare_page, name="compare"),
     path("queue/", operations.queue_page, name="queue"),
     path("queue/pause/", operations.queue_pause_view, name="queue-pause"),
     path("queue/resume/", operations.queue_resume_view, name="queue-resume"),

@@ -212,6 +212,18 @@ IB_TRACE_INLINE_MAX_STEPS = env_int("IB_TRACE_INLINE_MAX_STEPS", 35, minimum=1)
 IB_JUNIT_MAX_BYTES = env_int("IB_JUNIT_MAX_BYTES", 256 * 1024 * 1024, minimum=1024)
 IB_FLAKY_WINDOW = env_int("IB_FLAKY_WINDOW", 20, minimum=3)
 IB_FLAKY_MIN_FLIPS = env_int("IB_FLAKY_MIN_FLIPS", 2, minimum=1)
+# Compare (results.compare): a test that passed both times is "slower" when its duration grew by
+# IB_COMPARE_SLOWER_RATIO times and by IB_COMPARE_MIN_DELTA_MS at least (1 ms -> 3 ms is no news).
+IB_COMPARE_SLOWER_RATIO = env_float("IB_COMPARE_SLOWER_RATIO", 1.5, minimum=1.0)
+IB_COMPARE_MIN_DELTA_MS = env_int("IB_COMPARE_MIN_DELTA_MS", 200, minimum=0)
+# Run notifications (results.notify): the project's webhook is called with this timeout, tried
+# IB_WEBHOOK_MAX_TRIES times, waiting IB_WEBHOOK_BACKOFF_SECONDS * 4**(try - 1) between tries.
+# A webhook host that resolves to a private, loopback or link-local address is refused unless
+# it is listed in IB_WEBHOOK_PRIVATE_HOSTS (SSRF: docs/results.md, "Notifications").
+IB_WEBHOOK_TIMEOUT_SECONDS = env_float("IB_WEBHOOK_TIMEOUT_SECONDS", 5.0, minimum=0.1)
+IB_WEBHOOK_MAX_TRIES = env_int("IB_WEBHOOK_MAX_TRIES", 5, minimum=1)
+IB_WEBHOOK_BACKOFF_SECONDS = env_float("IB_WEBHOOK_BACKOFF_SECONDS", 30.0, minimum=0.0)
+IB_WEBHOOK_PRIVATE_HOSTS = env_list("IB_WEBHOOK_PRIVATE_HOSTS", [])
 
 # --- Runners (docs/runners.md) -------------------------------------------------------------------
 IB_BROWSER_EXECUTABLE = env_str("IB_BROWSER_EXECUTABLE", "/usr/bin/chromium")

@@ -68,6 +68,7 @@ urlpatterns = [
     path("api/v1/hooks/suites/<id:suite_id>/", results_api.SuiteHookView.as_view()),
     path("api/v1/hooks/suites/<id:suite_id>/run/", results_api.SuiteHookRunView.as_view()),
     path("api/v1/suites/<id:suite_id>/badge.svg", results_api.SuiteBadgeView.as_view()),
+    path("api/v1/compare/", results_api.CompareView.as_view(), name="compare"),
     path("api/v1/", include(router.urls)),
     path("api/v1/schema/", SchemaView.as_view(), name="schema"),
     # The split view serves Swagger UI's init script as a URL of its own (`?script=`): no inline

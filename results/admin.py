@@ -4,7 +4,14 @@ Quarantine and hook rotation are admin actions calling the same services as the 
 from django.contrib import admin, messages
 from django.utils.html import format_html
 
-from results.models import CaseEvent, CaseResult, CaseStats, ImportBatch, SuiteHook
+from results.models import (
+    CaseEvent,
+    CaseResult,
+    CaseStats,
+    ImportBatch,
+    RunNotification,
+    SuiteHook,
+)
 from results.services import case_set_quarantine, hook_rotate, hook_set_enabled
 
 
@@ -129,3 +136,23 @@ class SuiteHookAdmin(ReadOnlyAdmin):
     def disable(self, request, queryset):
         for hook in queryset.select_related("suite"):
             hook_set_enabled(hook.suite, enabled=False)
+
+
+@admin.register(RunNotification)
+class RunNotificationAdmin(ReadOnlyAdmin):
+    """What was announced to each project's webhook, and what went wrong (results.notify). The
+    URL is left out of the list: it may carry the receiver's token."""
+
+    list_display = [
+        "id",
+        "project",
+        "execution",
+        "batch",
+        "status",
+        "tries",
+        "last_error",
+        "sent_at",
+    ]
+    list_filter = ["status", "project"]
+    raw_id_fields = ["project", "execution", "batch"]
+    exclude = ["url"]

@@ -2,7 +2,7 @@ import logging
 
 from django.apps import AppConfig
 from django.db import DatabaseError
-from django.db.models.signals import post_migrate
+from django.db.models.signals import post_migrate, post_save
 
 log = logging.getLogger(__name__)
 
@@ -10,6 +10,7 @@ log = logging.getLogger(__name__)
 SCHEDULES = {
     "results: prune old traces and events": ("results.tasks.prune", "D", None),
     "results: process missed finishes": ("results.tasks.process_pending", "I", 5),
+    "results: retry run notifications": ("results.tasks.send_due_notifications", "I", 1),
 }
 
 
@@ -21,12 +22,17 @@ class ResultsConfig(AppConfig):
         post_migrate.connect(ensure_schedules, sender=self)
         # Lazy: receivers import models, which are not importable before the registry is ready.
         from executions.signals import execution_finishing, reported_results_appended
+        from results import notify
         from results.processing import on_execution_finishing
         from results.reported_runs import on_reported_results
 
         execution_finishing.connect(on_execution_finishing, dispatch_uid="results.record_finish")
         reported_results_appended.connect(
             on_reported_results, dispatch_uid="results.record_reported"
+        )
+        execution_finishing.connect(notify.on_execution_finishing, dispatch_uid="results.notify")
+        post_save.connect(
+            notify.forget_webhook, sender="catalog.Project", dispatch_uid="results.webhook"
         )
 
 

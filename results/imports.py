@@ -18,7 +18,9 @@ from results.errors import IdempotencyConflict
 from results.history import Entry, history_record
 from results.junit import JUnitReader, ParsedCase
 from results.models import CaseOutcome, CaseResult, ImportBatch
+from results.notify import notify_on_commit
 from results.reported_cases import reported_cases_find_or_create
+from results.run_refs import IMPORT
 
 # Testcases written per round of bulk statements: bounded memory (a few MB), few round trips.
 BATCH_SIZE = 5000
@@ -83,6 +85,7 @@ def junit_import(
             batch.suites = reader.suites
             batch.size_bytes = reader.source.size
             batch.save()
+            notify_on_commit(IMPORT, batch.pk, project.pk)
     except _Duplicate:
         return _existing(project, key), False
     except IntegrityError:

@@ -232,3 +232,56 @@ class SuiteHook(models.Model):
 
     def __str__(self) -> str:
         return f"CI hook of suite {self.suite_id}"
+
+
+class NotificationStatus(models.TextChoices):
+    PENDING = "pending", "Waiting to be sent"
+    SENDING = "sending", "Being sent"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Given up"
+
+
+class RunNotification(models.Model):
+    """The one webhook call about one finished run (results.notify). Unique per run, created in a
+    transaction and claimed by compare-and-swap before each try, so a run is announced at most
+    once however often its task is delivered. A try that died mid-send stays `sending`: it may
+    have reached the receiver, so it is never tried again."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    execution = models.OneToOneField(
+        Execution, null=True, blank=True, on_delete=models.CASCADE, related_name="notification"
+    )
+    batch = models.OneToOneField(
+        ImportBatch, null=True, blank=True, on_delete=models.CASCADE, related_name="notification"
+    )
+    url = models.CharField(max_length=500)
+    payload = models.JSONField()
+    status = models.CharField(
+        max_length=8, choices=NotificationStatus.choices, default=NotificationStatus.PENDING
+    )
+    tries = models.PositiveSmallIntegerField(default=0)
+    next_try_at = models.DateTimeField(default=timezone.now)
+    last_error = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(execution__isnull=False, batch__isnull=True)
+                | models.Q(execution__isnull=True, batch__isnull=False),
+                name="run_notification_one_run",
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["next_try_at"],
+                condition=models.Q(status="pending"),
+                name="run_notification_due",
+            )
+        ]
+
+    def __str__(self) -> str:
+        run = f"execution #{self.execution_id}" if self.execution_id else f"import #{self.batch_id}"
+        return f"notification of {run} ({self.status})"

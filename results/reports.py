@@ -21,6 +21,7 @@ from executions.traces import trace_of, trace_steps
 from results.junit import ExportCase, SuiteTotals, junit_chunks, split_key
 from results.models import CaseOutcome, CaseResult, ImportBatch
 from results.processing import FAILING, OUTCOME_OF, attempts_of_this_run, worker_lost
+from results.run_refs import previous_comparison_url
 
 Outcome = CaseOutcome
 FORMATS = ("json", "html", "csv", "junit")
@@ -449,5 +450,6 @@ def render_html(report: Report) -> str:
             "rows": shown,
             "hidden": max(0, report.totals["tests"] - len(shown)),
             "max_steps": HTML_MAX_STEPS,
+            "compare_url": previous_comparison_url(report.kind, report.id),
         },
     )

@@ -256,3 +256,89 @@ class SuiteHookSerializer(serializers.Serializer):
         required=False,
         help_text="Only in the answer to a rotation: keep it, it is not shown again.",
     )
+
+
+# --- compare -----------------------------------------------------------------------------------
+
+
+class CompareQuerySerializer(serializers.Serializer):
+    """The query string of a comparison (results.api.compare)."""
+
+    head = serializers.RegexField(
+        r"^(execution:|import:)?[0-9]{1,18}$",
+        help_text="The run to judge: execution:<id> (a suite, case or reported run; a bare id "
+        "means an execution) or import:<id>.",
+    )
+    base = serializers.RegexField(
+        r"^(previous|(execution:|import:)?[0-9]{1,18})$",
+        required=False,
+        default="previous",
+        help_text="The run to compare with (default `previous`: the newest earlier finished "
+        "run of the same suite, case or import name on the head's branch).",
+    )
+    bucket = serializers.ChoiceField(
+        choices=[
+            "newly_failing",
+            "still_failing",
+            "fixed",
+            "new_tests",
+            "removed_tests",
+            "slower",
+        ],
+        required=False,
+        help_text="Only this bucket (to page through it); default all of them.",
+    )
+    offset = serializers.IntegerField(min_value=0, max_value=10_000_000, default=0)
+    limit = serializers.IntegerField(min_value=1, max_value=500, default=50)
+    ratio = serializers.FloatField(
+        min_value=1, max_value=1000, required=False, help_text="Slower from this many times."
+    )
+    min_delta_ms = serializers.IntegerField(
+        min_value=0, max_value=2**31, required=False, help_text="... and by this much at least."
+    )
+
+
+class CompareSideSerializer(serializers.Serializer):
+    outcome = serializers.CharField()
+    duration_ms = serializers.IntegerField(allow_null=True)
+    signature = serializers.CharField(help_text="The failure's signature; empty if it passed.")
+    execution = serializers.IntegerField(allow_null=True, source="execution_id")
+
+
+class CompareRowSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    case = serializers.IntegerField(allow_null=True, source="case_id")
+    base = CompareSideSerializer(allow_null=True)
+    head = CompareSideSerializer(allow_null=True)
+    same_signature = serializers.BooleanField()
+    ratio = serializers.FloatField(allow_null=True, help_text="Head duration / base duration.")
+
+
+class CompareBucketSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+    offset = serializers.IntegerField()
+    results = CompareRowSerializer(many=True)
+    next = serializers.CharField(allow_null=True, help_text="The next page of this bucket.")
+
+
+class CompareRunSerializer(serializers.Serializer):
+    ref = serializers.CharField()
+    kind = serializers.CharField()
+    id = serializers.IntegerField()
+    label = serializers.CharField()
+    branch = serializers.CharField()
+    revision = serializers.CharField()
+    status = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    page_url = serializers.CharField()
+
+
+class ComparisonSerializer(serializers.Serializer):
+    base = CompareRunSerializer(allow_null=True, help_text="null: no earlier comparable run.")
+    head = CompareRunSerializer()
+    ratio = serializers.FloatField()
+    min_delta_ms = serializers.IntegerField()
+    counts = serializers.DictField(child=serializers.IntegerField())
+    something_newly_fails = serializers.BooleanField()
+    dashboard_url = serializers.CharField()
+    buckets = serializers.DictField(child=CompareBucketSerializer())

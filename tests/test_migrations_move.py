@@ -49,6 +49,8 @@ ADDED_SINCE_THE_MOVE = {
     "executions_reportedbatch": None,  # the whole table (executions 0014)
     "executions_execution": {"lease_seconds"},  # executions 0014
     "results_importbatch": {"notes"},  # results 0006
+    "catalog_project": {"webhook_url"},  # catalog 0005
+    "results_runnotification": None,  # results 0008
 }
 INLINE_STEPS = [
     {"order": 0, "name": "open", "status": "passed", "duration_ms": 12},

@@ -134,6 +134,8 @@ def _path_value(path: str, name: str, victim: dict) -> int:
 def _url(path: str, operation: dict, victim: dict) -> str:
     url = re.sub(r"\{(\w+)\}", lambda m: str(_path_value(path, m.group(1), victim)), path)
     query = [p["name"] for p in operation.get("parameters", []) if p["in"] == "query"]
+    if "head" in query:  # /api/v1/compare/: the victim's import against its previous run
+        return f"{url}?head=import:{victim['batch'].pk}"
     return f"{url}?project={victim['project'].pk}" if "project" in query else url
 
 

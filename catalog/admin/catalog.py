@@ -148,6 +148,7 @@ class ProjectAdmin(ServiceAdmin):
             "Runs",
             {"fields": ["allowed_hosts", "max_concurrency", "retention_days", "failure_alerts"]},
         ),
+        ("Notifications", {"fields": ["webhook_url"]}),
     ]
 
     def get_queryset(self, request):

@@ -13,6 +13,11 @@ key_validator = RegexValidator(
     "A key starts with a letter or digit and holds letters, digits, spaces and _ . : / - [ ].",
 )
 
+# An http(s) address, said as a pattern the API schema carries (URLValidator's own rules are
+# stricter than the `uri` format a client validates against). What may be called is decided when
+# it is called (results.notify.webhook_target_refused).
+WEBHOOK_URL_PATTERN = r"^https?://[^\s<>\"]+$"
+
 
 class Project(models.Model):
     """The tenancy and permission boundary: everything else belongs to exactly one project."""
@@ -44,6 +49,15 @@ class Project(models.Model):
     failure_alerts = models.BooleanField(
         default=True,
         help_text="Its failed runs count towards the 'high failure rate' alert.",
+    )
+    # Called when a run finishes with newly failing tests (results.notify). Set by maintainers
+    # only, and often a secret (a Slack incoming-webhook URL): the API never shows it back.
+    webhook_url = models.CharField(
+        max_length=500,
+        blank=True,
+        validators=[RegexValidator(WEBHOOK_URL_PATTERN, "Give an http(s) address.")],
+        help_text="Slack-compatible incoming webhook called when a run newly fails (http or "
+        "https; private and loopback addresses only if the server allows them).",
     )
     members = models.ManyToManyField(
         settings.AUTH_USER_MODEL, through="Membership", related_name="projects"

@@ -21,6 +21,7 @@ from executions.models import Execution, Trigger
 from executions.services import people
 from executions.services.suites import FAILING
 from executions.traces import trace_of, trace_steps
+from results.run_refs import EXECUTION, previous_comparison_url
 
 
 def _execution_context(request, execution_id: int) -> dict:
@@ -64,6 +65,9 @@ def _execution_context(request, execution_id: int) -> dict:
         and (execution.parent is None or execution.parent.is_terminal),
         "is_terminal": execution.is_terminal,
         "admin_url": admin_url(request.user, execution),
+        "compare_url": previous_comparison_url(EXECUTION, execution.pk)
+        if execution.is_terminal and execution.parent_id is None
+        else "",
     }
 
 

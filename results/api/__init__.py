@@ -7,6 +7,7 @@ its renderers).
 """
 
 from results.api.analytics import AnalyticsViewSet, CaseHealthViewSet
+from results.api.compare import CompareView
 from results.api.hooks import SuiteBadgeView, SuiteHookRunView, SuiteHookView
 from results.api.imports import ImportBatchViewSet, JUnitImportView
 from results.api.runs import ExecutionReportView, ExecutionStepsStreamView, ExecutionStepsView
@@ -14,6 +15,7 @@ from results.api.runs import ExecutionReportView, ExecutionStepsStreamView, Exec
 __all__ = [
     "AnalyticsViewSet",
     "CaseHealthViewSet",
+    "CompareView",
     "ExecutionReportView",
     "ExecutionStepsStreamView",
     "ExecutionStepsView",

@@ -95,6 +95,8 @@ def pages(project, owner):
         "imported": f"/cases/{imported.pk}/",
         "flaky": "/flaky/",
         "queue": "/queue/",
+        # issue 17: two runs compared (one case removed, another new and failing)
+        "compare": f"/compare/?base=execution:{passed.pk}&head=execution:{failed.pk}",
     }
 
 
