@@ -8,6 +8,7 @@ import pytest
 from catalog.models import SuiteItem
 from engine import worker as engine
 from executions.models import Execution
+from executions.serializers.reported import ReportedResultSerializer, result_step
 from executions.services import reported
 from results.compare import runs_compare
 from results.errors import InvalidQuery
@@ -238,12 +239,17 @@ def test_the_previous_import_has_the_same_name_and_branch(project):
 
 def report(project, results: list[tuple]):
     run = reported.reported_run_open(project=project, name="shop", branch="main", lease_seconds=60)
-    steps = []
+    rows = []
     for name, outcome, ms, *message in results:
-        step = {"name": name, "kind": "reported", "status": outcome, "duration_ms": ms}
+        classname, _, test = name.rpartition(".")
+        row = {"classname": classname, "name": test, "outcome": outcome, "duration_ms": ms}
         if outcome in ("failed", "error"):
-            step["error"] = {"type": "Failure", "message": message[0] if message else "boom"}
-        steps.append(step)
+            row["message"] = message[0] if message else "boom"
+        rows.append(row)
+    # Read as the batch API reads them, so the steps are those a client's batch makes.
+    serializer = ReportedResultSerializer(data=rows, many=True)
+    serializer.is_valid(raise_exception=True)
+    steps = [result_step(row) for row in serializer.validated_data]
     reported.reported_run_append(run.pk, batch_id="1", results=steps)
     reported.reported_run_close(run.pk)
     return run_resolve(f"execution:{run.pk}")
