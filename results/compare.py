@@ -3,10 +3,10 @@ same failure signature or another), which tests are new or gone, and which got s
 
 A side is read with ONE query of only the columns the buckets need (key, case, outcome,
 duration, signature, the result's execution): the CaseResults of an engine run (a case run's own,
-a suite run's children's) or of a JUnit import, or for a reported run the steps of its trace
-(executions.traces, the one accessor). Tests are matched by their key (TestCase.key; a reported
-step's name, which is "classname.name" as an import's key is), so a suite run, an import and a
-reported run of the same tests compare. Two runs of 100,000 tests: docs/performance.md
+a suite run's children's, a reported run's: one per test and attempt, written as its batches
+arrive) or of a JUnit import. Tests are matched by their key (TestCase.key: a reported test and
+the same test uploaded as JUnit XML are one case), so a suite run, an import and a reported run
+of the same tests compare. Two runs of 100,000 tests: docs/performance.md
 ("Compare").
 
 The signature comes through `_signature()` alone: until results carry a computed signature it is
@@ -21,10 +21,9 @@ from django.db.models import Case, CharField, Func, Max, Value, When
 
 from catalog.models import TestCase
 from executions.models import Execution
-from executions.traces import trace_of, trace_steps
 from results.errors import InvalidQuery
 from results.models import CaseOutcome, CaseResult
-from results.run_refs import EXECUTION, IMPORT, Run
+from results.run_refs import IMPORT, Run
 
 FAILING = (CaseOutcome.FAILED, CaseOutcome.ERROR)
 # Shown in this order: what needs a person first.
@@ -60,14 +59,6 @@ def _signature():
     """The failure signature of a CaseResult, as a query expression: "" for a result that did not
     fail. THE one place to switch to the computed column: `return F("signature")`."""
     return Case(When(outcome__in=FAILING, then=FirstLine("message")), default=Value(""))
-
-
-def _step_signature(step: dict) -> str:
-    """The failure signature of a reported run's step (its error message's first line)."""
-    if step.get("status") not in FAILING:
-        return ""
-    message = (step.get("error") or {}).get("message") or step.get("message") or ""
-    return message.split("\n", 1)[0].strip()
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,7 +136,7 @@ def runs_compare(
     if base is not None and base.project_id != head.project_id:
         raise InvalidQuery("Both runs must be of the same project.")
     comparison = Comparison(base, head, ratio, min_delta_ms, {name: [] for name in BUCKETS})
-    if base is not None and not base.reported and not head.reported:
+    if base is not None:
         pairs, common = _pairs_in_database(base, head, ratio, min_delta_ms)
     else:
         pairs, common = _pairs_in_python(base, head)
@@ -187,8 +178,8 @@ Pair = tuple[str, Side | None, Side | None]
 
 
 def _pairs_in_python(base: Run | None, head: Run) -> tuple[list[Pair], int]:
-    """Both sides read whole and matched by key: a reported run (its results are trace steps,
-    matched by name) on either side, or no base. Returns (pairs, tests on both sides)."""
+    """Both sides read whole and matched by key: a run compared with nothing before it. Returns
+    (pairs, tests on both sides)."""
     before = side_results(base) if base is not None else {}
     after = side_results(head)
     pairs: list[Pair] = [(key, before.get(key), now) for key, now in after.items()]
@@ -285,23 +276,10 @@ def _side_queryset(run: Run):
 
 
 def side_results(run: Run) -> dict[str, Side]:
-    """{test key: its result} of one run, read whole (the comparisons with a reported run)."""
-    if run.kind == EXECUTION and run.reported:
-        return _reported_steps(run.id)
+    """{test key: its result} of one run, read whole (a comparison with no base)."""
     rows = (
         _results_of(run)
         .order_by("id")
         .values_list("case__key", "case_id", "outcome", "duration_ms", "execution_id", _signature())
     )
     return {key: Side(case, outcome, ms, sig, ex) for key, case, outcome, ms, ex, sig in rows}
-
-
-def _reported_steps(execution_id: int) -> dict[str, Side]:
-    """A reported test retried within the run is several steps: the last one counts."""
-    trace = trace_of(Execution(pk=execution_id), attempt_number=1)
-    return {
-        step.get("name") or f"[step {step.get('order')}]": Side(
-            None, step.get("status", ""), step.get("duration_ms"), _step_signature(step), None
-        )
-        for step in trace_steps(trace)
-    }

@@ -38,7 +38,7 @@ class Run:
     revision: str
     status: str
     created_at: datetime
-    reported: bool = False  # a reported run: its results are the steps of its trace
+    reported: bool = False  # a reported run: its results are its own, one per test and attempt
     suite_run: bool = False  # an engine suite run: its results are its children's
 
     @property
@@ -105,7 +105,7 @@ def _of_execution(execution: Execution) -> Run:
         status=execution.status,
         created_at=execution.created_at,
         reported=execution.trigger == Trigger.REPORTED,
-        suite_run=execution.test_suite_id is not None,
+        suite_run=execution.test_suite_id is not None and execution.trigger != Trigger.REPORTED,
     )
 
 

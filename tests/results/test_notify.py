@@ -267,7 +267,8 @@ def test_a_reported_run_that_newly_fails_is_announced(project):
 
         assert notify.notify_run("execution", head.id) == N.SENT
 
-    assert "shop.a: broke" in receiver.received[0]["text"]
+    # The reported test is a catalog case (as an uploaded one is): named with a link to it.
+    assert "|shop.a>: broke" in receiver.received[0]["text"]
 
 
 @pytest.mark.django_db
