@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "catalog",
     "executions",
     "results",
+    "triage",
     "runners",
     "live",
     "monitoring",

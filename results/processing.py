@@ -22,6 +22,9 @@ from executions.models import (
 )
 from results.history import Entry, history_record
 from results.models import CaseOutcome, CaseResult
+from results.runs import RunRef
+from results.signals import results_recorded
+from results.signatures import signature_of_error
 
 log = logging.getLogger(__name__)
 S = ExecutionStatus
@@ -88,13 +91,16 @@ def _record(execution: Execution) -> CaseResult:
     final = attempts[-1]
     run = attempts_of_this_run(attempts)
     error = final.error or {}
+    outcome = OUTCOME_OF[execution.status]
+    message = (execution.status_reason or error.get("message", ""))[:MAX_MESSAGE_CHARS]
+    failed = outcome in (CaseOutcome.FAILED, CaseOutcome.ERROR)
     result = CaseResult.objects.create(
         project_id=execution.project_id,
         case_id=execution.test_case_id,
         execution=execution,
         attempt_number=final.number,
         suite_name=execution.parent.test_suite.name if execution.parent_id else "",
-        outcome=OUTCOME_OF[execution.status],
+        outcome=outcome,
         retries=sum(1 for a in run[:-1] if a.outcome in FAILING and not worker_lost(a)),
         duration_ms=_ms(final.started_at, final.finished_at or execution.finished_at),
         queue_wait_ms=_ms(run[0].created_at, run[0].started_at),
@@ -102,16 +108,41 @@ def _record(execution: Execution) -> CaseResult:
         branch=execution.branch,
         environment=execution.environment,
         labels=execution.labels,
-        message=(execution.status_reason or error.get("message", ""))[:MAX_MESSAGE_CHARS],
+        message=message,
         details={"status": execution.status, **({"error": error} if error else {})},
+        signature=signature_of_error(error, message, execution.status) if failed else "",
         created_at=execution.finished_at or timezone.now(),
     )
+    previous: dict[int, str] = {}
     history_record(
         [Entry.of(result)],
         project_id=execution.project_id,
         actor_label=f"execution #{execution.pk}",
+        previous=previous,
+    )
+    results_recorded.send(
+        sender=CaseResult,
+        project_id=execution.project_id,
+        run=RunRef.of_execution(execution),
+        branch=execution.branch,
+        revision=execution.revision,
+        failures=[failure_of(result, error.get("type", ""))] if failed else [],
+        passed=[result.case_id] if outcome == CaseOutcome.PASSED else [],
+        previous=previous,
     )
     return result
+
+
+def failure_of(result: CaseResult, error_type: str) -> dict:
+    """A failure as results_recorded hands it on."""
+    return {
+        "id": result.pk,
+        "case_id": result.case_id,
+        "signature": result.signature,
+        "outcome": result.outcome,
+        "message": result.message,
+        "error_type": error_type,
+    }
 
 
 def attempts_of_this_run(attempts: list[Attempt]) -> list[Attempt]:
