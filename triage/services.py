@@ -49,7 +49,7 @@ def triage_set(
     target: FailureGroup | GroupHit,
     *,
     actor,
-    category: Category | None | object = UNSET,
+    category: Category | object | None = UNSET,
     comment: str | object = UNSET,
     issue_url: str | object = UNSET,
 ) -> TriageEvent | None:
