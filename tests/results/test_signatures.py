@@ -17,7 +17,7 @@ from results.signatures import failure_signature, normalise, top_frames
 from tests.factories import TestCaseFactory
 from tests.results.conftest import sample
 
-MODULE = '''
+MODULE = """
 import uuid, datetime
 
 class Order:
@@ -34,7 +34,7 @@ def checkout():
 
 def refund():
     return {}["amount"]
-'''
+"""
 
 
 def _python_failure(tmp_path, folder: str, port: int, function: str) -> tuple[str, str, str]:
@@ -107,7 +107,11 @@ CASES = [
     pytest.param(_pytest_failure(31, 402), _pytest_failure(35, 500), True, id="pytest same"),
     pytest.param(
         _pytest_failure(31, 402),
-        ("", "psycopg.OperationalError: connection refused", "tests/conftest.py:14: OperationalError"),
+        (
+            "",
+            "psycopg.OperationalError: connection refused",
+            "tests/conftest.py:14: OperationalError",
+        ),
         False,
         id="pytest different",
     ),
@@ -119,9 +123,13 @@ CASES = [
     ),
     pytest.param(
         _jest_failure("/app/", 24, "€12.00"),
-        ("", "", "TypeError: Cannot read properties of undefined (reading 'total')\n"
-         "    at Cart.render (/app/src/Cart.js:11:20)\n"
-         "    at Object.<anonymous> (/app/src/Cart.test.js:24:32)"),
+        (
+            "",
+            "",
+            "TypeError: Cannot read properties of undefined (reading 'total')\n"
+            "    at Cart.render (/app/src/Cart.js:11:20)\n"
+            "    at Object.<anonymous> (/app/src/Cart.test.js:24:32)",
+        ),
         False,
         id="jest different",
     ),
@@ -133,18 +141,32 @@ CASES = [
     ),
     pytest.param(
         _surefire_failure(41, ""),
-        _surefire_failure(41, "", "\tat com.acme.shop.CartTest.appliesDiscount(CartTest.java:52)\n"),
+        _surefire_failure(
+            41, "", "\tat com.acme.shop.CartTest.appliesDiscount(CartTest.java:52)\n"
+        ),
         False,
         id="junit5 other frame",
     ),
     pytest.param(
-        ("HttpStatusMismatch", "GET http://127.0.0.1:41823/api/orders/7f3a9c2e answered 503, expected 200", ""),
-        ("HttpStatusMismatch", "GET http://127.0.0.1:36001/api/orders/0b81d44f answered 503, expected 200", ""),
+        (
+            "HttpStatusMismatch",
+            "GET http://127.0.0.1:41823/api/orders/7f3a9c2e answered 503, expected 200",
+            "",
+        ),
+        (
+            "HttpStatusMismatch",
+            "GET http://127.0.0.1:36001/api/orders/0b81d44f answered 503, expected 200",
+            "",
+        ),
         True,
         id="our step same",
     ),
     pytest.param(
-        ("HttpStatusMismatch", "GET http://127.0.0.1:41823/api/orders answered 503, expected 200", ""),
+        (
+            "HttpStatusMismatch",
+            "GET http://127.0.0.1:41823/api/orders answered 503, expected 200",
+            "",
+        ),
         ("AssertionFailed", "GET http://127.0.0.1:41823/api/orders answered 503, expected 200", ""),
         False,
         id="our step other type",
