@@ -12,7 +12,11 @@ Analytics: 100,000 finished executions of 500 cases over 90 days, each with its 
 result processing writes it; then GET /api/v1/analytics/statistics/ and /trends/ over 30 and 90
 days, with the PostgreSQL plan of the trends query.
 
+Signatures: the 100,000 imported as next revisions with failure signatures and groups, and
+without (signing patched out and no results_recorded receivers), alternating: their cost.
+
 Run: DATABASE_URL=postgres://postgres@127.0.0.1:5432/test .venv/bin/python bench/ingest.py
+(all parts) or `... bench/ingest.py signatures` (one part).
 It re-creates its own database, ib_bench_ingest, writes the reports under bench/out/ and prints
 Markdown tables.
 """
@@ -96,6 +100,13 @@ def child_import(args: list[str]) -> None:
     from catalog.models import Project
 
     project = Project.objects.get(slug=slug)
+    if via == "unsigned":  # the baseline of the signature figure: no signatures, no groups
+        import results.imports
+        from results.signals import results_recorded
+
+        results.imports.signature_of_junit = lambda message, details: ""
+        results_recorded.receivers.clear()
+        via = "service"
     if via == "memory":  # the Python heap's peak (tracemalloc slows the run: timed apart)
         tracemalloc.start()
     started = time.perf_counter()
@@ -203,6 +214,41 @@ def ingest() -> None:
     ):
         r = run_child(path, slug, "m", "r1", "memory")
         print(f"| {label} | {r['size_mb']:.1f} | {r['heap_peak_mb']:.1f} |")
+
+
+# --- what failure signatures and groups cost an import -------------------------------------------
+
+
+def signatures() -> None:
+    """The 100,000-testcase import as a next revision (cases and groups exist), with signatures
+    and failure groups and without (signing patched out, no receivers), alternating, three each."""
+    from tests.factories import ProjectFactory
+
+    OUT.mkdir(parents=True, exist_ok=True)
+    large = OUT / "junit-100k.xml"
+    if not large.exists():
+        write_report(large, 100_000, seed=2)
+    ProjectFactory(slug="signed")
+    run_child(large, "signed", "warm", "r0")  # creates the cases (and the groups) once
+    times: dict[str, list[float]] = {"unsigned": [], "service": []}
+    for i in range(3):
+        for via in ("unsigned", "service"):
+            times[via].append(run_child(large, "signed", f"{via}-{i}", f"r{i + 1}", via)["seconds"])
+    from results.models import CaseResult
+    from triage.models import FailureGroup, GroupHit
+
+    signed = CaseResult.objects.exclude(signature="").count()
+    print("\n## Failure signatures and groups in a 100,000-testcase import (next revision)\n")
+    print("| import | runs (s) | median s |")
+    print("|---|---|---:|")
+    for label, via in (("without signatures or groups", "unsigned"), ("with both", "service")):
+        runs = ", ".join(f"{t:.2f}" for t in times[via])
+        print(f"| {label} | {runs} | {percentile(times[via], 50):.2f} |")
+    base, full = percentile(times["unsigned"], 50), percentile(times["service"], 50)
+    print(
+        f"\nExtra: {100 * (full - base) / base:+.1f} % ({signed:,} signed results, "
+        f"{FailureGroup.objects.count()} groups, {GroupHit.objects.count():,} hits)"
+    )
 
 
 # --- analytics over 100,000 executions -------------------------------------------------------------
@@ -323,10 +369,11 @@ def main() -> None:
         child_import(sys.argv[2:])
         return
     parts = sys.argv[1:] or ["ingest", "analytics"]
-    os.environ["DATABASE_URL"] = scratch_database("ib_bench_ingest")
+    # IB_BENCH_DB: another name, so that two people can run it on one server at once
+    os.environ["DATABASE_URL"] = scratch_database(os.environ.get("IB_BENCH_DB", "ib_bench_ingest"))
     setup_django(os.environ["DATABASE_URL"])
     for part in parts:
-        {"ingest": ingest, "analytics": analytics}[part]()
+        {"ingest": ingest, "analytics": analytics, "signatures": signatures}[part]()
 
 
 if __name__ == "__main__":

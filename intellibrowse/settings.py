@@ -323,6 +323,7 @@ SPECTACULAR_SETTINGS = {
         "CaseStatusEnum": "catalog.models.projects.CaseStatus",
         "CasePriorityEnum": "catalog.models.projects.CasePriority",
         "CaseOutcomeEnum": "results.models.CaseOutcome",
+        "FailureGroupStateEnum": "triage.models.GroupState",
     },
 }
 
