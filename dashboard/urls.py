@@ -3,7 +3,7 @@
 from django.urls import path
 
 from core import ids  # noqa: F401  registers `<id:...>`
-from dashboard.views import cases, executions, manual, operations, overview, projects
+from dashboard.views import cases, executions, failures, manual, operations, overview, projects
 
 app_name = "dashboard"
 
@@ -24,6 +24,9 @@ urlpatterns = [
     path("cases/<id:case_id>/", cases.case_detail, name="case"),
     path("cases/<id:case_id>/quarantine/", cases.case_quarantine, name="case-quarantine"),
     path("flaky/", cases.flaky_list, name="flaky"),
+    path("failures/", failures.failures_home, name="failures-home"),
+    path("projects/<id:project_id>/failures/", failures.failures_page, name="failures"),
+    path("failure-groups/<id:group_id>/triage/", failures.failure_triage, name="failure-triage"),
     path("queue/", operations.queue_page, name="queue"),
     path("queue/pause/", operations.queue_pause_view, name="queue-pause"),
     path("queue/resume/", operations.queue_resume_view, name="queue-resume"),

@@ -78,7 +78,7 @@ def triage_set(
                 changes["comment"] = [locked.comment, comment]
                 locked.comment = comment
         if issue_url is not UNSET:
-            issue_url = _checked_url(issue_url)
+            issue_url = checked_url(issue_url)
             if issue_url != locked.issue_url:
                 changes["issue_url"] = [locked.issue_url, issue_url]
                 locked.issue_url = issue_url
@@ -117,7 +117,7 @@ def _checked_comment(comment) -> str:
     return comment
 
 
-def _checked_url(url) -> str:
+def checked_url(url) -> str:
     url = str(url or "").strip()
     if not url:
         return ""
