@@ -19,6 +19,7 @@ two runs reads CaseResult.signature. Pure functions, no database.
 
 import hashlib
 import re
+from functools import lru_cache
 
 TOP_FRAMES = 5
 MESSAGE_MAX = 300  # characters of the message's first line that count
@@ -92,6 +93,7 @@ def top_frames(traceback: str, limit: int = TOP_FRAMES) -> list[str]:
     return frames
 
 
+@lru_cache(maxsize=8192)  # a suite's frames repeat from failure to failure: normalise each once
 def _frame(function: str, location: str) -> str:
     # "node:internal/..." and Windows paths alike: keep the file name, drop ":line:col".
     name = re.split(r"[\\/]", location)[-1]

@@ -11,6 +11,7 @@ import re
 
 from django.utils import timezone
 
+from results.bulk import insert_rows
 from results.runs import RunRef
 from triage.models import (
     STATE_RANK,
@@ -52,8 +53,8 @@ def group_failures(
     revision: str,
     failures: list[dict],
     previous: dict[int, str],
-) -> list[GroupHit]:
-    """Add signed failures to their groups (created on first sight); returns the hits."""
+) -> list[dict]:
+    """Add signed failures to their groups (created on first sight); returns the hits' rows."""
     failures = [f for f in failures if f["signature"]]
     if not failures:
         return []
@@ -70,22 +71,23 @@ def group_failures(
         group = groups[f["signature"]]
         state = _state(group, run, branch, previous.get(f["case_id"]))
         hits.append(
-            GroupHit(
-                group=group,
-                result_id=f["id"],
-                project_id=project_id,
-                case_id=f["case_id"],
-                run=run.key,
-                branch=branch,
-                state=state,
-                created_at=now,
-            )
+            {
+                "group_id": group.pk,
+                "result_id": f["id"],
+                "project_id": project_id,
+                "case_id": f["case_id"],
+                "run": run.key,
+                "branch": branch,
+                "state": state,
+                "created_at": now,
+            }
         )
         _count(group, f["case_id"], seen, revision, now)
         if group.last_run == run.key and STATE_RANK[group.last_state] >= STATE_RANK[state]:
             continue
         group.last_run, group.last_state = run.key, state
-    GroupHit.objects.bulk_create(hits, ignore_conflicts=True)
+    # COPY for an import's thousands (results.bulk); a result is in one group once.
+    insert_rows(GroupHit, hits, conflict=("result",))
     FailureGroup.objects.bulk_update(
         groups.values(),
         [

@@ -21,6 +21,8 @@ from executions.models import Execution, Trigger
 from executions.services import people
 from executions.services.suites import FAILING
 from executions.traces import trace_of, trace_steps
+from results.runs import RunRef
+from results.summaries import run_summary
 
 
 def _execution_context(request, execution_id: int) -> dict:
@@ -64,6 +66,10 @@ def _execution_context(request, execution_id: int) -> dict:
         and (execution.parent is None or execution.parent.is_terminal),
         "is_terminal": execution.is_terminal,
         "admin_url": admin_url(request.user, execution),
+        # What matters first: new failures, regressions, fixed, known (results.summaries).
+        "matters": run_summary(RunRef.of_execution(execution)).get("what_matters")
+        if execution.parent_id is None
+        else None,
     }
 
 

@@ -86,3 +86,13 @@ def test_engine_runs_join_the_same_groups_as_their_run(project, run, x_case):
         (f"execution:{fourth.pk}", "regressed"),
     ]
     assert FailureGroup.objects.get().occurrences == 3
+
+
+def test_an_import_of_many_failures_writes_every_hit_once(upload):
+    # past results.bulk.COPY_MIN_ROWS: the hits go through COPY on PostgreSQL
+    outcomes = {f"t{i}": ("refused", "assert", "npe")[i % 3] for i in range(150)}
+
+    batch = upload(outcomes)
+
+    assert GroupHit.objects.filter(run=f"import:{batch.pk}").count() == 150
+    assert sorted(FailureGroup.objects.values_list("cases_hit", flat=True)) == [50, 50, 50]

@@ -110,3 +110,31 @@ def test_the_admin_triages_through_the_same_service(admin_client, groups, projec
     group.refresh_from_db()
     assert (group.category, group.comment) == (bug, "from the admin")
     assert TriageEvent.objects.get().changes["comment"] == ["", "from the admin"]
+
+
+def test_a_run_page_leads_with_what_matters(client, viewer, run, x_case):
+    run(x_case, x=1)
+    run(x_case, x=2)
+    execution = run(x_case, x=3)
+    client.force_login(viewer)
+
+    body = client.get(f"/executions/{execution.pk}/").content.decode()
+
+    assert 'id="what-matters"' in body
+    assert "0 new" in body and "1 known" in body
+    assert body.index('id="what-matters"') < body.index("Steps")
+
+
+def test_the_json_report_of_an_import_leads_with_what_matters(viewer_api, upload):
+    upload({"pays": "refused", "adds": "assert"})
+    batch = upload({"pays": "refused", "adds": "pass", "lists": "npe"})
+
+    response = viewer_api.get(f"/api/v1/imports/{batch.pk}/report/?as=json")
+    text = b"".join(response.streaming_content).decode()
+
+    assert text.index('"what_matters"') < text.index('"cases"')
+    import json
+
+    matters = json.loads(text)["what_matters"]
+    assert matters["counts"]["new"] == 1 and matters["counts"]["fixed"] == 1
+    assert matters["counts"]["known"] == 1
