@@ -19,7 +19,9 @@ from executions.models import (
     AttemptReason,
     Execution,
     ExecutionStatus,
+    TraceStorage,
 )
+from executions.traces import trace_of
 from results.history import Entry, history_record
 from results.models import CaseOutcome, CaseResult
 from results.runs import RunRef
@@ -40,6 +42,7 @@ FAILING = (S.FAILED, S.ERROR, S.TIMED_OUT)
 # Attempts that continue the same run: the try before them belongs to the same finish.
 CONTINUING = (AttemptReason.RETRY, AttemptReason.WORKER_LOST)
 MAX_MESSAGE_CHARS = 2000
+STEP_FAILING = ("failed", "error")
 # The most the duration and queue-wait columns (PositiveIntegerField) hold: some 24.8 days.
 MS_MAX = 2**31 - 1
 
@@ -94,6 +97,11 @@ def _record(execution: Execution) -> CaseResult:
     outcome = OUTCOME_OF[execution.status]
     message = (execution.status_reason or error.get("message", ""))[:MAX_MESSAGE_CHARS]
     failed = outcome in (CaseOutcome.FAILED, CaseOutcome.ERROR)
+    # A failed assertion ends the attempt without an error of its own: the failing step's error
+    # (type, message, traceback) is what the failure is, and what its signature is made of.
+    step = failing_step(execution, final.number) if failed and not error else None
+    if step:
+        error = {**step["error"], "step": step.get("order")}
     result = CaseResult.objects.create(
         project_id=execution.project_id,
         case_id=execution.test_case_id,
@@ -143,6 +151,23 @@ def failure_of(result: CaseResult, error_type: str) -> dict:
         "message": result.message,
         "error_type": error_type,
     }
+
+
+def failing_step(execution: Execution, attempt_number: int) -> dict | None:
+    """The first failed or errored step with an error of an attempt's trace (inline, or the
+    StepRecord rows by their status column: one query either way)."""
+    trace = trace_of(execution, attempt_number)
+    if trace is None:
+        return None
+    if trace.storage == TraceStorage.INLINE:
+        steps = (s for s in trace.steps if s.get("error"))
+    else:
+        steps = (
+            trace.records.filter(status__in=STEP_FAILING)
+            .order_by("order")
+            .values_list("data", flat=True)[:5]
+        )
+    return next((s for s in steps if isinstance(s.get("error"), dict)), None)
 
 
 def attempts_of_this_run(attempts: list[Attempt]) -> list[Attempt]:
