@@ -28,6 +28,15 @@ FAULTS = 400
 FAIL_RATE = 0.05
 
 
+def _word(number: int) -> str:
+    """A name made of letters: signatures take numbers out, so faults must differ in words."""
+    letters = ""
+    for _ in range(3):
+        number, digit = divmod(number, 26)
+        letters += chr(97 + digit)
+    return letters
+
+
 def write_report(path: Path, report: int, rng: random.Random) -> None:
     # The faults of this report: a window over the FAULTS that moves by 20 per report, so the
     # oldest go away and come back later (regressions) and new ones appear.
@@ -48,12 +57,13 @@ def write_report(path: Path, report: int, rng: random.Random) -> None:
                     f"(0x{rng.getrandbits(48):x})"
                 )
                 stack = "".join(
-                    f"\tat com.acme.shop.fault{fault}.Layer{i}.call(Layer{i}.java:{rng.randrange(9, 999)})\n"
+                    f"\tat com.acme.shop.{_word(fault)}.Layer{i}.call(Layer{i}.java:{rng.randrange(9, 999)})\n"
                     for i in range(6)
                 )
                 out.write(
-                    head + f'>\n      <failure type="com.acme.Fault{fault % 23}Exception" '
-                    f'message="{message}">com.acme.Fault{fault % 23}Exception: {message}\n'
+                    head
+                    + f'>\n      <failure type="com.acme.{_word(fault % 23).title()}Exception" '
+                    f'message="{message}">com.acme.{_word(fault % 23).title()}Exception: {message}\n'
                     f"{stack}</failure>\n    </testcase>\n"
                 )
             out.write("  </testsuite>\n")

@@ -113,6 +113,7 @@ class FailureGroupViewSet(viewsets.ReadOnlyModelViewSet):
     list=extend_schema(
         summary="Failed results in failure groups, newest first",
         parameters=[
+            PROJECT_FILTER,
             OpenApiParameter("group", ID_SCHEMA, description="Failure group id."),
             OpenApiParameter("run", str, description="A run: execution:<id> or import:<id>."),
         ],
@@ -132,9 +133,10 @@ class GroupHitViewSet(viewsets.ReadOnlyModelViewSet):
         if self.action != "list":
             return visible
         group = int_query_param(self.request, "group", None, minimum=1)
+        project = int_query_param(self.request, "project", None, minimum=1)
         run = self.request.query_params.get("run", "")
-        if group is None and not run:
-            raise ValidationError({"group": "Give a group id or a run."})
+        if project is not None:
+            visible = visible.filter(project_id=project)
         if group is not None:
             visible = visible.filter(group_id=group)
         if run:

@@ -4,62 +4,82 @@ of groups the Failures page and the API page through."""
 from collections import defaultdict
 from dataclasses import dataclass
 
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 
 from results.runs import RunRef
 from triage.models import STATE_RANK, CaseFix, FailureGroup, GroupHit, GroupState
 
 SUMMARY_MAX = 100  # groups and fixed cases listed per section; the counts are whole
+CASES_SHOWN = 20  # cases listed per group
 SECTIONS = ("new", "regressed", "fixed", "known")
 
 
 def run_summary(run: RunRef) -> dict:
     """What matters in a run, in the order a tester reads it: new failures, regressions, fixed
-    cases, then known failures (triaged ones first). Registered with results.summaries."""
-    hits = (
+    cases, then known failures (triaged ones first). Registered with results.summaries.
+
+    Counted in SQL (hits per group and state, on the index grouphit_run); only the groups it
+    lists are loaded, with at most CASES_SHOWN of their cases."""
+    per_group: dict[int, dict] = {}
+    counts = (
         GroupHit.objects.filter(run=run.key)
-        .select_related("group__category", "category", "case")
-        .order_by("id")
+        .values_list("group_id", "state")
+        .annotate(n=Count("id"))
+        .order_by()
     )
-    groups: dict[int, dict] = {}
-    for hit in hits.iterator(chunk_size=2000):
-        entry = groups.get(hit.group_id)
-        if entry is None:
-            entry = groups[hit.group_id] = _group_entry(hit.group)
-        if STATE_RANK[hit.state] > STATE_RANK[entry["state"]]:
-            entry["state"] = hit.state
-        if len(entry["cases"]) < 20:
-            entry["cases"].append({"id": hit.case_id, "key": hit.case.key, "result": hit.result_id})
-        entry["results"] += 1
-    fixed = list(
-        CaseFix.objects.filter(run=run.key)
-        .select_related("case")
-        .order_by("case__key")
-        .values("case_id", "case__key")
+    for group_id, state, n in counts:
+        entry = per_group.setdefault(group_id, {"state": GroupState.KNOWN, "results": 0})
+        entry["results"] += n
+        if STATE_RANK[state] > STATE_RANK[entry["state"]]:
+            entry["state"] = state
+    by_state: dict[str, list[int]] = defaultdict(list)
+    for group_id, entry in sorted(per_group.items(), key=lambda item: -item[1]["results"]):
+        by_state[entry["state"]].append(group_id)
+    shown = {s: ids[:SUMMARY_MAX] for s, ids in by_state.items()}
+    groups = _entries([g for ids in shown.values() for g in ids], run, per_group)
+    known = sorted(
+        (groups[g] for g in shown.get(GroupState.KNOWN, [])),
+        key=lambda e: (not e["triaged"], -e["results"]),
     )
-    by_state: dict[str, list] = defaultdict(list)
-    for entry in groups.values():
-        by_state[entry["state"]].append(entry)
-    known = sorted(by_state[GroupState.KNOWN], key=lambda e: (not e["triaged"], -e["results"]))
+    fixed = CaseFix.objects.filter(run=run.key)
     return {
         "what_matters": {
             "counts": {
                 "new": len(by_state[GroupState.NEW]),
                 "regressed": len(by_state[GroupState.REGRESSED]),
-                "fixed": len(fixed),
-                "known": len(known),
+                "fixed": fixed.count(),
+                "known": len(by_state[GroupState.KNOWN]),
                 "known_triaged": sum(1 for e in known if e["triaged"]),
             },
-            "new": _ranked(by_state[GroupState.NEW]),
-            "regressed": _ranked(by_state[GroupState.REGRESSED]),
-            "fixed": [{"id": f["case_id"], "key": f["case__key"]} for f in fixed[:SUMMARY_MAX]],
-            "known": known[:SUMMARY_MAX],
+            "new": [groups[g] for g in shown.get(GroupState.NEW, [])],
+            "regressed": [groups[g] for g in shown.get(GroupState.REGRESSED, [])],
+            "fixed": [
+                {"id": case_id, "key": key}
+                for case_id, key in fixed.order_by("case__key").values_list("case_id", "case__key")[
+                    :SUMMARY_MAX
+                ]
+            ],
+            "known": known,
         }
     }
 
 
-def _ranked(entries: list[dict]) -> list[dict]:
-    return sorted(entries, key=lambda e: -e["results"])[:SUMMARY_MAX]
+def _entries(group_ids: list[int], run: RunRef, per_group: dict[int, dict]) -> dict[int, dict]:
+    entries = {}
+    for group in FailureGroup.objects.filter(pk__in=group_ids).select_related("category"):
+        entry = _group_entry(group)
+        entry.update(per_group[group.pk])
+        entries[group.pk] = entry
+    cases = (
+        GroupHit.objects.filter(run=run.key, group_id__in=group_ids)
+        .order_by("group_id", "id")
+        .values_list("group_id", "case_id", "case__key", "result_id")
+    )
+    for group_id, case_id, key, result_id in cases.iterator(chunk_size=5000):
+        listed = entries[group_id]["cases"]
+        if len(listed) < CASES_SHOWN:
+            listed.append({"id": case_id, "key": key, "result": result_id})
+    return entries
 
 
 def _group_entry(group: FailureGroup) -> dict:
@@ -71,8 +91,6 @@ def _group_entry(group: FailureGroup) -> dict:
         "category": group.category.name if group.category_id else "",
         "issue_url": group.issue_url,
         "triaged": group.triaged_at is not None,
-        "state": GroupState.KNOWN,
-        "results": 0,
         "cases": [],
     }
 
