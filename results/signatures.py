@@ -23,6 +23,9 @@ from functools import lru_cache
 
 TOP_FRAMES = 5
 MESSAGE_MAX = 300  # characters of the message's first line that count
+# A traceback is read from both ends (Python's innermost frame is last, Java's and Node's
+# first): the middle of a very long one never decides, and the cost per failure stays bounded.
+TRACEBACK_END = 10_000
 
 # Order matters: a UUID or a timestamp is made of digits and hex, so they go before those.
 _REPLACEMENTS = [
@@ -115,6 +118,8 @@ def error_type_of(error_type: str, message: str, traceback: str) -> str:
 def failure_signature(error_type: str = "", message: str = "", traceback: str = "") -> str:
     """The signature (40 hex characters) of one failure; "" when there is nothing to sign."""
     message, traceback = message or "", traceback or ""
+    if len(traceback) > 2 * TRACEBACK_END:
+        traceback = traceback[:TRACEBACK_END] + "\n" + traceback[-TRACEBACK_END:]
     kind = error_type_of(error_type or "", message, traceback)
     first_line = next((line for line in message.splitlines() if line.strip()), "")
     if not first_line:  # no message: the traceback's head after the type says what failed

@@ -2,8 +2,6 @@
 service as the API and the dashboard), edit categories and rules through their services; the
 hits, fixes and triage events are records, read-only."""
 
-import re
-
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
@@ -113,9 +111,9 @@ class _RuleForm(forms.ModelForm):
     def clean(self):
         data = super().clean()
         try:
-            re.compile(data.get("pattern") or "")
-        except re.error as exc:
-            raise ValidationError(f"The pattern is not a regular expression: {exc}.") from exc
+            data["pattern"] = services.checked_pattern(data.get("pattern"))
+        except TriageError as exc:
+            raise ValidationError(exc.message) from exc
         project, category = data.get("project"), data.get("category")
         if project and category and category.project_id != project.pk:
             raise ValidationError("That category belongs to another project.")

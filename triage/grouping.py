@@ -27,6 +27,7 @@ from triage.models import (
 from triage.services import categories_ensure
 
 REVISIONS_KEPT = 20
+RULE_TEXT_MAX = 500  # characters of a type or message a rule searches
 FAILING = ("failed", "error")
 
 
@@ -170,7 +171,7 @@ def _categoriser(project_id: int):
     def categorise(error_type: str, message: str) -> tuple[Category, TriageRule | None]:
         for rule, pattern in rules:
             text = error_type if rule.field == RuleField.ERROR_TYPE else message
-            if pattern.search(text[:2000]):
+            if pattern.search(text[:RULE_TEXT_MAX]):
                 return rule.category, rule
         return default, None
 

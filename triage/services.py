@@ -24,6 +24,11 @@ from triage.models import (
 
 UNSET = object()  # a field the caller leaves as it is
 COMMENT_MAX = 10_000
+# Rules run inside imports and engine finishes, so a pattern that backtracks catastrophically
+# ("(a+)+$", "(a|aa)+$") would stall them. Python's re has no time limit: a repeated group and a
+# backreference are refused (rules are words and simple classes: "Connection (refused|reset)").
+_REPEATED_GROUP = re.compile(r"\)\s*(?:[+*]|\{\d*,)")
+_BACKREFERENCE = re.compile(r"\\[1-9]|\(\?P=")
 
 
 def categories_ensure(project_id: int) -> Category:
@@ -127,6 +132,24 @@ def checked_url(url) -> str:
     return url
 
 
+def checked_pattern(pattern) -> str:
+    """A rule's pattern, stripped, when it is a regular expression rules may run. Raises
+    TriageError (400) otherwise."""
+    pattern = str(pattern or "").strip()
+    if not pattern or len(pattern) > 200:
+        raise TriageError("A rule needs a pattern of 1 to 200 characters.")
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise TriageError(f"The pattern is not a regular expression: {exc}.") from exc
+    if _REPEATED_GROUP.search(pattern) or _BACKREFERENCE.search(pattern):
+        raise TriageError(
+            "Repeated groups such as (a+)+ and backreferences are refused: they can make "
+            "matching take forever, and rules run while results are written."
+        )
+    return pattern
+
+
 # --- categories ----------------------------------------------------------------------------------
 
 
@@ -180,13 +203,7 @@ def rule_save(
         raise TriageError("That category belongs to another project.")
     if field not in RuleField.values:
         raise TriageError(f"A rule matches one of: {', '.join(RuleField.values)}.")
-    pattern = (pattern or "").strip()
-    if not pattern or len(pattern) > 200:
-        raise TriageError("A rule needs a pattern of 1 to 200 characters.")
-    try:
-        re.compile(pattern)
-    except re.error as exc:
-        raise TriageError(f"The pattern is not a regular expression: {exc}.") from exc
+    pattern = checked_pattern(pattern)
     rule = rule or TriageRule(project_id=project_id)
     rule.category, rule.field, rule.pattern = category, field, pattern
     rule.position, rule.enabled = position, enabled

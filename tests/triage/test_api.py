@@ -215,3 +215,18 @@ def test_a_triaged_signature_carries_its_category_and_link_to_new_occurrences(
         True,
     )
     assert FailureGroup.objects.count() == 1
+
+
+@pytest.mark.parametrize("pattern", ["(a+)+$", "(a|aa)+$", r"(\w+\s?)*$", r"(\d+)-\1", "(x){2,}"])
+def test_a_rule_that_could_backtrack_forever_is_refused(owner_api, project, pattern):
+    owner_api.get(f"/api/v1/failure-categories/?project={project.pk}")
+    category = Category.objects.get(project=project, is_default=True)
+
+    response = owner_api.post(
+        "/api/v1/triage-rules/",
+        {"project": project.pk, "category": category.pk, "field": "message", "pattern": pattern},
+        format="json",
+    )
+
+    assert response.status_code == 400
+    assert "forever" in response.json()["message"]
