@@ -108,8 +108,12 @@ def _groups_for(project_id: int, failures: list[dict], now) -> dict[str, Failure
     """The groups of these failures' signatures, locked; the missing ones created first (a
     concurrent writer creating the same one is waited for, then found: ON CONFLICT DO NOTHING)."""
     signatures = {f["signature"] for f in failures}
-    locked = FailureGroup.objects.select_for_update().filter(
-        project_id=project_id, signature__in=signatures
+    # One order for every writer (the signature): two imports sharing faults lock and insert
+    # the same rows in the same order, so they queue instead of deadlocking.
+    locked = (
+        FailureGroup.objects.select_for_update()
+        .filter(project_id=project_id, signature__in=signatures)
+        .order_by("signature")
     )
     groups = {g.signature: g for g in locked}
     missing = [f for f in failures if f["signature"] not in groups]
@@ -119,7 +123,7 @@ def _groups_for(project_id: int, failures: list[dict], now) -> dict[str, Failure
             firsts.setdefault(f["signature"], f)
         categorise = _categoriser(project_id)
         created = []
-        for f in firsts.values():
+        for f in sorted(firsts.values(), key=lambda f: f["signature"]):
             category, rule = categorise(f["error_type"], f["message"])
             created.append(
                 FailureGroup(
