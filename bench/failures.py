@@ -106,12 +106,37 @@ def measure(label: str, call, times: int = 20) -> str:
 
 
 def main() -> None:
-    reports = int(sys.argv[1]) if len(sys.argv) > 1 else 10
-    url = scratch_database(os.environ.get("IB_BENCH_DB", "ib_bench_failures"))
-    setup_django(
-        url, DEBUG="false", SECRET_KEY="bench-only-secret-key", SECURE_SSL_REDIRECT="false"
-    )
+    """`failures.py [reports]` seeds and measures; `failures.py measure` measures again on the
+    database the last run seeded (to repeat the figures at a quieter moment)."""
+    again = sys.argv[1:] == ["measure"]
+    reports = int(sys.argv[1]) if len(sys.argv) > 1 and not again else 10
+    name = os.environ.get("IB_BENCH_DB", "ib_bench_failures")
+    env = {"DEBUG": "false", "SECRET_KEY": "bench-only-secret-key", "SECURE_SSL_REDIRECT": "false"}
+    if again:
+        base = os.environ["DATABASE_URL"]
+        url = base[: base.rindex("/") + 1] + name
+    else:
+        url = scratch_database(name)
+    setup_django(url, **env)
+    from django.contrib.auth import get_user_model
     from django.db import connection
+
+    from catalog.models import Project
+    from results.models import ImportBatch
+
+    if again:
+        project = Project.objects.get(slug="failures")
+        tester = get_user_model().objects.get(username="bench-tester")
+        last = ImportBatch.objects.filter(project=project).order_by("-id").first()
+        reports, seconds = ImportBatch.objects.filter(project=project).count(), []
+    else:
+        project, tester, last, seconds = seed(reports)
+        with connection.cursor() as cursor:
+            cursor.execute("VACUUM ANALYZE")
+    report_figures(project, tester, last, reports, seconds)
+
+
+def report_figures(project, tester, last, reports: int, seconds: list[float]) -> None:
     from django.test import Client
 
     from results.models import CaseResult
@@ -119,9 +144,6 @@ def main() -> None:
     from results.summaries import run_summary
     from triage.models import Category, FailureGroup, GroupHit
 
-    project, tester, last, seconds = seed(reports)
-    with connection.cursor() as cursor:
-        cursor.execute("VACUUM ANALYZE")
     results = CaseResult.objects.filter(project=project).count()
     groups = FailureGroup.objects.filter(project=project).count()
     hits = GroupHit.objects.filter(project=project).count()
@@ -143,10 +165,11 @@ def main() -> None:
     print(
         f"## The Failures page on {results:,} results ({groups:,} groups, {hits:,} failed results)\n"
     )
-    print(
-        f"Seeded by {reports} imports of {TESTS:,} testcases: {sum(seconds):.0f} s in all, "
-        f"median {percentile(seconds, 50):.1f} s per import.\n"
-    )
+    if seconds:
+        print(
+            f"Seeded by {reports} imports of {TESTS:,} testcases: {sum(seconds):.0f} s in all, "
+            f"median {percentile(seconds, 50):.1f} s per import.\n"
+        )
     print("| request | p50 ms | p95 ms |")
     print("|---|---:|---:|")
     print(measure("Failures page, first page (25 groups)", get(base)))

@@ -3,7 +3,10 @@ anonymous refused), categories and rules; rules applied at write time and triage
 
 import pytest
 
+from results.runs import RunRef
+from results.summaries import run_summary
 from tests.factories import ProjectFactory
+from tests.triage.conftest import report
 from triage.models import Category, FailureGroup, GroupHit, TriageEvent
 
 pytestmark = pytest.mark.django_db
@@ -205,9 +208,6 @@ def test_a_triaged_signature_carries_its_category_and_link_to_new_occurrences(
 
     batch = upload({"pays": "refused", "lists": "pass"})
 
-    from results.runs import RunRef
-    from results.summaries import run_summary
-
     (known,) = run_summary(RunRef.of_batch(batch.pk))["what_matters"]["known"]
     assert (known["category"], known["issue_url"], known["triaged"]) == (
         "Product bug",
@@ -230,3 +230,16 @@ def test_a_rule_that_could_backtrack_forever_is_refused(owner_api, project, patt
 
     assert response.status_code == 400
     assert "forever" in response.json()["message"]
+
+
+def test_the_upload_answer_of_ci_leads_with_what_matters(member_api, project, upload):
+    upload({"pays": "refused", "adds": "assert"})
+    response = member_api.post(
+        f"/api/v1/imports/junit/?project={project.pk}&branch=main",
+        data=report({"pays": "refused", "adds": "pass", "lists": "npe"}, n=7),
+        content_type="application/xml",
+    )
+
+    assert response.status_code == 201, response.content[:300]
+    counts = response.json()["what_matters"]["counts"]
+    assert (counts["new"], counts["fixed"], counts["known"]) == (1, 1, 1)

@@ -1,6 +1,8 @@
 """The Failures page and triage from the dashboard and the admin: the same service, the same
 audit trail; who may see and who may triage."""
 
+import json
+
 import pytest
 
 from triage.models import Category, FailureGroup, TriageEvent
@@ -133,8 +135,6 @@ def test_the_json_report_of_an_import_leads_with_what_matters(viewer_api, upload
     text = b"".join(response.streaming_content).decode()
 
     assert text.index('"what_matters"') < text.index('"cases"')
-    import json
-
     matters = json.loads(text)["what_matters"]
     assert matters["counts"]["new"] == 1 and matters["counts"]["fixed"] == 1
     assert matters["counts"]["known"] == 1
