@@ -88,8 +88,9 @@ class FailureGroupViewSet(viewsets.ReadOnlyModelViewSet):
         params = self.request.query_params
         project = int_query_param(self.request, "project", None, minimum=1)
         category = int_query_param(self.request, "category", None, minimum=1)
-        state = params.get("state", "")
-        if state and state not in GroupState.values:
+        state = params.get("state")
+        # Given but empty is a 400 too, as for every filter: the schema says one of the states.
+        if state is not None and state not in GroupState.values:
             raise ValidationError({"state": f"One of: {', '.join(GroupState.values)}."})
         if project is not None:
             visible = visible.filter(project_id=project)
