@@ -12,7 +12,11 @@ Analytics: 100,000 finished executions of 500 cases over 90 days, each with its 
 result processing writes it; then GET /api/v1/analytics/statistics/ and /trends/ over 30 and 90
 days, with the PostgreSQL plan of the trends query.
 
+Signatures: the 100,000 imported as next revisions with failure signatures and groups, and
+without (signing patched out and no results_recorded receivers), alternating: their cost.
+
 Run: DATABASE_URL=postgres://postgres@127.0.0.1:5432/test .venv/bin/python bench/ingest.py
+(all parts) or `... bench/ingest.py signatures` (one part).
 It re-creates its own database, ib_bench_ingest, writes the reports under bench/out/ and prints
 Markdown tables.
 """
@@ -96,6 +100,14 @@ def child_import(args: list[str]) -> None:
     from catalog.models import Project
 
     project = Project.objects.get(slug=slug)
+    spent = _time_signing_and_grouping() if via == "service" else {}
+    if via == "unsigned":  # the baseline of the signature figure: no signatures, no groups
+        import results.imports
+        from results.signals import results_recorded
+
+        results.imports.signature_of_junit = lambda message, details: ""
+        results_recorded.receivers.clear()
+        via = "service"
     if via == "memory":  # the Python heap's peak (tracemalloc slows the run: timed apart)
         tracemalloc.start()
     started = time.perf_counter()
@@ -124,9 +136,41 @@ def child_import(args: list[str]) -> None:
                 "heap_peak_mb": heap_peak / 2**20,
                 "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                 "size_mb": Path(path).stat().st_size / 2**20,
+                **spent,
             }
         )
     )
+
+
+def _time_signing_and_grouping() -> dict:
+    """Wrap the signing function and the failure-group receiver with timers: their own share of
+    an import, a figure that other load on the machine does not blur as much as two imports'
+    difference does. The dict fills in as the import runs."""
+    import results.imports
+    from results.signals import results_recorded
+    from triage import grouping
+
+    spent = {"signing_s": 0.0, "grouping_s": 0.0}
+    sign = results.imports.signature_of_junit
+
+    def timed_sign(message, details):
+        t0 = time.perf_counter()
+        try:
+            return sign(message, details)
+        finally:
+            spent["signing_s"] += time.perf_counter() - t0
+
+    def timed_group(sender, **kwargs):
+        t0 = time.perf_counter()
+        try:
+            grouping.on_results_recorded(sender, **kwargs)
+        finally:
+            spent["grouping_s"] += time.perf_counter() - t0
+
+    results.imports.signature_of_junit = timed_sign
+    results_recorded.receivers.clear()
+    results_recorded.connect(timed_group, weak=False)
+    return spent
 
 
 def _import_over_api(project, path: Path, key: str, revision: str) -> tuple[int, bool]:
@@ -203,6 +247,51 @@ def ingest() -> None:
     ):
         r = run_child(path, slug, "m", "r1", "memory")
         print(f"| {label} | {r['size_mb']:.1f} | {r['heap_peak_mb']:.1f} |")
+
+
+# --- what failure signatures and groups cost an import -------------------------------------------
+
+
+def signatures() -> None:
+    """The 100,000-testcase import as a next revision (cases and groups exist), with signatures
+    and failure groups and without (signing patched out, no receivers), alternating, three each."""
+    from tests.factories import ProjectFactory
+
+    OUT.mkdir(parents=True, exist_ok=True)
+    large = OUT / "junit-100k.xml"
+    if not large.exists():
+        write_report(large, 100_000, seed=2)
+    ProjectFactory(slug="signed")
+    run_child(large, "signed", "warm", "r0")  # creates the cases (and the groups) once
+    times: dict[str, list[float]] = {"unsigned": [], "service": []}
+    shares = []
+    for i in range(3):
+        for via in ("unsigned", "service"):
+            r = run_child(large, "signed", f"{via}-{i}", f"r{i + 1}", via)
+            times[via].append(r["seconds"])
+            if via == "service":
+                shares.append((r["seconds"], r["signing_s"], r["grouping_s"]))
+    from results.models import CaseResult
+    from triage.models import FailureGroup, GroupHit
+
+    signed = CaseResult.objects.exclude(signature="").count()
+    print("\n## Failure signatures and groups in a 100,000-testcase import (next revision)\n")
+    print("| import | runs (s) | median s |")
+    print("|---|---|---:|")
+    for label, via in (("without signatures or groups", "unsigned"), ("with both", "service")):
+        runs = ", ".join(f"{t:.2f}" for t in times[via])
+        print(f"| {label} | {runs} | {percentile(times[via], 50):.2f} |")
+    base, full = percentile(times["unsigned"], 50), percentile(times["service"], 50)
+    print(
+        f"\nDifference of the medians: {100 * (full - base) / base:+.1f} % ({signed:,} signed "
+        f"results, {FailureGroup.objects.count()} groups, {GroupHit.objects.count():,} hits)\n"
+    )
+    print("Measured inside each signed import (timers around the two functions):\n")
+    print("| import s | signing s | grouping s | share of the import |")
+    print("|---:|---:|---:|---:|")
+    for seconds, signing, grouping in shares:
+        share = 100 * (signing + grouping) / seconds
+        print(f"| {seconds:.2f} | {signing:.2f} | {grouping:.2f} | {share:.1f} % |")
 
 
 # --- analytics over 100,000 executions -------------------------------------------------------------
@@ -323,10 +412,11 @@ def main() -> None:
         child_import(sys.argv[2:])
         return
     parts = sys.argv[1:] or ["ingest", "analytics"]
-    os.environ["DATABASE_URL"] = scratch_database("ib_bench_ingest")
+    # IB_BENCH_DB: another name, so that two people can run it on one server at once
+    os.environ["DATABASE_URL"] = scratch_database(os.environ.get("IB_BENCH_DB", "ib_bench_ingest"))
     setup_django(os.environ["DATABASE_URL"])
     for part in parts:
-        {"ingest": ingest, "analytics": analytics}[part]()
+        {"ingest": ingest, "analytics": analytics, "signatures": signatures}[part]()
 
 
 if __name__ == "__main__":

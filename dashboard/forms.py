@@ -192,3 +192,18 @@ class ExecutionSearchForm(forms.Form):
         if since and until and since > until:
             self.add_error("until", "The end of the range is before its start.")
         return data
+
+
+class TriageForm(forms.Form):
+    """A triage of a failure group from the Failures page: the fields given change."""
+
+    category = forms.TypedChoiceField(coerce=int, required=False, empty_value=None)
+    comment = forms.CharField(
+        required=False, max_length=10_000, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    issue_url = forms.CharField(required=False, max_length=500, label="Issue link")
+    next = forms.CharField(required=False, max_length=2000)
+
+    def __init__(self, *args, categories=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["category"].choices = [(c.pk, c.name) for c in categories]

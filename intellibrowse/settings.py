@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "catalog",
     "executions",
     "results",
+    "triage",
     "runners",
     "live",
     "monitoring",
@@ -334,6 +335,7 @@ SPECTACULAR_SETTINGS = {
         "CaseStatusEnum": "catalog.models.projects.CaseStatus",
         "CasePriorityEnum": "catalog.models.projects.CasePriority",
         "CaseOutcomeEnum": "results.models.CaseOutcome",
+        "FailureGroupStateEnum": "triage.models.GroupState",
     },
 }
 

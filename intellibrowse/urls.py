@@ -15,6 +15,7 @@ from executions import views as executions_views
 from executions.api.manual import ManualStepResultView
 from monitoring import views as monitoring_views
 from results import api as results_api
+from triage import api as triage_api
 
 
 class ApiRouter(DefaultRouter):
@@ -45,6 +46,10 @@ router.register("schedules", executions_api.RunScheduleViewSet, basename="schedu
 router.register("imports", results_api.ImportBatchViewSet, basename="import")
 router.register("analytics/cases", results_api.CaseHealthViewSet, basename="case-health")
 router.register("analytics", results_api.AnalyticsViewSet, basename="analytics")
+router.register("failure-groups", triage_api.FailureGroupViewSet, basename="failure-group")
+router.register("failure-results", triage_api.GroupHitViewSet, basename="failure-result")
+router.register("failure-categories", triage_api.CategoryViewSet, basename="failure-category")
+router.register("triage-rules", triage_api.TriageRuleViewSet, basename="triage-rule")
 
 urlpatterns = [
     # The three sign-in forms, rate limited (core.throttling), ahead of the includes that

@@ -9,15 +9,14 @@ the same test uploaded as JUnit XML are one case), so a suite run, an import and
 of the same tests compare. Two runs of 100,000 tests: docs/performance.md
 ("Compare").
 
-The signature comes through `_signature()` alone: until results carry a computed signature it is
-the first line of the message (the lead switches that one line to the `signature` column).
+The signature is CaseResult.signature (results.signatures), read through `_signature()` alone.
 """
 
 from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Case, CharField, Func, Max, Value, When
+from django.db.models import Case, CharField, F, Func, Max, Value, When
 
 from catalog.models import TestCase
 from executions.models import Execution
@@ -55,10 +54,17 @@ class FirstLine(Func):
         return self.as_sql(compiler, connection, template=template)
 
 
+def _first_error_line():
+    """What a person reads of a failure: its message's first line ("" for a result that did not
+    fail)."""
+    return Case(When(outcome__in=FAILING, then=FirstLine("message")), default=Value(""))
+
+
 def _signature():
     """The failure signature of a CaseResult, as a query expression: "" for a result that did not
-    fail. THE one place to switch to the computed column: `return F("signature")`."""
-    return Case(When(outcome__in=FAILING, then=FirstLine("message")), default=Value(""))
+    fail (results.signatures, computed when the result was written: the error's type, message and
+    innermost frames with ids, times, paths and ports taken out)."""
+    return F("signature")
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,8 +74,9 @@ class Side:
     case_id: int | None
     outcome: str
     duration_ms: int | None
-    signature: str
+    signature: str  # what tells two failures apart (results.signatures)
     execution_id: int | None  # the execution that ran it (a suite run's child), for links
+    message: str = ""  # the failure's first line, for people
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,14 +221,14 @@ def _pairs_in_database(
         c AS MATERIALIZED (
             SELECT COALESCE(h.case_id, b.case_id) AS id,
                    b.case_id AS b_case, b.outcome AS b_outcome, b.duration_ms AS b_ms,
-                   b.execution_id AS b_execution, b.sig AS b_sig,
+                   b.execution_id AS b_execution, b.sig AS b_sig, b.msg AS b_msg,
                    h.case_id AS h_case, h.outcome AS h_outcome, h.duration_ms AS h_ms,
-                   h.execution_id AS h_execution, h.sig AS h_sig
+                   h.execution_id AS h_execution, h.sig AS h_sig, h.msg AS h_msg
             FROM b FULL OUTER JOIN h ON b.case_id = h.case_id
             WHERE NOT ({_CERTAINLY_UNCHANGED})
         )
-        SELECT (SELECT t.key FROM {table} t WHERE t.id = c.id), c.b_case, c.b_outcome, c.b_ms, c.b_execution, c.b_sig,
-               c.h_case, c.h_outcome, c.h_ms, c.h_execution, c.h_sig,
+        SELECT (SELECT t.key FROM {table} t WHERE t.id = c.id), c.b_case, c.b_outcome, c.b_ms, c.b_execution, c.b_sig, c.b_msg,
+               c.h_case, c.h_outcome, c.h_ms, c.h_execution, c.h_sig, c.h_msg,
                (SELECT count(*) FROM b JOIN h ON b.case_id = h.case_id) AS common
         FROM c
     """  # noqa: S608
@@ -242,10 +249,10 @@ def _pairs_in_database(
     pairs = [
         (
             key,
-            Side(b_case, b_outcome, b_ms, b_sig, b_ex) if b_case is not None else None,
-            Side(h_case, h_outcome, h_ms, h_sig, h_ex) if h_case is not None else None,
+            Side(b_case, b_outcome, b_ms, b_sig, b_ex, b_msg) if b_case is not None else None,
+            Side(h_case, h_outcome, h_ms, h_sig, h_ex, h_msg) if h_case is not None else None,
         )
-        for key, b_case, b_outcome, b_ms, b_ex, b_sig, h_case, h_outcome, h_ms, h_ex, h_sig, _ in rows
+        for key, b_case, b_outcome, b_ms, b_ex, b_sig, b_msg, h_case, h_outcome, h_ms, h_ex, h_sig, h_msg, _ in rows
     ]
     return pairs, rows[0][-1]
 
@@ -272,7 +279,7 @@ def _side_queryset(run: Run):
     else:
         last_ids = results.order_by().values("case_id").annotate(last=Max("id")).values("last")
         latest = CaseResult.objects.filter(id__in=last_ids).order_by()
-    return latest.values(*columns, sig=_signature())
+    return latest.values(*columns, sig=_signature(), msg=_first_error_line())
 
 
 def side_results(run: Run) -> dict[str, Side]:
@@ -280,6 +287,16 @@ def side_results(run: Run) -> dict[str, Side]:
     rows = (
         _results_of(run)
         .order_by("id")
-        .values_list("case__key", "case_id", "outcome", "duration_ms", "execution_id", _signature())
+        .values_list(
+            "case__key",
+            "case_id",
+            "outcome",
+            "duration_ms",
+            "execution_id",
+            _signature(),
+            _first_error_line(),
+        )
     )
-    return {key: Side(case, outcome, ms, sig, ex) for key, case, outcome, ms, ex, sig in rows}
+    return {
+        key: Side(case, outcome, ms, sig, ex, msg) for key, case, outcome, ms, ex, sig, msg in rows
+    }

@@ -157,8 +157,18 @@ def stats_apply(stats: dict, entries: list[Entry], window: int, min_flips: int) 
     stats["updated_at"] = timezone.now()
 
 
-def history_record(entries: list[Entry], *, project_id: int, actor_label: str) -> int:
+def history_record(
+    entries: list[Entry],
+    *,
+    project_id: int,
+    actor_label: str,
+    previous: dict[int, str] | None = None,
+) -> int:
     """Add new results to their cases' stats and record flaky / stable changes as case events.
+
+    `previous`, when given, receives each case's last decisive outcome (passed / failed / error)
+    before these entries, read from the window it locks anyway: what failure groups need to tell
+    a regression or a fix (triage), at no extra query.
 
     Any number of cases in a few statements (an import calls it per batch of testcases): lock
     the cases' stats rows, fold, write back (COPY for new rows, one upsert for the others). The
@@ -174,16 +184,16 @@ def history_record(entries: list[Entry], *, project_id: int, actor_label: str) -
     if len(existing) == len(by_case):
         # Every row is there and locked: nothing can collide, so no savepoint (an engine finish
         # of a case that has run before, the common case).
-        return _fold(by_case, existing, project_id, actor_label)
+        return _fold(by_case, existing, project_id, actor_label, previous)
     try:
         with transaction.atomic():
-            return _fold(by_case, existing, project_id, actor_label)
+            return _fold(by_case, existing, project_id, actor_label, previous)
     except IntegrityError:
         # Another processor created the stats of some of these cases after we looked (the
         # first results of a case arriving twice at once). They exist now: lock, fold again.
         fresh = [{"case_id": case_id, "project_id": project_id} for case_id in by_case]
         insert_rows(CaseStats, fresh, conflict=("case",))
-        return _fold(by_case, _locked_stats(list(by_case)), project_id, actor_label)
+        return _fold(by_case, _locked_stats(list(by_case)), project_id, actor_label, previous)
 
 
 def _locked_stats(case_ids: list[int]) -> dict[int, dict]:
@@ -193,12 +203,20 @@ def _locked_stats(case_ids: list[int]) -> dict[int, dict]:
 
 
 def _fold(
-    by_case: dict[int, list[Entry]], existing: dict[int, dict], project_id: int, actor_label: str
+    by_case: dict[int, list[Entry]],
+    existing: dict[int, dict],
+    project_id: int,
+    actor_label: str,
+    previous: dict[int, str] | None,
 ) -> int:
     window, min_flips = settings.IB_FLAKY_WINDOW, settings.IB_FLAKY_MIN_FLIPS
     new, changed, events = [], [], []
     for case_id, case_entries in by_case.items():
         stats = existing.get(case_id) or _fresh_stats(case_id, project_id)
+        if previous is not None:
+            last = _last_decisive(stats["recent"])
+            if last:
+                previous[case_id] = last
         was_flaky = stats["is_flaky"]
         stats_apply(stats, sorted(case_entries, key=lambda e: e.created_at), window, min_flips)
         (changed if case_id in existing else new).append(stats)
@@ -208,6 +226,13 @@ def _fold(
     insert_rows(CaseStats, changed, conflict=("case",), update=STATS_FIELDS)
     CaseEvent.objects.bulk_create(events)
     return len(events)
+
+
+def _last_decisive(recent: list[dict]) -> str:
+    for entry in reversed(recent):
+        if entry["o"] != Outcome.SKIPPED:
+            return entry["o"]
+    return ""
 
 
 def _fresh_stats(case_id: int, project_id: int) -> dict:

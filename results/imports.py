@@ -21,9 +21,13 @@ from results.models import CaseOutcome, CaseResult, ImportBatch
 from results.notify import notify_on_commit
 from results.reported_cases import reported_cases_find_or_create
 from results.run_refs import IMPORT
+from results.runs import RunRef
+from results.signals import results_recorded
+from results.signatures import signature_of_junit
 
 # Testcases written per round of bulk statements: bounded memory (a few MB), few round trips.
 BATCH_SIZE = 5000
+_FAILING = (CaseOutcome.FAILED, CaseOutcome.ERROR)
 _COUNTER = {
     CaseOutcome.PASSED: "passed",
     CaseOutcome.FAILED: "failed",
@@ -121,17 +125,47 @@ def _existing(project: Project, key: str) -> ImportBatch | None:
 
 def _ingest(batch: ImportBatch, reader: JUnitReader) -> None:
     totals = dict.fromkeys(("tests", "passed", "failed", "error", "skipped", "retries"), 0)
+    previous: dict[int, str] = {}
+    passed: list[int] = []
     pending: list[ParsedCase] = []
     for parsed in reader:
         pending.append(parsed)
         if len(pending) >= BATCH_SIZE:
-            _write(batch, pending, totals)
+            _write(batch, pending, totals, previous, passed)
             pending = []
-    _write(batch, pending, totals)
+    _write(batch, pending, totals, previous, passed)
     batch.totals = totals
+    _announce(batch, previous, passed)
 
 
-def _write(batch: ImportBatch, parsed: list[ParsedCase], totals: dict) -> None:
+def _announce(batch: ImportBatch, previous: dict[int, str], passed: list[int]) -> None:
+    """Tell failure groups (triage) about the import, once, in its transaction. The failures are
+    read back (COPY returns no ids) through the batch's index: a few thousand rows at most."""
+    failures = [
+        {**row, "error_type": row.pop("details__type") or ""}
+        for row in CaseResult.objects.filter(batch=batch, outcome__in=_FAILING)
+        .order_by("id")
+        .values("id", "case_id", "signature", "outcome", "message", "details__type")
+    ]
+    results_recorded.send(
+        sender=CaseResult,
+        project_id=batch.project_id,
+        run=RunRef.of_batch(batch.pk),
+        branch=batch.branch,
+        revision=batch.revision,
+        failures=failures,
+        passed=passed,
+        previous=previous,
+    )
+
+
+def _write(
+    batch: ImportBatch,
+    parsed: list[ParsedCase],
+    totals: dict,
+    previous: dict[int, str],
+    passed: list[int],
+) -> None:
     if not parsed:
         return
     case_ids, created = reported_cases_find_or_create(
@@ -158,9 +192,14 @@ def _write(batch: ImportBatch, parsed: list[ParsedCase], totals: dict) -> None:
                 "environment": batch.environment,
                 "message": p.message,
                 "details": p.details,
+                "signature": signature_of_junit(p.message, p.details)
+                if p.outcome in _FAILING
+                else "",
                 "created_at": batch.created_at,
             }
         )
+        if p.outcome == CaseOutcome.PASSED:
+            passed.append(case_id)
         entries.append(
             Entry(case_id, p.outcome, p.duration_ms, batch.revision, p.retries, batch.created_at)
         )
@@ -169,4 +208,6 @@ def _write(batch: ImportBatch, parsed: list[ParsedCase], totals: dict) -> None:
         totals["retries"] += p.retries
         batch.duration_ms += p.duration_ms or 0
     insert_rows(CaseResult, rows)
-    history_record(entries, project_id=batch.project_id, actor_label=f"import #{batch.pk}")
+    history_record(
+        entries, project_id=batch.project_id, actor_label=f"import #{batch.pk}", previous=previous
+    )

@@ -107,6 +107,10 @@ class CaseResult(models.Model):
     # Imports: {"classname", "name", "type", "text", "system_out", "system_err", "properties",
     # "file", "line", "reruns": [...]}; engine runs: {"error": {...}} of the last attempt.
     details = models.JSONField(default=dict, blank=True)
+    # The failure's signature (results.signatures): 40 hex characters for a failed or errored
+    # result, empty for the others. Written with the row; failure groups (triage) and the
+    # compare of two runs read it.
+    signature = models.CharField(max_length=40, blank=True, default="")
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

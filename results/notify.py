@@ -203,7 +203,7 @@ def slack_message(project: Project, comparison: Comparison, failures: list[Row])
             if row.case_id
             else name
         )
-        reason = f": {_escape(row.head.signature[:150])}" if row.head.signature else ""
+        reason = f": {_escape(row.head.message[:150])}" if row.head.message else ""
         lines.append(f"• {link}{reason}")
     if len(failures) > NAMES_LISTED:
         lines.append(f"… and {len(failures) - NAMES_LISTED} more")

@@ -19,10 +19,14 @@ from executions.models import (
     AttemptReason,
     Execution,
     ExecutionStatus,
+    TraceStorage,
 )
-from executions.traces import trace_of, trace_steps
+from executions.traces import trace_of
 from results.history import Entry, history_record
 from results.models import CaseOutcome, CaseResult
+from results.runs import RunRef
+from results.signals import results_recorded
+from results.signatures import signature_of_error
 
 log = logging.getLogger(__name__)
 S = ExecutionStatus
@@ -38,6 +42,7 @@ FAILING = (S.FAILED, S.ERROR, S.TIMED_OUT)
 # Attempts that continue the same run: the try before them belongs to the same finish.
 CONTINUING = (AttemptReason.RETRY, AttemptReason.WORKER_LOST)
 MAX_MESSAGE_CHARS = 2000
+STEP_FAILING = ("failed", "error")
 # The most the duration and queue-wait columns (PositiveIntegerField) hold: some 24.8 days.
 MS_MAX = 2**31 - 1
 
@@ -88,14 +93,22 @@ def _record(execution: Execution) -> CaseResult:
     attempts = list(execution.attempts.order_by("number"))
     final = attempts[-1]
     run = attempts_of_this_run(attempts)
-    error = final.error or _step_error(execution, final.number)
+    error = final.error or {}
+    outcome = OUTCOME_OF[execution.status]
+    message = (execution.status_reason or error.get("message", ""))[:MAX_MESSAGE_CHARS]
+    failed = outcome in (CaseOutcome.FAILED, CaseOutcome.ERROR)
+    # A failed assertion ends the attempt without an error of its own: the failing step's error
+    # (type, message, traceback) is what the failure is, and what its signature is made of.
+    step = failing_step(execution, final.number) if failed and not error else None
+    if step:
+        error = {**step["error"], "step": step.get("order")}
     result = CaseResult.objects.create(
         project_id=execution.project_id,
         case_id=execution.test_case_id,
         execution=execution,
         attempt_number=final.number,
         suite_name=execution.parent.test_suite.name if execution.parent_id else "",
-        outcome=OUTCOME_OF[execution.status],
+        outcome=outcome,
         retries=sum(1 for a in run[:-1] if a.outcome in FAILING and not worker_lost(a)),
         duration_ms=_ms(final.started_at, final.finished_at or execution.finished_at),
         queue_wait_ms=_ms(run[0].created_at, run[0].started_at),
@@ -103,28 +116,58 @@ def _record(execution: Execution) -> CaseResult:
         branch=execution.branch,
         environment=execution.environment,
         labels=execution.labels,
-        message=(execution.status_reason or error.get("message", ""))[:MAX_MESSAGE_CHARS],
+        message=message,
         details={"status": execution.status, **({"error": error} if error else {})},
+        signature=signature_of_error(error, message, execution.status) if failed else "",
         created_at=execution.finished_at or timezone.now(),
     )
+    previous: dict[int, str] = {}
     history_record(
         [Entry.of(result)],
         project_id=execution.project_id,
         actor_label=f"execution #{execution.pk}",
+        previous=previous,
+    )
+    results_recorded.send(
+        sender=CaseResult,
+        project_id=execution.project_id,
+        run=RunRef.of_execution(execution),
+        branch=execution.branch,
+        revision=execution.revision,
+        failures=[failure_of(result, error.get("type", ""))] if failed else [],
+        passed=[result.case_id] if outcome == CaseOutcome.PASSED else [],
+        previous=previous,
     )
     return result
 
 
-def _step_error(execution: Execution, attempt_number: int) -> dict:
-    """The error of the first step that errored in an attempt that errored ({} otherwise): a
-    step's error is no error of the attempt, yet its type tells a test's error from the run's
-    own (results.history.SETUP_ERRORS). Only an errored run's trace is read."""
-    if execution.status != ExecutionStatus.ERROR:
-        return {}
-    for step in trace_steps(trace_of(execution, attempt_number)):
-        if step.get("status") == "error" and step.get("error"):
-            return {k: v for k, v in step["error"].items() if k in ("type", "message")}
-    return {}
+def failure_of(result: CaseResult, error_type: str) -> dict:
+    """A failure as results_recorded hands it on."""
+    return {
+        "id": result.pk,
+        "case_id": result.case_id,
+        "signature": result.signature,
+        "outcome": result.outcome,
+        "message": result.message,
+        "error_type": error_type,
+    }
+
+
+def failing_step(execution: Execution, attempt_number: int) -> dict | None:
+    """The first failed or errored step with an error of an attempt's trace (inline, or the
+    StepRecord rows by their status column: one query either way)."""
+    trace = trace_of(execution, attempt_number)
+    if trace is None:
+        return None
+    if trace.storage == TraceStorage.INLINE:
+        steps = (s for s in trace.steps if s.get("error"))
+    else:
+        steps = (
+            trace.records.filter(status__in=STEP_FAILING)
+            .order_by("order")
+            .values_list("data", flat=True)[:5]
+        )
+    return next((s for s in steps if isinstance(s.get("error"), dict)), None)
 
 
 def attempts_of_this_run(attempts: list[Attempt]) -> list[Attempt]:

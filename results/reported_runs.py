@@ -22,10 +22,14 @@ from core.bulk import insert_rows, select_any
 from executions.models import Execution
 from results.history import Entry, history_record
 from results.junit import ParsedCase, case_key, split_key
-from results.models import CaseResult
+from results.models import CaseOutcome, CaseResult
 from results.reported_cases import reported_cases_find_or_create
+from results.runs import RunRef
+from results.signals import results_recorded
+from results.signatures import signature_of_junit
 
 log = logging.getLogger(__name__)
+FAILING = (CaseOutcome.FAILED, CaseOutcome.ERROR)
 MESSAGE_MAX = 2000  # as results.processing keeps an engine finish's message
 # Step fields -> CaseResult.details keys, as a JUnit import names them (results.reports reads them).
 DETAILS = {
@@ -79,6 +83,9 @@ def reported_results_record(execution: Execution, steps: list[dict]) -> int:
                 "labels": execution.labels,
                 "message": test.message,
                 "details": test.details,
+                "signature": signature_of_junit(test.message, test.details)
+                if test.outcome in FAILING
+                else "",
                 "created_at": now,
             }
         )
@@ -92,10 +99,55 @@ def reported_results_record(execution: Execution, steps: list[dict]) -> int:
             len(steps) - len(rows),
         )
     insert_rows(CaseResult, rows)
+    previous: dict[int, str] = {}
     history_record(
-        entries, project_id=execution.project_id, actor_label=f"reported run #{execution.pk}"
+        entries,
+        project_id=execution.project_id,
+        actor_label=f"reported run #{execution.pk}",
+        previous=previous,
     )
+    _announce(execution, rows, previous)
     return len(rows)
+
+
+def _announce(execution: Execution, rows: list[dict], previous: dict[int, str]) -> None:
+    """Tell failure groups (triage) about the batch's results, in its transaction, as an import
+    does. Its failures are read back for their ids (COPY returns none): the run's failed results
+    of the batch's cases, a batch's worth at most."""
+    failing = {(r["case_id"], r["attempt_number"]) for r in rows if r["outcome"] in FAILING}
+    failures = []
+    if failing:
+        failures = [
+            {**row, "error_type": row.pop("details__type") or ""}
+            for row in CaseResult.objects.filter(
+                execution=execution,
+                outcome__in=FAILING,
+                case_id__in={case_id for case_id, _ in failing},
+            )
+            .order_by("id")
+            .values(
+                "id",
+                "case_id",
+                "attempt_number",
+                "signature",
+                "outcome",
+                "message",
+                "details__type",
+            )
+            if (row["case_id"], row["attempt_number"]) in failing
+        ]
+        for failure in failures:
+            del failure["attempt_number"]
+    results_recorded.send(
+        sender=CaseResult,
+        project_id=execution.project_id,
+        run=RunRef.of_execution(execution),
+        branch=execution.branch,
+        revision=execution.revision,
+        failures=failures,
+        passed=[r["case_id"] for r in rows if r["outcome"] == CaseOutcome.PASSED],
+        previous=previous,
+    )
 
 
 def _parsed(step: dict) -> ParsedCase:

@@ -22,6 +22,8 @@ from results.junit import ExportCase, SuiteTotals, junit_chunks, split_key
 from results.models import CaseOutcome, CaseResult, ImportBatch
 from results.processing import FAILING, OUTCOME_OF, attempts_of_this_run, worker_lost
 from results.run_refs import previous_comparison_url
+from results.runs import RunRef
+from results.summaries import run_summary
 
 Outcome = CaseOutcome
 FORMATS = ("json", "html", "csv", "junit")
@@ -82,6 +84,8 @@ class Report:
     totals: dict
     suites: list[SuiteTotals]
     rows: Callable[..., Iterator[ReportRow]]  # rows(attention_first=False)
+    # New failures, regressions, fixed, known (results.summaries): what the report leads with.
+    summary: dict = field(default_factory=dict)
 
     def meta(self) -> dict:
         return {
@@ -90,6 +94,7 @@ class Report:
             "title": self.title,
             "project": self.project,
             "status": self.status,
+            **self.summary,
             "revision": self.revision,
             "branch": self.branch,
             "environment": self.environment,
@@ -138,6 +143,7 @@ def execution_report(execution: Execution) -> Report:
         totals=_totals(rows),
         suites=[_suite_totals(suite, rows)],
         rows=lambda attention_first=False: iter(rows),
+        summary=run_summary(RunRef.of_execution(execution)),
     )
 
 
@@ -226,6 +232,7 @@ def import_report(batch: ImportBatch) -> Report:
         totals=totals,
         suites=suites,
         rows=rows,
+        summary=run_summary(RunRef.of_batch(batch.pk)),
     )
 
 
@@ -255,6 +262,7 @@ def reported_run_report(execution: Execution) -> Report:
         totals=totals,
         suites=suites,
         rows=rows,
+        summary=run_summary(RunRef.of_execution(execution)),
     )
 
 
@@ -414,6 +422,7 @@ def render_junit(report: Report) -> Iterator[str]:
             ("branch", report.branch),
             ("environment", report.environment),
             (f"intellibrowse.{report.kind}", str(report.id)),
+            *_summary_properties(report.summary),
         )
         if v
     }
@@ -437,9 +446,37 @@ def render_junit(report: Report) -> Iterator[str]:
     return junit_chunks(report.title, report.suites, cases, properties)
 
 
+def _summary_properties(summary: dict) -> list[tuple[str, str]]:
+    """The run's summary as JUnit properties a CI page shows: counts, then the new failures."""
+    matters = summary.get("what_matters")
+    if not matters:
+        return []
+    counts = matters["counts"]
+    new = "; ".join(f"{g['error_type']}: {g['message'][:80]}" for g in matters["new"][:10])
+    return [
+        ("intellibrowse.new_failures", str(counts["new"])),
+        ("intellibrowse.regressions", str(counts["regressed"])),
+        ("intellibrowse.fixed", str(counts["fixed"])),
+        ("intellibrowse.known_failures", str(counts["known"])),
+        ("intellibrowse.new_failure_groups", new),
+    ]
+
+
+def _attention_rank(summary: dict) -> Callable[[ReportRow], int]:
+    """Rows of new failures first, then regressions, fixed cases, known failures, the rest."""
+    matters = summary.get("what_matters") or {}
+    rank: dict[int, int] = {}
+    for order, section in enumerate(("new", "regressed", "fixed", "known")):
+        for entry in matters.get(section, []):
+            for case in entry.get("cases", [entry]) if section != "fixed" else [entry]:
+                rank.setdefault(case["id"], order)
+    return lambda row: rank.get(row.case, 4)
+
+
 def render_html(report: Report) -> str:
-    # Printable: an import shows what needs attention first, then as many passes as fit.
+    # Printable: what needs attention first (new, regressed, fixed, known), then the rest.
     shown = list(islice(report.rows(attention_first=True), HTML_MAX_ROWS))
+    shown.sort(key=_attention_rank(report.summary))
     for row in shown:
         if row.steps and len(row.steps) > HTML_MAX_STEPS:
             row.steps = row.steps[:HTML_MAX_STEPS]
@@ -451,5 +488,6 @@ def render_html(report: Report) -> str:
             "hidden": max(0, report.totals["tests"] - len(shown)),
             "max_steps": HTML_MAX_STEPS,
             "compare_url": previous_comparison_url(report.kind, report.id),
+            "matters": report.summary.get("what_matters"),
         },
     )

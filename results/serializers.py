@@ -7,6 +7,8 @@ from catalog.models import TestCase
 from core import serializers as strict
 from executions.serializers.runs import LabelsField, PriorityField
 from results.models import CaseEvent, CaseResult, CaseStats, ImportBatch
+from results.runs import RunRef
+from results.summaries import run_summary
 
 # --- traces ------------------------------------------------------------------------------------
 
@@ -49,6 +51,7 @@ class ImportBatchSerializer(serializers.ModelSerializer):
     created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
     duplicate = serializers.SerializerMethodField()
     links = serializers.SerializerMethodField()
+    what_matters = serializers.SerializerMethodField()
 
     class Meta:
         model = ImportBatch
@@ -73,12 +76,26 @@ class ImportBatchSerializer(serializers.ModelSerializer):
             "notes",
             "duplicate",
             "links",
+            "what_matters",
         ]
         read_only_fields = fields
 
     def get_duplicate(self, batch) -> bool:
         """True when this upload was a repeat and nothing new was imported."""
         return bool(self.context.get("duplicate", False))
+
+    @extend_schema_field(
+        {
+            "type": "object",
+            "nullable": True,
+            "description": "On the upload's answer only: counts and lists of the new failure "
+            "groups, regressions, fixed cases and known failures (results.summaries).",
+        }
+    )
+    def get_what_matters(self, batch):
+        if not self.context.get("what_matters"):
+            return None
+        return run_summary(RunRef.of_batch(batch.pk)).get("what_matters")
 
     def get_links(self, batch) -> dict[str, str]:
         request = self.context.get("request")
@@ -301,7 +318,11 @@ class CompareQuerySerializer(serializers.Serializer):
 class CompareSideSerializer(serializers.Serializer):
     outcome = serializers.CharField()
     duration_ms = serializers.IntegerField(allow_null=True)
-    signature = serializers.CharField(help_text="The failure's signature; empty if it passed.")
+    signature = serializers.CharField(
+        help_text="The failure's signature (equal for the same fault in two runs); empty if it "
+        "passed."
+    )
+    message = serializers.CharField(help_text="The failure's first line; empty if it passed.")
     execution = serializers.IntegerField(allow_null=True, source="execution_id")
 
 

@@ -28,6 +28,7 @@ BEFORE_MOVE = {
     "executions": "0010_runnerprofile_unconfined_help",
     "results": "0002_history_imports_hooks",
     "monitoring": "0002_workerheartbeat_idle_since",
+    "triage": None,  # an app born after the move, on top of the moved tables
 }
 RENAMED_TABLES = {
     "executions_project": "catalog_project",
@@ -51,6 +52,14 @@ ADDED_SINCE_THE_MOVE = {
     "results_importbatch": {"notes"},  # results 0006
     "catalog_project": {"webhook_url"},  # catalog 0005
     "results_runnotification": None,  # results 0008
+    "results_caseresult": {"signature"},  # results 0009
+    # the triage app (triage 0001)
+    "triage_category": None,
+    "triage_failuregroup": None,
+    "triage_grouphit": None,
+    "triage_casefix": None,
+    "triage_triagerule": None,
+    "triage_triageevent": None,
 }
 INLINE_STEPS = [
     {"order": 0, "name": "open", "status": "passed", "duration_ms": 12},

@@ -37,6 +37,8 @@ from results.imports import junit_import
 from results.services import hook_rotate
 from tests.factories import SuiteItemFactory, TestCaseFactory, TestSuiteFactory, execution_for
 from tests.monitoring.conftest import communicator, run_async, session_headers
+from triage.models import FailureGroup, GroupHit, TriageRule
+from triage.services import categories_ensure
 
 MARKER = "victim-secret-5be1"
 ROOT = Path(__file__).resolve().parent.parent
@@ -74,6 +76,11 @@ JUNIT = (
     "</testsuite></testsuites>"
 ).encode()
 
+FAILING_JUNIT = (
+    f'<testsuite name="{MARKER}"><testcase classname="victim" name="fails">'
+    f'<failure type="AssertionError" message="{MARKER}">boom</failure></testcase></testsuite>'
+).encode()
+
 
 @pytest.fixture
 def victim(project, owner):
@@ -87,6 +94,11 @@ def victim(project, owner):
         RunSchedule(project=project, name=MARKER, test_case=case, cron="0 2 * * *")
     )
     batch, _ = junit_import(project=project, stream=io.BytesIO(JUNIT), actor=owner)
+    junit_import(project=project, stream=io.BytesIO(FAILING_JUNIT), actor=owner)
+    category = categories_ensure(project.pk)
+    rule = TriageRule.objects.create(
+        project=project, category=category, field="message", pattern=MARKER
+    )
     hook_rotate(suite, actor=owner)
     QueueState.get()  # the switch's row exists, as in any running system (reads create it)
     return {
@@ -97,6 +109,10 @@ def victim(project, owner):
         "execution": execution_for(case, branch=MARKER),
         "schedule": schedule,
         "batch": batch,
+        "group": FailureGroup.objects.get(project=project),
+        "hit": GroupHit.objects.get(project=project),
+        "category": category,
+        "rule": rule,
         "reported": reported_run_open(
             project=project, name=f"{MARKER} reported", actor=owner, lease_seconds=600
         ),
@@ -115,6 +131,10 @@ ID_OF = {
     "imports": "batch",
     "reported-runs": "reported",
     "analytics": "case",  # analytics/cases/{id}/
+    "failure-groups": "group",
+    "failure-results": "hit",
+    "failure-categories": "category",
+    "triage-rules": "rule",
 }
 
 
@@ -190,6 +210,7 @@ def victim_state(project) -> dict:
     state = {}
     models = [*apps.get_app_config("executions").get_models()]
     models += apps.get_app_config("results").get_models()
+    models += apps.get_app_config("triage").get_models()
     for model in models:
         rows = model.objects.all()
         if model is Project:
@@ -420,6 +441,7 @@ def _dashboard_url(name: str, victim) -> str:
         "project_id": victim["project"].pk,
         "execution_id": victim["execution"].pk,
         "case_id": victim["case"].pk,
+        "group_id": victim["group"].pk,
     }
     pattern = next(p for p in dashboard_urlpatterns if p.name == name)
     names = re.findall(r"<(?:\w+:)?(\w+)>", str(pattern.pattern))

@@ -22,6 +22,8 @@ from executions.services import people
 from executions.services.suites import FAILING
 from executions.traces import trace_of, trace_steps
 from results.run_refs import EXECUTION, previous_comparison_url
+from results.runs import RunRef
+from results.summaries import run_summary
 
 
 def _execution_context(request, execution_id: int) -> dict:
@@ -68,6 +70,10 @@ def _execution_context(request, execution_id: int) -> dict:
         "compare_url": previous_comparison_url(EXECUTION, execution.pk)
         if execution.is_terminal and execution.parent_id is None
         else "",
+        # What matters first: new failures, regressions, fixed, known (results.summaries).
+        "matters": run_summary(RunRef.of_execution(execution)).get("what_matters")
+        if execution.parent_id is None
+        else None,
     }
 
 

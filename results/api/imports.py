@@ -131,7 +131,7 @@ class JUnitImportView(APIView):
             **options,
         )
         body = ImportBatchSerializer(
-            batch, context={"request": request, "duplicate": not created}
+            batch, context={"request": request, "duplicate": not created, "what_matters": True}
         ).data
         return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 

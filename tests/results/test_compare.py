@@ -87,7 +87,7 @@ def test_still_failing_tells_the_same_signature_from_another(imports):
     assert set(rows) == {"shop.same_fault", "shop.other_fault"}
     assert rows["shop.same_fault"].same_signature
     assert not rows["shop.other_fault"].same_signature
-    assert rows["shop.other_fault"].head.signature == "connection refused"
+    assert rows["shop.other_fault"].head.message == "connection refused"
 
 
 def test_tests_only_in_head_are_new_and_only_in_base_removed(imports):

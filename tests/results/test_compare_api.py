@@ -46,7 +46,8 @@ def test_a_viewer_reads_the_comparison_with_every_bucket(refs, viewer, api_for):
     first = body["buckets"]["newly_failing"]["results"][0]
     assert first["key"] == "shop.turns_red"
     assert (first["base"]["outcome"], first["head"]["outcome"]) == ("passed", "failed")
-    assert first["head"]["signature"] == "cart is empty"
+    assert first["head"]["message"] == "cart is empty"
+    assert len(first["head"]["signature"]) == 40  # results.signatures: a hex digest
     assert body["dashboard_url"] == f"http://testserver/compare/?base={base}&head={head}"
 
 

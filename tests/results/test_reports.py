@@ -132,7 +132,11 @@ def test_junit_report_has_what_gitlab_and_jenkins_read(suite_run, viewer_api):
     assert root.get("tests") == "2" and root.get("failures") == "1"
     suite = root.find("testsuite")
     assert suite.get("name") == suite_run.test_suite.name
-    assert {p.get("name") for p in suite.iter("property")} == {"intellibrowse.execution"}
+    properties = {p.get("name"): p.get("value") for p in suite.iter("property")}
+    assert properties.keys() >= {"intellibrowse.execution"}
+    # the run's summary leads: its one failure is new (triage.selectors.run_summary)
+    assert properties["intellibrowse.new_failures"] == "1"
+    assert properties["intellibrowse.fixed"] == "0"
     cases = {c.get("classname") + "." + c.get("name"): c for c in suite.iter("testcase")}
     failure = cases["checkout.pays"].find("failure")
     assert failure is not None and failure.get("message").startswith("step 1")

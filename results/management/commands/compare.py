@@ -56,6 +56,6 @@ def _line(bucket: str, row: Row) -> str:
     text = f"{row.key}  {was} -> {now}"
     if bucket == "slower":
         text += f"  {row.base.duration_ms} ms -> {row.head.duration_ms} ms ({row.ratio:.1f}x)"
-    elif row.head and row.head.signature:
-        text += f"  {row.head.signature[:200]}"
+    elif row.head and row.head.message:
+        text += f"  {row.head.message[:200]}"
     return text

@@ -1,0 +1,19 @@
+"""What the results app tells the apps above it (triage), which it must not import.
+
+Sent synchronously inside the transaction that wrote the results, so a receiver's writes commit
+or roll back with them (failure groups are kept "at write time", in the same commit). Receivers
+are connected in their apps' ready().
+"""
+
+from django.dispatch import Signal
+
+# Results of one run were written. Keyword arguments:
+# - project_id, branch, revision;
+# - run: a RunRef (results.runs) naming the run the results belong to (a suite run, a case
+#   run, an import);
+# - failures: [{"id", "case_id", "signature", "outcome", "message", "error_type"}] of the
+#   failed and errored results just written, signed;
+# - passed: case ids that passed in this write;
+# - previous: {case id: its last decisive outcome before this write} ("passed", "failed",
+#   "error"; missing for a case's first result), from results.history.
+results_recorded = Signal()
