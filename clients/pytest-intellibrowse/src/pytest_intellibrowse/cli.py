@@ -163,7 +163,7 @@ def upload(resolved: settings_mod.Settings, args, retry: Retry) -> int:
 def _imported(name: str, status: int, answer: dict, size: int, sent: int) -> str:
     totals = answer.get("totals") or {}
     counts = ", ".join(
-        f"{totals[k]} {k}" for k in ("failures", "errors", "skipped") if totals.get(k)
+        f"{totals[k]} {k}" for k in ("passed", "failed", "error", "skipped") if totals.get(k)
     )
     said = "already imported" if status == 200 else "imported"
     text = f"{name}: {said} as import #{answer.get('id')}: {totals.get('tests', '?')} tests"
@@ -171,7 +171,7 @@ def _imported(name: str, status: int, answer: dict, size: int, sent: int) -> str
     text += f"; {size:,} bytes sent as {sent:,}"
     for note in answer.get("notes") or []:
         text += f"\n  note: {note.get('message', note)}"
-    link = (answer.get("links") or {}).get("dashboard") or (answer.get("links") or {}).get("self")
+    link = (answer.get("links") or {}).get("self")
     return text + (f"\n  {link}" if link else "")
 
 

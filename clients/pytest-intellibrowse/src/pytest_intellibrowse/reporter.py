@@ -95,6 +95,8 @@ class Reporter:
         return self.run
 
     def add(self, result: dict) -> None:
+        if self.delivery.fatal and not self._formed:  # refused from the start: nothing to keep
+            return
         with self._cond:
             self._pending.append(result)
             self._pending_bytes += _size(result)
@@ -110,7 +112,7 @@ class Reporter:
             self._deadline = time.monotonic() + timeout
             self._cond.notify()
         self._thread.join(timeout + 1)
-        if self.undelivered == 0 and self.delivery.closed:
+        if (self.undelivered == 0 and self.delivery.closed) or not self._formed:
             self.spool.discard()
         else:
             self.spool.close()
