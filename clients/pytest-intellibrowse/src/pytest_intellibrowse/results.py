@@ -9,11 +9,11 @@ TEXT_MAX = 4000  # the server's limit on message, traceback, stdout and stderr
 NAME_MAX = 255
 # Control characters other than tab and newline are refused by the server's JSON fields' readers
 # downstream (XML exports, terminals); a test's output is full of them (ANSI colours).
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_CONTROL = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|[\x00-\x08\x0b-\x1f\x7f]")
 
 
 def clip(text: str, limit: int = TEXT_MAX, *, keep_end: bool = False) -> str:
-    """Text the server accepts: control characters dropped, at most `limit` characters (the end
+    """Text the server accepts: colour codes and control characters dropped, at most `limit` characters (the end
     of it for output and tracebacks, where the cause is)."""
     text = _CONTROL.sub("", text or "")
     if len(text) <= limit:
