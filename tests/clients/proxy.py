@@ -1,6 +1,7 @@
-"""A small HTTP relay between a client and the live server that can lose an answer: it passes the
+"""A small HTTP relay between a client and the live server that can lose an answer (it passes the
 request on, lets the server handle it, and then closes the client's connection instead of
-relaying the answer, as a network that drops a response does. It also records what went through
+relaying the answer, as a network that drops a response does) or hold requests until the test
+lets them through (a server that is slow to answer). It also records what went through
 (request line, headers, body size), to check what a client puts on the wire."""
 
 import socket
@@ -34,10 +35,18 @@ class LosingRelay:
     `lose` requests whose request line contains `match`. Every request (the client's own
     urllib sends Connection: close) has a connection of its own."""
 
-    def __init__(self, upstream: int, *, match: bytes = b"", lose: int = 0):
+    def __init__(
+        self,
+        upstream: int,
+        *,
+        match: bytes = b"",
+        lose: int = 0,
+        hold: threading.Event | None = None,
+    ):
         self.upstream = upstream
         self.match = match
         self.to_lose = lose
+        self.hold = hold  # while not set, matching requests wait here: a server that is slow
         self.lost: list[bytes] = []
         self.requests: list[dict] = []
         self._server = socket.create_server(("127.0.0.1", 0))
@@ -69,6 +78,8 @@ class LosingRelay:
                 name, _, value = line.partition(b":")
                 headers[name.strip().lower().decode()] = value.strip().decode()
             self.requests.append({"line": lines[0], "headers": headers, "body_bytes": len(body)})
+            if self.hold is not None and self.match in lines[0]:
+                self.hold.wait(120)
             with socket.create_connection(("127.0.0.1", self.upstream), timeout=60) as up:
                 up.sendall(request)
                 answer = b""

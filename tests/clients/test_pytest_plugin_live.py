@@ -6,9 +6,11 @@ gets every result and the session stays green; an answer lost on the way makes t
 the batch again, stored once; xdist's workers report into one run."""
 
 import os
+import re
 import signal
+import threading
 import time
-from contextlib import ExitStack
+from contextlib import ExitStack, suppress
 
 import httpx
 import pytest
@@ -208,6 +210,42 @@ def test_an_answer_lost_on_the_way_makes_the_batch_go_again_and_it_is_stored_onc
     assert "1 batch(es) sent again after a lost answer; the server kept each once" in (
         session.output()
     )
+
+
+def test_a_slow_server_does_not_hold_the_session_up_and_still_gets_every_result(
+    server, project, token, tmp_path
+):
+    write_tests(tmp_path, GATED_TESTS)
+    (tmp_path / "a").touch()
+    (tmp_path / "b").touch()
+    slow = threading.Event()
+    with LosingRelay(server, match=b"/batches/", hold=slow) as relay:
+        env = plugin_env(f"http://127.0.0.1:{relay.port}", token, project.pk, tmp_path)
+        with pytest_session(tmp_path, env, "-q", "--ib-final-timeout", "1") as session:
+            run_id = session.run_id()
+            # Ends although no batch has had an answer: the rest is handed to a process.
+            assert session.wait() == 0, session.output()
+        output = session.output()
+        handed = re.search(r"13 result\(s\) still on their way: .* process (\d+) goes on", output)
+        assert handed, output
+        helper = int(handed.group(1))
+        try:
+            assert Execution.objects.get(pk=run_id).status == ExecutionStatus.RUNNING
+            slow.set()  # the server catches up
+
+            def closed():
+                execution = Execution.objects.get(pk=run_id)
+                return execution if execution.status != ExecutionStatus.RUNNING else None
+
+            execution, _ = until(closed, timeout=60, what="the helper to close the run")
+        finally:
+            with suppress(ProcessLookupError):
+                os.kill(helper, signal.SIGKILL)
+
+    assert execution.status == ExecutionStatus.PASSED
+    names = [s["name"] for s in steps_of(run_id)]
+    assert len(names) == len(set(names)) == 13
+    assert not list((tmp_path / "spool").glob("*.jsonl"))  # delivered: the spool is gone
 
 
 def test_xdist_workers_report_into_one_run(server, project, token, tmp_path):

@@ -197,10 +197,15 @@ def resend(resolved: settings_mod.Settings, path: Path, retry: Retry) -> int:
 
     try:
         run, batches = held["run"], held["batches"]
-        status = call("GET", f"{RUNS_PATH}{run['id']}/")["status"] if run else ""
-        if status == "running":
+        found = call("GET", f"{RUNS_PATH}{run['id']}/") if run else {}
+        if found.get("status") == "running":
             batches = [b for b in batches if b[0] not in held["delivered"]]
-        else:
+        elif found and found["status"] != "interrupted":
+            # Closed by the session itself after all (its last request got through late).
+            print(f"run #{run['id']} is closed already ({found['status']}): nothing to send")
+            path.unlink()
+            return OK
+        else:  # never opened, or ended by its lease: everything goes to a new run
             opened = dict(held["open"])
             if run:
                 opened["labels"] = {**opened.get("labels", {}), "continues_run": str(run["id"])}

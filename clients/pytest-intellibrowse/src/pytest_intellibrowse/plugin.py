@@ -12,10 +12,12 @@ from __future__ import annotations
 import os
 import tempfile
 import time
+from pathlib import Path
 
 import pytest
 
 from pytest_intellibrowse import settings as settings_mod
+from pytest_intellibrowse.handoff import handoff_start
 from pytest_intellibrowse.reporter import Reporter
 from pytest_intellibrowse.results import Collector, collection_error
 
@@ -54,9 +56,10 @@ def pytest_addoption(parser):
     )
     option(
         "final_timeout",
-        "the longest the session waits at its end to deliver what is left; default 30",
+        "seconds the session waits at its end for a slow server; what is left then is "
+        "delivered by a process of its own; default 5",
         type=float,
-        default=30.0,
+        default=5.0,
     )
 
 
@@ -103,7 +106,7 @@ class LiveReport:
         self.settings = settings
         self.collector = Collector()
         self.reporter: Reporter | None = None
-        self.started = time.monotonic()
+        self.handoff: tuple[int, Path] | None = None
 
     def _spool_folder(self) -> str:
         if self.settings.spool_dir:
@@ -149,15 +152,17 @@ class LiveReport:
             self.reporter.add(result)
         outcome = OUTCOMES.get(int(exitstatus), "error")
         self.reporter.finish(outcome, timeout=self.config.getoption("ib_final_timeout"))
+        if self.reporter.slow:
+            self.handoff = handoff_start(self.settings, self.reporter.spool.path)
 
     def pytest_terminal_summary(self, terminalreporter):
         if self.reporter is None:
             return
-        for line, markup in summary_lines(self.reporter):
+        for line, markup in summary_lines(self.reporter, self.handoff):
             terminalreporter.write_line(f"{PREFIX} {line}", **markup)
 
 
-def summary_lines(reporter: Reporter) -> list[tuple[str, dict]]:
+def summary_lines(reporter: Reporter, handoff=None) -> list[tuple[str, dict]]:
     """What the terminal summary says about the delivery: where the results are, what went wrong
     on the way and what was done about it."""
     d = reporter.delivery
@@ -184,7 +189,16 @@ def summary_lines(reporter: Reporter) -> list[tuple[str, dict]]:
             )
         )
     undelivered = reporter.undelivered
-    if undelivered:
+    if handoff is not None:
+        pid, log = handoff
+        lines.append(
+            (
+                f"{undelivered} result(s) still on their way: the server is slow, so process "
+                f"{pid} goes on delivering them and closes the run (log: {log})",
+                warn,
+            )
+        )
+    elif undelivered:
         lines.append(
             (
                 f"{undelivered} result(s) not delivered; they are kept in {reporter.spool.path}. "
@@ -193,7 +207,7 @@ def summary_lines(reporter: Reporter) -> list[tuple[str, dict]]:
             )
         )
     for run in d.runs:
-        status = d.closed if run is d.runs[-1] and d.closed else "still open"
+        status = d.closed if run is d.runs[-1] and d.closed else "open"
         if run is not d.runs[-1]:
             status = "ended by the server"
         lines.append((f"run #{run['id']} ({status}): {run['dashboard_url']}", {}))

@@ -25,7 +25,9 @@ from pytest_intellibrowse.transport import Refused, Unreachable, request
 API = "/api/v1/reported-runs/"
 BATCH_RESULTS = 1000  # the server takes up to 5,000 per batch
 BATCH_BYTES = 1_000_000  # well under the server's request body limit (2.5 MiB by default)
-REQUEST_TIMEOUT = 10.0
+# Generous: a request waits on this thread, never in the tests, and a slow server that answers
+# late still answered (a shorter timeout would only send the same batch again).
+REQUEST_TIMEOUT = 30.0
 RETRY_MAX_SECONDS = 5.0
 
 
@@ -40,6 +42,7 @@ class Delivery:
     longest_outage: float = 0.0
     down_since: float | None = None
     last_error: str = ""
+    last_timed_out: bool = False  # the last failure was a timeout: the server is slow, not gone
     refused: list = field(default_factory=list)  # what the server refused, and why
     runs: list = field(default_factory=list)  # every run opened (more than one after an interrupt)
     closed: str = ""  # the outcome the server closed the run with
@@ -111,11 +114,21 @@ class Reporter:
             self._closing = outcome
             self._deadline = time.monotonic() + timeout
             self._cond.notify()
-        self._thread.join(timeout + 1)
+        self._thread.join(timeout + 0.5)
+        with self._cond:  # the thread may still wait on an answer: spool what it did not batch
+            self._form_batches()
         if (self.undelivered == 0 and self.delivery.closed) or not self._formed:
             self.spool.discard()
         else:
             self.spool.close()
+
+    @property
+    def slow(self) -> bool:
+        """Results are left, and the server answers (slowly): worth handing over to a process
+        that goes on delivering (handoff.py) rather than keeping in the spool."""
+        left = self.undelivered or not self.delivery.closed
+        answering = self.delivery.down_since is None or self.delivery.last_timed_out
+        return bool(left and self._formed and not self.delivery.fatal and answering)
 
     @property
     def undelivered(self) -> int:
@@ -254,6 +267,7 @@ class Reporter:
             self.delivery.down_since = now
             self.delivery.outages += 1
         self.delivery.last_error = str(error)
+        self.delivery.last_timed_out = error.timed_out
         if self._closing is not None:
             self._closing_failures += 1
             self._delay = 0.5

@@ -4,6 +4,7 @@ its failures sorted into "try again later" (Unreachable) and "the server said no
 from __future__ import annotations
 
 import json
+import socket
 import urllib.error
 import urllib.request
 from typing import Any
@@ -19,9 +20,10 @@ RETRYABLE = {408, 425, 429, 500, 502, 503, 504}
 class Unreachable(Exception):
     """No answer, or an answer that says "later": connection refused, timeout, 5xx, 429."""
 
-    def __init__(self, message: str, retry_after: float | None = None):
+    def __init__(self, message: str, retry_after: float | None = None, *, timed_out: bool = False):
         super().__init__(message)
         self.retry_after = retry_after
+        self.timed_out = timed_out  # there, but slow (not refused, not unknown)
 
 
 class Refused(Exception):
@@ -71,7 +73,8 @@ def request(
         # URLError wraps refused connections and DNS failures; OSError covers timeouts while
         # reading and connections reset; ValueError an answer cut short (http.client).
         reason = getattr(error, "reason", error)
-        raise Unreachable(f"{url}: {reason}") from None
+        slow = isinstance(reason, (TimeoutError, socket.timeout))
+        raise Unreachable(f"{url}: {reason}", timed_out=slow) from None
 
 
 def _read(error: urllib.error.HTTPError) -> bytes:
