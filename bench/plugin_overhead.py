@@ -17,6 +17,7 @@ import argparse
 import os
 import re
 import resource
+import socket
 import statistics
 import subprocess
 import sys
@@ -28,6 +29,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import OUT, PRODUCTION_LIKE, child, scratch_database, setup_django, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def write_session(folder: Path, tests: int) -> None:
@@ -99,7 +106,7 @@ def main() -> None:
     database = scratch_database("ib_bench_plugin")
     setup_django(database, **PRODUCTION_LIKE)
     project, token = token_for_bench()
-    port = 8790 + os.getpid() % 100
+    port = free_port()
     server_env = {**os.environ, **PRODUCTION_LIKE, "DATABASE_URL": database}
     server_env.update(IB_ALERT_EVALUATE_SECONDS="0", REDIS_URL="", IB_MAX_BODY_BYTES=str(4 << 20))
     server_args = [sys.executable, "-m", "uvicorn", "intellibrowse.asgi:application"]
