@@ -66,6 +66,8 @@ def pytest_addoption(parser):
 def pytest_configure(config):
     if hasattr(config, "workerinput"):  # an xdist worker: the controller reports for it
         return
+    if config.getoption("collectonly", False):  # nothing runs: no run to report
+        return
     options = {
         "url": config.getoption("ib_url"),
         "token": config.getoption("ib_token"),

@@ -75,6 +75,7 @@ class Reporter:
         self._numbered = 0
         self._last_formed = time.monotonic()
         self._last_contact = time.monotonic()
+        self._sending_seconds = 0.0  # spent on batches the server took
         self._next_try = 0.0
         self._delay = 0.0
         self._closing: str | None = None
@@ -111,6 +112,8 @@ class Reporter:
         up at once when the server was away and still does not answer (the spool keeps it)."""
         self.spool.write({"close": outcome})  # for a later resend, should this not get through
         with self._cond:
+            if self._behind(timeout):
+                timeout = 0.0  # waiting would not get it through: hand it over at once
             self._closing = outcome
             self._deadline = time.monotonic() + timeout
             self._cond.notify()
@@ -121,6 +124,15 @@ class Reporter:
             self.spool.discard()
         else:
             self.spool.close()
+
+    def _behind(self, timeout: float) -> bool:
+        """Whether what is left would take the server longer than `timeout`, at the pace its
+        answers to batches have come so far (results per second spent waiting on them)."""
+        left = self.delivery.formed - self.delivery.delivered + len(self._pending)
+        if not left or not self.delivery.delivered or self.delivery.down_since is not None:
+            return False
+        pace = self.delivery.delivered / max(0.001, self._sending_seconds)
+        return pace * timeout < left
 
     @property
     def slow(self) -> bool:
@@ -235,9 +247,11 @@ class Reporter:
         self.spool.write({"run": self.run})
 
     def _send(self, batch_id: str, results: list) -> None:
+        started = time.monotonic()
         answer = self._call(
             "POST", f"{API}{self.run['id']}/batches/", {"batch_id": batch_id, "results": results}
         )
+        self._sending_seconds += time.monotonic() - started
         self._outbox.popleft()
         self.spool.write({"delivered": batch_id})
         self.delivery.delivered += len(results)
@@ -300,5 +314,6 @@ class Reporter:
 
 
 def _size(result: dict) -> int:
-    """A cheap upper estimate of a result's size in JSON (escapes aside)."""
-    return 120 + sum(len(v) for v in result.values() if isinstance(v, str))
+    """A result's size in the request body, near enough: its text in UTF-8 (transport.py sends
+    it unescaped; clip() has dropped the control characters JSON would escape) and the keys."""
+    return 120 + sum(len(v.encode()) for v in result.values() if isinstance(v, str))

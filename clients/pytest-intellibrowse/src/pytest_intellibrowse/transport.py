@@ -52,8 +52,8 @@ def request(
     sent_headers = {"Authorization": f"Token {token}", "User-Agent": USER_AGENT}
     sent_headers["Accept"] = "application/json"
     if payload is not None:
-        body = json.dumps(payload, separators=(",", ":")).encode()
-        sent_headers["Content-Type"] = "application/json"
+        body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+        sent_headers["Content-Type"] = "application/json; charset=utf-8"
     sent_headers.update(headers or {})
     url = base_url.rstrip("/") + path
     if not url.startswith(("http://", "https://")):  # never file: or another scheme of urllib's
