@@ -172,12 +172,16 @@ def summary_lines(reporter: Reporter, handoff=None) -> list[tuple[str, dict]]:
     warn = {"yellow": True}
     if d.fatal:
         lines.append((f"stopped reporting: {d.fatal}", {"red": True}))
+    undelivered = reporter.undelivered
     if d.outages:
         longest = max(d.longest_outage, time.monotonic() - d.down_since if d.down_since else 0)
+        after = "; the tests went on"
+        if d.down_since is None and not undelivered and handoff is None:
+            after += ", and every result arrived once it answered again"
         lines.append(
             (
                 f"the server did not answer {d.outages} time(s), for up to {longest:.1f} s "
-                f"({d.last_error}); the tests went on",
+                f"({d.last_error}){after}",
                 warn,
             )
         )
@@ -190,7 +194,6 @@ def summary_lines(reporter: Reporter, handoff=None) -> list[tuple[str, dict]]:
                 {},
             )
         )
-    undelivered = reporter.undelivered
     if handoff is not None:
         pid, log = handoff
         lines.append(

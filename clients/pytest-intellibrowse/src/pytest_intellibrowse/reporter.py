@@ -116,6 +116,7 @@ class Reporter:
                 timeout = 0.0  # waiting would not get it through: hand it over at once
             self._closing = outcome
             self._deadline = time.monotonic() + timeout
+            self._next_try = 0.0  # one more try now, whatever the backoff was
             self._cond.notify()
         self._thread.join(timeout + 0.5)
         with self._cond:  # the thread may still wait on an answer: spool what it did not batch
@@ -159,7 +160,7 @@ class Reporter:
             if self.delivery.fatal:
                 return
             now = time.monotonic()
-            if closing is not None and (now >= self._deadline or self._closing_failures >= 2):
+            if closing is not None and (now >= self._deadline or self._closing_failures):
                 return
             if now < self._next_try:
                 continue
@@ -283,8 +284,7 @@ class Reporter:
         self.delivery.last_error = str(error)
         self.delivery.last_timed_out = error.timed_out
         if self._closing is not None:
-            self._closing_failures += 1
-            self._delay = 0.5
+            self._closing_failures += 1  # the end of the session waits for no second try
         else:
             self._delay = min(RETRY_MAX_SECONDS, max(0.5, self._delay * 2))
         self._next_try = now + (error.retry_after if error.retry_after is not None else self._delay)
