@@ -81,6 +81,7 @@ class Reporter:
         self._closing: str | None = None
         self._deadline = float("inf")
         self._closing_failures = 0
+        self._closing_retries = 0
         self._thread = threading.Thread(target=self._loop, name="intellibrowse", daemon=True)
 
     # --- called by the test session ----------------------------------------------------------
@@ -117,6 +118,9 @@ class Reporter:
             self._closing = outcome
             self._deadline = time.monotonic() + timeout
             self._next_try = 0.0  # one more try now, whatever the backoff was
+            # A server that was answering gets a second chance half a second later (an answer
+            # lost on the way); one that was away already gets none: the tests are over.
+            self._closing_retries = 1 if self.delivery.down_since is None else 0
             self._cond.notify()
         self._thread.join(timeout + 0.5)
         with self._cond:  # the thread may still wait on an answer: spool what it did not batch
@@ -284,7 +288,11 @@ class Reporter:
         self.delivery.last_error = str(error)
         self.delivery.last_timed_out = error.timed_out
         if self._closing is not None:
-            self._closing_failures += 1  # the end of the session waits for no second try
+            if self._closing_retries:
+                self._closing_retries -= 1
+                self._delay = 0.5
+            else:
+                self._closing_failures += 1
         else:
             self._delay = min(RETRY_MAX_SECONDS, max(0.5, self._delay * 2))
         self._next_try = now + (error.retry_after if error.retry_after is not None else self._delay)
