@@ -5,10 +5,17 @@ export UV_PROJECT_ENVIRONMENT := .venv
 # The venv's python must be executable by the unprivileged user command steps run as (README,
 # "Command steps"): a pyenv interpreter under /root (mode 0700) is not, Debian's is.
 export UV_PYTHON := $(or $(wildcard /usr/bin/python3.11),3.11)
+# Bytecode: uv compiles the installed packages once, at install, and Python may cache the project's
+# own modules. A shell that sets PYTHONDONTWRITEBYTECODE (this machine's does) otherwise compiles every
+# module from source in every process: ~0.7 s of CPU more for each Django process (test processes,
+# servers, workers, command steps), and pytest rewrites the asserts of every plugin's modules
+# (schemathesis alone has 244) again in each of its processes.
+export UV_COMPILE_BYTECODE := 1
+export PYTHONDONTWRITEBYTECODE :=
 UV := .tools/bin/uv
 PY := .venv/bin/python
 
-.PHONY: run test test-fast install lint format migrate demo serve worker bench chaos clean
+.PHONY: run test test-fast install lint format migrate demo serve worker bench chaos screenshots clean
 
 run: install migrate demo serve  ## set everything up, then start web + worker (Ctrl-C stops both)
 
@@ -57,10 +64,13 @@ worker: install
 	$(PY) manage.py qcluster
 
 bench: install
-	$(PY) bench/engine.py && $(PY) bench/traces.py && $(PY) bench/ingest.py && $(PY) bench/live.py && $(PY) bench/load.py
+	$(PY) bench/engine.py && $(PY) bench/traces.py && $(PY) bench/ingest.py && $(PY) bench/live.py && $(PY) bench/load.py && $(PY) bench/dashboard_pages.py
 
 chaos: install  ## 1,000 executions, workers SIGKILLed, PostgreSQL and Redis restarted
 	$(PY) bench/chaos.py
+
+screenshots: install  ## the demo driven through every dashboard page: PNGs at 1440 and 390 px in var/screenshots/
+	$(PY) bench/screenshots.py
 
 clean:
 	rm -rf .venv .tools var .pytest_cache .ruff_cache .coverage

@@ -15,6 +15,7 @@ database sees it, with the one error shape (core.api_errors):
 """
 
 import codecs
+import re
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
@@ -40,6 +41,53 @@ class JSONParser(parsers.JSONParser):
             raise ParseError(f"JSON parse error - {exc}") from None
         check_json_value(data)
         return data
+
+
+class ReplacingJSONParser(JSONParser):
+    """For bodies that carry what a test printed (a reported run's batch: stdout, tracebacks):
+    NULs and lone surrogates in string values become U+FFFD instead of a 400, as the JUnit import
+    replaces control characters, because one test's output must not cost a whole batch. How
+    many were replaced is left on the view (`replaced_characters`) for the answer to say so."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        parser_context = parser_context or {}
+        raw = _read_bounded(stream, settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+        try:
+            text = codecs.decode(raw, parsers.get_encoding(parser_context))
+            data = json.loads(text, parse_constant=json.strict_constant if self.strict else None)
+        except RecursionError:
+            raise ParseError(f"JSON nested deeper than {MAX_DEPTH} levels.") from None
+        except ValueError as exc:
+            raise ParseError(f"JSON parse error - {exc}") from None
+        replaced = replace_unstorable(data)
+        if parser_context.get("view") is not None:
+            parser_context["view"].replaced_characters = replaced
+        check_json_value(data)  # depth, and keys (never replaced: a key is not output)
+        return data
+
+
+def replace_unstorable(data) -> int:
+    """Replace NULs and lone surrogates in the string values of `data`, in place; returns how many
+    characters were replaced. Iterative; stops descending at MAX_DEPTH (check_json_value then
+    refuses the document)."""
+    count = 0
+    pending = [(data, 1)]
+    while pending:
+        value, depth = pending.pop()
+        if depth > MAX_DEPTH:
+            continue
+        slots = value.items() if isinstance(value, dict) else enumerate(value)
+        for slot, child in list(slots):
+            if isinstance(child, str):
+                clean, n = _UNSTORABLE.subn("\ufffd", child)
+                if n:
+                    value[slot], count = clean, count + n
+            elif isinstance(child, dict | list):
+                pending.append((child, depth + 1))
+    return count
+
+
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 def _read_bounded(stream, limit: int | None) -> bytes:

@@ -4,9 +4,10 @@ import json
 
 from django import forms
 
-from catalog.models import CaseOrigin, CaseStatus, TestCase, TestSuite
+from catalog.models import CaseOrigin, CaseStatus, Project, TestCase, TestSuite
 from core.ids import parse_id
-from executions.models import Priority
+from executions.filters import LABEL_FILTER_PATTERN
+from executions.models import ExecutionStatus, Priority, Trigger
 
 
 class JSONObjectField(forms.CharField):
@@ -137,3 +138,57 @@ class ManualStepForm(forms.Form):
     )
     note = forms.CharField(required=False, max_length=10_000, label="Note")
     attachment = forms.FileField(required=False, label="Screenshot or file")
+
+
+class ExecutionSearchForm(forms.Form):
+    """The executions page's filters (every field optional; GET, so a filtered list is a link).
+
+    Project and suite are chosen among what the user may see; the rest is free text checked for
+    form, as the API's filters check it (executions.filters.ExecutionFilter, which the page's
+    query goes through)."""
+
+    SCOPES = [("runs", "Runs (cases run alone, whole suites)"), ("cases", "Every case run")]
+
+    project = forms.TypedChoiceField(required=False, coerce=int, empty_value=None)
+    suite = forms.TypedChoiceField(required=False, coerce=int, empty_value=None)
+    case = forms.CharField(required=False, max_length=200, label="Case key")
+    status = forms.ChoiceField(required=False)
+    branch = forms.CharField(required=False, max_length=200)
+    revision = forms.CharField(required=False, max_length=100)
+    environment = forms.CharField(required=False, max_length=100)
+    trigger = forms.ChoiceField(required=False)
+    since = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    until = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    label = forms.RegexField(
+        required=False,
+        max_length=300,
+        regex=LABEL_FILTER_PATTERN,
+        error_messages={"invalid": "Write a label as key:value (key: letters, digits, _ - .)."},
+        widget=forms.TextInput(attrs={"placeholder": "key:value"}),
+    )
+    scope = forms.ChoiceField(required=False, choices=SCOPES)
+
+    def __init__(self, *args, project_ids, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        projects = Project.objects.filter(pk__in=project_ids).order_by("name")
+        self.fields["project"].choices = [("", "All my projects")] + [
+            (p.pk, p.name) for p in projects
+        ]
+        suites = TestSuite.objects.filter(project_id__in=project_ids).select_related("project")
+        self.fields["suite"].choices = [("", "Any suite")] + [
+            (s.pk, f"{s.name} ({s.project.name})" if len(projects) > 1 else s.name)
+            for s in suites.order_by("name")
+        ]
+        self.fields["status"].choices = [("", "Any status"), *ExecutionStatus.choices]
+        self.fields["trigger"].choices = [("", "Any trigger"), *Trigger.choices]
+
+    def clean(self):
+        data = super().clean()
+        since, until = data.get("since"), data.get("until")
+        for name, day in (("since", since), ("until", until)):
+            # Day arithmetic and time zones at years 1 and 9999 overflow (a 500); no run is there.
+            if day and not 1970 <= day.year <= 9000:
+                self.add_error(name, "Give a date between 1970 and 9000.")
+        if since and until and since > until:
+            self.add_error("until", "The end of the range is before its start.")
+        return data

@@ -85,7 +85,11 @@ def queued_executions(project_ids, limit: int = 25) -> list[Execution]:
     )
 
 
-def recent_results(project_ids, limit: int = 20) -> list[Execution]:
+# Rows of the overview's "Recent results": the rest is on the executions page it links to.
+RECENT_ROWS = 10
+
+
+def recent_results(project_ids, limit: int = RECENT_ROWS) -> list[Execution]:
     """Finished top-level runs (cases run alone and whole suite runs), newest first."""
     return list(
         _runs(project_ids)

@@ -3,7 +3,16 @@
 from django.urls import path
 
 from core import ids  # noqa: F401  registers `<id:...>`
-from dashboard.views import cases, executions, manual, operations, overview, projects
+from dashboard.views import (
+    analytics,
+    cases,
+    executions,
+    manual,
+    operations,
+    overview,
+    projects,
+    runs,
+)
 
 app_name = "dashboard"
 
@@ -11,7 +20,13 @@ urlpatterns = [
     path("", overview.overview, name="overview"),
     path("overview/panels/", overview.overview_panels, name="overview-panels"),
     path("projects/<id:project_id>/", projects.project_detail, name="project"),
+    path(
+        "projects/<id:project_id>/analytics/",
+        analytics.project_analytics,
+        name="project-analytics",
+    ),
     path("projects/<id:project_id>/run/", projects.run_start, name="run-start"),
+    path("executions/", runs.execution_list, name="executions"),
     path("executions/<id:execution_id>/", executions.execution_detail, name="execution"),
     path("executions/<id:execution_id>/panel/", executions.execution_panel, name="execution-panel"),
     path(

@@ -16,3 +16,10 @@ execution_finishing = Signal()
 
 # Events were inserted into an execution's log: `execution` and the saved `events`, in order.
 events_recorded = Signal()
+
+# A batch of results was appended to a reported run (executions.services.reported), sent inside
+# the appending transaction with `execution` (locked, its suite loaded) and `steps` (the batch's
+# results as trace steps, with their `order`): results records them as case results, history and
+# flaky verdicts, so they commit, or roll back, with the batch that brought them. Sent once per
+# batch id: a retried batch is answered from its ReportedBatch row and sends nothing.
+reported_results_appended = Signal()

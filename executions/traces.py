@@ -20,6 +20,7 @@ from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast
 from django.utils import timezone
 
+from core.bulk import insert_rows
 from executions.models import StepRecord, Trace, TraceStorage
 
 # Rows fetched per query when a whole trace is read or streamed: large enough that a 5,000-step
@@ -78,7 +79,52 @@ def trace_record_step(attempt, step: dict) -> Trace:
         _count(trace, old_status, status)
         trace.last_order = max(trace.last_order, order)
         if appended_inline:
-            _inline_append(trace, step, fields)
+            _inline_append(trace, [step], fields)
+        else:
+            trace.save(update_fields=fields)
+    return trace
+
+
+def trace_record_steps(attempt, steps: list[dict]) -> Trace:
+    """Append new last steps (orders ascending, above every order stored) in a few statements,
+    whatever their number: a reported run's batch of results. Inline while the trace stays under
+    the threshold (one UPDATE that extends the list), else in rows (one bulk INSERT; the move
+    to rows included when this batch crosses the threshold). Raises ValueError for a step that
+    is not new. Call inside the execution's transaction, like trace_record_step."""
+    if not steps:
+        raise ValueError("no steps to record")
+    with transaction.atomic(savepoint=False):
+        trace = Trace.objects.select_for_update().defer("steps").filter(attempt=attempt).first()
+        if trace is None:
+            trace = trace_for_attempt(attempt)
+        if int(steps[0]["order"]) <= trace.last_order:
+            raise ValueError(f"step {steps[0]['order']} is not after {trace.last_order}")
+        fields = ["storage", "step_count", "last_order", "counts", "updated_at"]
+        counts = dict(trace.counts)
+        for step in steps:
+            counts[step["status"]] = counts.get(step["status"], 0) + 1
+        inline = trace.storage == TraceStorage.INLINE
+        if inline and trace.step_count + len(steps) < _threshold():
+            appended_inline = True
+        else:
+            appended_inline = False
+            if inline:
+                trace.refresh_from_db(fields=["steps"])
+                _promote(trace)
+                fields.append("steps")
+            # COPY on PostgreSQL: bulk_create's array parameters cost more than the rows.
+            insert_rows(
+                StepRecord,
+                [
+                    {"trace_id": trace.pk, "order": s["order"], "status": s["status"], "data": s}
+                    for s in steps
+                ],
+            )
+        trace.step_count += len(steps)
+        trace.counts = counts
+        trace.last_order = int(steps[-1]["order"])
+        if appended_inline:
+            _inline_append(trace, steps, fields)
         else:
             trace.save(update_fields=fields)
     return trace
@@ -88,18 +134,22 @@ def _threshold() -> int:
     return settings.IB_TRACE_INLINE_MAX_STEPS
 
 
-def _inline_append(trace: Trace, step: dict, fields: list[str]) -> None:
-    """UPDATE ... SET steps = steps || [step]: the list is extended where it is stored instead of
+def _inline_append(trace: Trace, steps: list[dict], fields: list[str]) -> None:
+    """UPDATE ... SET steps = steps || [steps]: the list is extended where it is stored instead of
     travelling to Python and back whole (bench/traces.py: flat where read-modify-write grows)."""
     trace.updated_at = timezone.now()
     values = {name: getattr(trace, name) for name in fields}
     if connection.vendor == "postgresql":
-        values["steps"] = RawSQL("steps || %s::jsonb", [json.dumps([step])])
+        values["steps"] = RawSQL("steps || %s::jsonb", [json.dumps(steps)])
     else:
-        values["steps"] = RawSQL("json_insert(steps, '$[#]', json(%s))", [json.dumps(step)])
+        # SQLite's json_insert appends one value per path: as many '$[#]' as there are steps.
+        # The SQL is this constant text repeated; the steps travel as parameters.
+        paths = ", ".join(["'$[#]', json(%s)"] * len(steps))
+        sql = f"json_insert(steps, {paths})"
+        values["steps"] = RawSQL(sql, [json.dumps(s) for s in steps])  # noqa: S611
     Trace.objects.filter(pk=trace.pk).update(**values)
     if "steps" not in trace.get_deferred_fields():
-        trace.steps.append(step)  # keep a loaded object true to the row
+        trace.steps.extend(steps)  # keep a loaded object true to the row
 
 
 def _inline_put(trace: Trace, order: int, step: dict) -> str | None:

@@ -18,11 +18,20 @@ CHUNK = 500
 
 
 def _payloads(events) -> list[ExecutionEventPayload]:
-    return [event_payload(event, event.execution) for event in events]
+    """The payloads of events, their executions read once each: a reported run's batch is a
+    thousand events of one execution, and a join would build its 59-column row a thousand times
+    (bench/reporting.py)."""
+    events = list(events)
+    executions = Execution.objects.in_bulk({event.execution_id for event in events})
+    return [
+        event_payload(event, executions[event.execution_id])
+        for event in events
+        if event.execution_id in executions  # not deleted since (its events go with it)
+    ]
 
 
 def _events():
-    return ExecutionEvent.objects.select_related("execution")
+    return ExecutionEvent.objects.all()
 
 
 def execution_events_after(

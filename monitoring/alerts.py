@@ -1,7 +1,7 @@
 """Alerts: conditions an operator must hear about, raised once and cleared when they pass.
 
 - failure_rate: more than 20% of the runs that finished in the last hour failed, errored or timed
-  out, over more than 10 runs.
+  out, over more than 10 runs; projects with `failure_alerts` off (the demo) are left out.
 - queue_stuck: work that could start has waited longer than the lease time while a live worker sat
   idle as long (monitoring.workers.queue_stuck: a jammed cluster; the readiness check fails on the
   same condition); or claimable work has waited more than IB_ALERT_QUEUE_STUCK_MINUTES although
@@ -62,6 +62,7 @@ def _failure_rate(now) -> Condition | None:
     recent = Execution.objects.filter(
         test_case__isnull=False,
         finished_at__gte=now - timedelta(hours=1),
+        project__failure_alerts=True,  # not the demo's failures on purpose
         status__in=(S.PASSED, S.FAILED, S.ERROR, S.TIMED_OUT),
     )
     counts = {

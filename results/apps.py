@@ -20,10 +20,14 @@ class ResultsConfig(AppConfig):
     def ready(self) -> None:
         post_migrate.connect(ensure_schedules, sender=self)
         # Lazy: receivers import models, which are not importable before the registry is ready.
-        from executions.signals import execution_finishing
+        from executions.signals import execution_finishing, reported_results_appended
         from results.processing import on_execution_finishing
+        from results.reported_runs import on_reported_results
 
         execution_finishing.connect(on_execution_finishing, dispatch_uid="results.record_finish")
+        reported_results_appended.connect(
+            on_reported_results, dispatch_uid="results.record_reported"
+        )
 
 
 def ensure_schedules(using="default", **kwargs) -> None:

@@ -11,6 +11,11 @@ IB_FLAKY_WINDOW results). A case is flaky when, within that window,
 
 The score (0..1) is the share of flips among consecutive decisive results, plus 0.5 for
 same-revision evidence, capped at 1: it orders the "flaky tests" list.
+
+An error of the run's own making (SETUP_ERRORS: a bad parameter or variable, a host the project
+does not allow, an undefined BDD step, a lost worker, a cancel) says nothing about the test: it
+is counted, but is no decisive result, so it cannot flip a stable case into "flaky" (one such
+error on a revision that otherwise passed did).
 """
 
 from collections import defaultdict
@@ -22,7 +27,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from results.bulk import insert_rows, select_any
+from core.bulk import insert_rows, select_any
 from results.models import CaseEvent, CaseEventKind, CaseOutcome, CaseResult, CaseStats
 
 Outcome = CaseOutcome
@@ -33,6 +38,27 @@ _COUNTER = {
     Outcome.ERROR: "errored",
     Outcome.SKIPPED: "skipped",
 }
+# Error types (CaseResult.details["error"]["type"], from the runners and the lifecycle) that
+# come from the run's set-up or the infrastructure rather than from the code under test.
+SETUP_ERRORS = frozenset(
+    {
+        "InvalidParameter",
+        "UnsetVariable",
+        "InvalidURL",
+        "HostNotAllowed",
+        "RequestsBlocked",
+        "UnknownCheck",
+        "UndefinedStep",
+        "AmbiguousStep",
+        "GherkinSyntaxError",
+        "NoSteps",
+        "WorkerLost",
+        "Cancelled",
+        "CommandUserMissing",
+        "CommandNotStarted",
+        "WorkingDirMissing",
+    }
+)
 STATS_FIELDS = (
     "runs",
     "passed",
@@ -59,9 +85,11 @@ class Entry(NamedTuple):
     revision: str
     retries: int
     created_at: datetime
+    setup_error: bool = False  # an error of the run's set-up (SETUP_ERRORS), not of the test
 
     @classmethod
     def of(cls, result: CaseResult) -> "Entry":
+        error_type = (result.details or {}).get("error", {}).get("type", "")
         return cls(
             result.case_id,
             result.outcome,
@@ -69,23 +97,27 @@ class Entry(NamedTuple):
             result.revision,
             result.retries,
             result.created_at,
+            result.outcome == Outcome.ERROR and error_type in SETUP_ERRORS,
         )
 
 
 def window_entry(entry: Entry) -> dict:
     """What the recent window keeps of a result: short keys, since it is stored per case."""
-    return {
+    kept = {
         "o": str(entry.outcome),
         "ms": entry.duration_ms,
         "rev": entry.revision,
         "r": entry.retries,
         "at": entry.created_at.isoformat(),
     }
+    if entry.setup_error:
+        kept["setup"] = True
+    return kept
 
 
 def flaky_verdict(recent: list[dict], min_flips: int) -> tuple[int, float, bool, str]:
     """(flips, score, is_flaky, reason) of a window of results, oldest first."""
-    decisive = [e for e in recent if e["o"] != Outcome.SKIPPED]
+    decisive = [e for e in recent if e["o"] != Outcome.SKIPPED and not e.get("setup")]
     passed = [e["o"] == Outcome.PASSED for e in decisive]
     flips = sum(1 for a, b in pairwise(passed) if a != b)
     reason = _same_revision_reason(decisive)

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from catalog.models import Project
-from results.bulk import insert_rows
+from core.bulk import insert_rows
 from results.errors import IdempotencyConflict
 from results.history import Entry, history_record
 from results.junit import JUnitReader, ParsedCase

@@ -4,10 +4,11 @@ Traces (executions.models.traces): small traces live inline, as a JSON list on t
 At IB_TRACE_INLINE_MAX_STEPS steps the trace is promoted to StepRecord rows in one transaction, so
 appending stays O(1) however long the trace grows. executions.traces is the one accessor for both.
 
-CaseResult is the one table per-case history, statistics and flaky detection read. Two sources
-write it: result processing after an engine finish (one row per finish of a case execution) and
-JUnit imports (one row per imported testcase, grouped by an ImportBatch). CaseStats is the
-per-case summary kept up to date by both, so "flaky tests" and "history" never scan CaseResult.
+CaseResult is the one table per-case history, statistics and flaky detection read. Three sources
+write it: result processing after an engine finish (one row per finish of a case execution),
+JUnit imports (one row per imported testcase, grouped by an ImportBatch) and reported runs (one
+row per attempt of each test, as its batch arrives). CaseStats is the
+per-case summary kept up to date by all three, so "flaky tests" and "history" never scan CaseResult.
 """
 
 from django.conf import settings
@@ -71,7 +72,8 @@ class ImportBatch(models.Model):
 
 
 class CaseResult(models.Model):
-    """One result of one case: a finish of an engine execution, or one imported testcase."""
+    """One result of one case: a finish of an engine execution, one imported testcase, or one
+    attempt of a test a reported run streamed in (results.reported_runs)."""
 
     # Foreign keys without their own index where a composite index below starts with them.
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+", db_index=False)
@@ -110,11 +112,12 @@ class CaseResult(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
-            # Result processing may run twice for one finish (idempotent): one row per attempt.
+            # Result processing may run twice for one finish (idempotent): one row per attempt
+            # of a case (an engine run has one case; a reported run, one per test it reported).
             models.UniqueConstraint(
-                fields=["execution", "attempt_number"],
+                fields=["execution", "case", "attempt_number"],
                 condition=models.Q(execution__isnull=False),
-                name="case_result_once_per_attempt",
+                name="case_result_once_per_case_attempt",
             ),
             models.CheckConstraint(
                 condition=models.Q(execution__isnull=False, batch__isnull=True)
@@ -157,7 +160,8 @@ class CaseStats(models.Model):
     skipped = models.PositiveIntegerField(default=0)
     last_outcome = models.CharField(max_length=8, choices=CaseOutcome.choices, blank=True)
     last_run_at = models.DateTimeField(null=True, blank=True)
-    # The last IB_FLAKY_WINDOW results, oldest first: [{"o", "ms", "rev", "r", "at"}].
+    # The last IB_FLAKY_WINDOW results, oldest first: [{"o", "ms", "rev", "r", "at"}], and
+    # "setup": true on an error of the run's set-up (results.history.SETUP_ERRORS).
     recent = models.JSONField(default=list, blank=True)
     flips = models.PositiveSmallIntegerField(default=0)
     flaky_score = models.FloatField(default=0.0)

@@ -20,6 +20,7 @@ from executions.models import (
     Execution,
     ExecutionStatus,
 )
+from executions.traces import trace_of, trace_steps
 from results.history import Entry, history_record
 from results.models import CaseOutcome, CaseResult
 
@@ -87,7 +88,7 @@ def _record(execution: Execution) -> CaseResult:
     attempts = list(execution.attempts.order_by("number"))
     final = attempts[-1]
     run = attempts_of_this_run(attempts)
-    error = final.error or {}
+    error = final.error or _step_error(execution, final.number)
     result = CaseResult.objects.create(
         project_id=execution.project_id,
         case_id=execution.test_case_id,
@@ -112,6 +113,18 @@ def _record(execution: Execution) -> CaseResult:
         actor_label=f"execution #{execution.pk}",
     )
     return result
+
+
+def _step_error(execution: Execution, attempt_number: int) -> dict:
+    """The error of the first step that errored in an attempt that errored ({} otherwise): a
+    step's error is no error of the attempt, yet its type tells a test's error from the run's
+    own (results.history.SETUP_ERRORS). Only an errored run's trace is read."""
+    if execution.status != ExecutionStatus.ERROR:
+        return {}
+    for step in trace_steps(trace_of(execution, attempt_number)):
+        if step.get("status") == "error" and step.get("error"):
+            return {k: v for k, v in step["error"].items() if k in ("type", "message")}
+    return {}
 
 
 def attempts_of_this_run(attempts: list[Attempt]) -> list[Attempt]:

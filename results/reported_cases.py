@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from django.db import IntegrityError, transaction
 
 from catalog.models import CaseOrigin, CaseType, TestCase
-from results.bulk import insert_rows, select_any
+from core.bulk import insert_rows, select_any
 from results.junit import ParsedCase
 
 # Keys per round of statements: what an import writes per batch; stays under SQLite's parameter

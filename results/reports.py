@@ -16,10 +16,10 @@ from itertools import islice
 from django.db.models import Case, Count, Q, Sum, When
 from django.template.loader import render_to_string
 
-from executions.models import TERMINAL, Execution, ExecutionStatus
+from executions.models import TERMINAL, Execution, ExecutionStatus, Trigger
 from executions.traces import trace_of, trace_steps
 from results.junit import ExportCase, SuiteTotals, junit_chunks, split_key
-from results.models import CaseOutcome, ImportBatch
+from results.models import CaseOutcome, CaseResult, ImportBatch
 from results.processing import FAILING, OUTCOME_OF, attempts_of_this_run, worker_lost
 
 Outcome = CaseOutcome
@@ -104,7 +104,10 @@ class Report:
 
 
 def execution_report(execution: Execution) -> Report:
-    """A case run is a report of one case; a suite run, of each child in suite order."""
+    """A case run is a report of one case; a suite run, of each child in suite order; a reported
+    run, of each result it received."""
+    if execution.trigger == Trigger.REPORTED:
+        return reported_run_report(execution)
     project = execution.project
     if execution.is_suite_run:
         members = list(
@@ -204,7 +207,58 @@ def _rerun(attempt, final_outcome: str) -> dict:
 
 
 def import_report(batch: ImportBatch) -> Report:
-    results = batch.results.all()
+    suites, rows = _of_results(batch.results.all())
+    totals = {k: batch.totals.get(k, 0) for k in ("tests", "passed", "failed", "error", "skipped")}
+    totals["retries"] = batch.totals.get("retries", 0)
+    return Report(
+        kind="import",
+        id=batch.pk,
+        title=f"Import #{batch.pk}: {batch.filename or batch.name or 'JUnit XML'}",
+        project={"id": batch.project_id, "name": batch.project.name},
+        status=_import_status(totals),
+        revision=batch.revision,
+        branch=batch.branch,
+        environment=batch.environment,
+        created_at=batch.created_at.isoformat(),
+        finished_at=batch.created_at.isoformat(),
+        duration_ms=batch.duration_ms,
+        totals=totals,
+        suites=suites,
+        rows=rows,
+    )
+
+
+def reported_run_report(execution: Execution) -> Report:
+    """A reported run's report: its CaseResults (one per test and attempt), as an import's."""
+    suites, rows = _of_results(CaseResult.objects.filter(execution=execution))
+    totals = dict.fromkeys(("tests", "passed", "failed", "error", "skipped", "retries"), 0)
+    for suite in suites:
+        totals["tests"] += suite.tests
+        totals["failed"] += suite.failures
+        totals["error"] += suite.errors
+        totals["skipped"] += suite.skipped
+    totals["passed"] = totals["tests"] - totals["failed"] - totals["error"] - totals["skipped"]
+    totals["retries"] = CaseResult.objects.filter(execution=execution, retries__gt=0).count()
+    return Report(
+        kind="execution",
+        id=execution.pk,
+        title=f"Reported run #{execution.pk}: {execution.test_suite.name}",
+        project={"id": execution.project_id, "name": execution.project.name},
+        status=execution.status,
+        revision=execution.revision,
+        branch=execution.branch,
+        environment=execution.environment,
+        created_at=execution.created_at.isoformat(),
+        finished_at=execution.finished_at.isoformat() if execution.finished_at else None,
+        duration_ms=_ms(execution.started_at, execution.finished_at),
+        totals=totals,
+        suites=suites,
+        rows=rows,
+    )
+
+
+def _of_results(results) -> tuple[list[SuiteTotals], Callable[..., Iterator[ReportRow]]]:
+    """Per-suite totals and the rows (a generator function) of a queryset of CaseResults."""
     per_suite = (
         results.values("suite_name")
         .annotate(
@@ -256,24 +310,7 @@ def import_report(batch: ImportBatch) -> Report:
                 properties=d.get("properties", {}),
             )
 
-    totals = {k: batch.totals.get(k, 0) for k in ("tests", "passed", "failed", "error", "skipped")}
-    totals["retries"] = batch.totals.get("retries", 0)
-    return Report(
-        kind="import",
-        id=batch.pk,
-        title=f"Import #{batch.pk}: {batch.filename or batch.name or 'JUnit XML'}",
-        project={"id": batch.project_id, "name": batch.project.name},
-        status=_import_status(totals),
-        revision=batch.revision,
-        branch=batch.branch,
-        environment=batch.environment,
-        created_at=batch.created_at.isoformat(),
-        finished_at=batch.created_at.isoformat(),
-        duration_ms=batch.duration_ms,
-        totals=totals,
-        suites=suites,
-        rows=rows,
-    )
+    return suites, rows
 
 
 def _import_status(totals: dict) -> str:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from django.db import connection
-from django.db.models import Aggregate, Count, FloatField, Q, QuerySet, TextField
+from django.db.models import Aggregate, Avg, Count, FloatField, Max, Q, QuerySet, TextField
 from django.db.models.functions import Cast, TruncDate
 from django.utils import timezone
 
@@ -25,6 +25,8 @@ Outcome = CaseOutcome
 MAX_RANGE_DAYS = 366
 DEFAULT_RANGE_DAYS = 30
 LAST_DAY = date.max - timedelta(days=MAX_RANGE_DAYS + 1)  # room for the arithmetic below
+# and before it: `until=0001-01-02` went a year back from it past date.min (a 500)
+FIRST_DAY = date.min + timedelta(days=MAX_RANGE_DAYS + 1)
 LABEL_PATTERN = r"^[^:]+:.*$"
 
 
@@ -73,7 +75,8 @@ class ResultFilter:
     def parse(cls, project_id: int, params) -> "ResultFilter":
         # The range is kept in bounds rather than refused: at most MAX_RANGE_DAYS ending at
         # `until` (the answer says which days it covers); since > until is an empty range.
-        until = min(_date(params.get("until"), "until") or timezone.localdate(), LAST_DAY)
+        until = _date(params.get("until"), "until") or timezone.localdate()
+        until = min(max(until, FIRST_DAY), LAST_DAY)
         first = until - timedelta(days=MAX_RANGE_DAYS - 1)
         default = until - timedelta(days=DEFAULT_RANGE_DAYS - 1)
         since = max(_date(params.get("since"), "since") or default, first)
@@ -209,6 +212,59 @@ def _percentile(values: list[int], fraction: float) -> float | None:
     low = int(rank)
     high = min(low + 1, len(values) - 1)
     return values[low] + (values[high] - values[low]) * (rank - low)
+
+
+RANKED = 10  # rows of each ranking on the analytics page
+
+
+def slowest_cases(flt: ResultFilter, limit: int = RANKED) -> list[dict]:
+    """The cases of the range with the longest mean duration: {case_id, key, name, runs,
+    mean_ms, max_ms}, slowest first. Skipped results, which did not run, are left out."""
+    timed = flt.queryset().filter(duration_ms__isnull=False).exclude(outcome=Outcome.SKIPPED)
+    rows = (
+        timed.values("case_id", "case__key", "case__name")
+        .annotate(runs=Count("*"), mean_ms=Avg("duration_ms"), max_ms=Max("duration_ms"))
+        .order_by("-mean_ms", "case__key")[:limit]
+    )
+    return [_case_row(row, mean_ms=round(row["mean_ms"], 1), max_ms=row["max_ms"]) for row in rows]
+
+
+def most_failing_cases(flt: ResultFilter, limit: int = RANKED) -> list[dict]:
+    """The cases of the range with the most failed or errored results: {case_id, key, name, runs,
+    failures, failure_rate}, most failures first."""
+    rows = (
+        flt.queryset()
+        .values("case_id", "case__key", "case__name")
+        .annotate(
+            runs=Count("*"),
+            failures=Count("id", filter=Q(outcome__in=(Outcome.FAILED, Outcome.ERROR))),
+        )
+        .filter(failures__gt=0)
+        .order_by("-failures", "case__key")[:limit]
+    )
+    return [
+        _case_row(row, failures=row["failures"], failure_rate=row["failures"] / row["runs"])
+        for row in rows
+    ]
+
+
+def _case_row(row: dict, **figures) -> dict:
+    return {
+        "case_id": row["case_id"],
+        "key": row["case__key"],
+        "name": row["case__name"],
+        "runs": row["runs"],
+        **figures,
+    }
+
+
+def breakdown(flt: ResultFilter, field: str, limit: int = RANKED) -> list[dict]:
+    """Counts and pass rate per value of `field` ("branch" or "environment") in the range, the
+    busiest first: {value, total, passed, failed, error, skipped, pass_rate}."""
+    if field not in ("branch", "environment"):
+        raise ValueError(field)
+    rows = flt.queryset().values(field).annotate(**_counts()).order_by("-total", field)[:limit]
+    return [_finish({"value": row.pop(field), **row}) for row in rows]
 
 
 # --- per case ------------------------------------------------------------------------------------

@@ -31,10 +31,39 @@ _CONTINUE = (StepStatus.PASSED, StepStatus.WARNING)
 
 
 def compile_feature(source: str, uri: str = "feature") -> tuple[list[dict], dict]:
-    """(pickles, keywords by AST step id) of a feature's text."""
+    """(pickles, keywords by AST step id) of a feature's text. A pickle of a Scenario Outline's
+    example row carries `example`, the row as "name=value, ...", so the trace can tell the
+    rows apart (they share the outline's name)."""
     document = parse_feature(source)
     pickles = Compiler().compile({**document, "uri": uri})
+    rows = _example_rows(document["feature"])
+    for pickle in pickles:
+        labels = [rows[node] for node in pickle.get("astNodeIds", []) if node in rows]
+        if labels:
+            pickle["example"] = labels[-1]
     return pickles, _keywords(document["feature"])
+
+
+def _example_rows(feature: dict) -> dict[str, str]:
+    """Every Examples row by its AST id, as "header=value, ..." (what a tester reads)."""
+    found: dict[str, str] = {}
+
+    def walk(children: list[dict]) -> None:
+        for child in children:
+            for examples in child.get("scenario", {}).get("examples", []):
+                header = [
+                    cell["value"] for cell in (examples.get("tableHeader") or {}).get("cells", [])
+                ]
+                for row in examples.get("tableBody", []):
+                    values = [cell["value"] for cell in row["cells"]]
+                    found[row["id"]] = ", ".join(
+                        f"{h}={v}" for h, v in zip(header, values, strict=False)
+                    )
+            if "rule" in child:
+                walk(child["rule"]["children"])
+
+    walk(feature["children"])
+    return found
 
 
 def _keywords(feature: dict) -> dict[str, str]:
@@ -62,7 +91,7 @@ class BddRunner:
         counts: dict[str, int] = {}
         failed: list[str] = []
         broken: list[str] = []
-        for pickle in pickles:
+        for number, pickle in enumerate(pickles, start=1):
             ctx.variables = dict(base_variables)
             ctx.resources["world"] = {}
             tags = [tag["name"] for tag in pickle["tags"]]
@@ -71,6 +100,7 @@ class BddRunner:
                 order += 1
                 keyword = keywords.get(pickle_step["astNodeIds"][0], "")
                 scenario = _ScenarioStep(order, pickle["name"], tags, keyword, pickle_step)
+                scenario.number, scenario.example = number, pickle.get("example", "")
                 if stop_reason:
                     record = recorder.record(
                         scenario.record(_skipped(stop_reason), timezone.now(), 0.0)
@@ -146,6 +176,8 @@ class _ScenarioStep:
         self.text = pickle_step["text"]
         self.argument = pickle_step.get("argument", {})
         self.definition = ""
+        self.number = 0  # which scenario (pickle) of the feature, from 1: the trace's groups
+        self.example = ""  # an outline's row, "name=value, ..."
 
     @property
     def name(self) -> str:
@@ -162,6 +194,9 @@ class _ScenarioStep:
             input={"text": self.text, **_argument_input(self.argument)},
         )
         entry.update(scenario=self.scenario, keyword=self.keyword.strip(), tags=self.tags)
+        entry.update(scenario_number=self.number)
+        if self.example:
+            entry["example"] = self.example
         if self.definition:
             entry["definition"] = self.definition
         return entry

@@ -21,6 +21,9 @@ from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from rest_framework.authtoken.models import Token
+from schemathesis.generation.feedback import FeedbackSources
+from schemathesis.pytest._test_builder import build_operation_test
+from schemathesis.python._constants.orchestrator import make_constants_value_source
 
 from catalog.models import Role
 from intellibrowse.wsgi import application
@@ -116,18 +119,38 @@ def token(db, settings):
     request_finished.connect(close_old_connections)
 
 
-@pytest.mark.fuzz
-# Not traced for coverage: tracing doubles these runs' CPU, the largest block of the suite, and the
-# lines they reach are the API's, which its own tests cover (`make test` checks the floor without
-# them).
-@pytest.mark.no_cover
-@schema.parametrize()
+# One test per operation, built when it runs rather than when it is collected. schemathesis' own
+# `schema.parametrize()` builds every operation's Hypothesis test at collection (its coverage phase
+# works out its cases then): about 6 s of CPU that every test process of an xdist run paid for the
+# whole module, though each runs only its share. Built here, from the same schemathesis function
+# its pytest plugin calls, each test costs that once, in the process that runs it; the cases, the
+# phases, the seed and the checks are the same.
+OPERATIONS = [result.ok() for result in schema.get_all_operations()]
+
+
 @hypothesis_settings(
     max_examples=MAX_EXAMPLES,
     deadline=None,
     suppress_health_check=list(HealthCheck),
     derandomize=True,
 )
-def test_api_conforms_to_its_schema(case, token):
+def conforms(case, token):
     with_domain_content(case)
     case.call_and_validate(headers={"Authorization": f"Token {token}"})
+
+
+@pytest.mark.fuzz
+# Not traced for coverage: tracing doubles these runs' CPU, the largest block of the suite, and the
+# lines they reach are the API's, which its own tests cover (`make test` checks the floor without
+# them).
+@pytest.mark.no_cover
+@pytest.mark.parametrize("operation", OPERATIONS, ids=lambda operation: operation.label)
+def test_api_conforms_to_its_schema(operation, token):
+    test = build_operation_test(
+        config=schema.config,
+        operation=operation,
+        test_func=conforms,
+        given_kwargs={},
+        feedback=FeedbackSources(constants_value_source=make_constants_value_source(schema)),
+    )
+    test(token=token)

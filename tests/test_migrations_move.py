@@ -315,6 +315,10 @@ def _moved(snapshot: dict) -> dict:
     moved["catalog_testcase"] = _edit(
         moved["catalog_testcase"], lambda row: {**row, "origin": "authored"}
     )
+    # And catalog 0004: every project's failures count towards the alert, as they did.
+    moved["catalog_project"] = _edit(
+        moved["catalog_project"], lambda row: {**row, "failure_alerts": True}
+    )
     return moved
 
 

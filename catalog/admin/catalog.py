@@ -144,7 +144,10 @@ class ProjectAdmin(ServiceAdmin):
     formfield_overrides = _PRETTY_JSON
     fieldsets = [
         (None, {"fields": ["name", "slug", "description", "created_at"]}),
-        ("Runs", {"fields": ["allowed_hosts", "max_concurrency", "retention_days"]}),
+        (
+            "Runs",
+            {"fields": ["allowed_hosts", "max_concurrency", "retention_days", "failure_alerts"]},
+        ),
     ]
 
     def get_queryset(self, request):

@@ -39,6 +39,12 @@ class Project(models.Model):
         validators=[MaxValueValidator(36_500)],
         help_text="Traces and events of finished executions older than this are pruned.",
     )
+    # Off for a project whose failures are expected (the demo fails two cases on purpose): its
+    # runs still count everywhere else, only the "high failure rate" alert leaves them out.
+    failure_alerts = models.BooleanField(
+        default=True,
+        help_text="Its failed runs count towards the 'high failure rate' alert.",
+    )
     members = models.ManyToManyField(
         settings.AUTH_USER_MODEL, through="Membership", related_name="projects"
     )

@@ -6,8 +6,10 @@ panel swapped in after a live event brings its chart along.
 
 from django import template
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
+from django.utils.timesince import timesince
 
 from executions.models import ExecutionStatus
 
@@ -116,16 +118,36 @@ def sparkline(history, slot: int = 10, height: int = 28):
     )
 
 
+@register.filter
+def ago(moment) -> str:
+    """ "just now" under a minute (timesince said "0 minutes ago"), else "5 minutes ago"."""
+    if moment is None:
+        return ""
+    if (timezone.now() - moment).total_seconds() < 60:
+        return "just now"
+    return f"{timesince(moment)} ago"
+
+
+# The trend's width per day it shows, in SVG units (a fortnight fills 560).
+TREND_SLOT = 40
+
+
 @register.simple_tag
 def trend_chart(trend, width: int = 560, height: int = 140):
-    """Pass rate per day as a line (days without runs leave a gap) over run-count bars."""
-    if not any(day["total"] for day in trend):
+    """Pass rate per day as a line (days without runs leave a gap) over run-count bars.
+
+    It starts at the first day with runs: a fortnight with one day of data is that one day (a
+    slot wide), not a dot at the edge of an empty frame."""
+    first = next((i for i, day in enumerate(trend) if day["total"]), None)
+    if first is None:
         return format_html(
             '<p class="empty">No finished runs in the last {} days: the trend appears once '
             "runs finish.</p>",
             len(trend),
         )
+    trend = trend[first:]
     pad, n = 24, len(trend)
+    width = min(width, 2 * pad + max(n, 3) * TREND_SLOT)
     plot_w, plot_h = width - 2 * pad, height - 2 * pad
     x = [pad + (i + 0.5) * plot_w / n for i in range(n)]
     most = max(day["total"] for day in trend) or 1
@@ -178,11 +200,12 @@ def trend_chart(trend, width: int = 560, height: int = 140):
         (
             (f"{x[i]:.1f}", height - 6, f"{day['day']:%d}")
             for i, day in enumerate(trend)
-            if i % 2 == 0
+            if n <= 7 or i % 2 == (n - 1) % 2  # every other day, always the last one
         ),
     )
     return format_html(
-        '<svg class="trend" viewBox="0 0 {w} {h}" role="img" aria-label="Pass rate per day">'
+        '<svg class="trend" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" '
+        'aria-label="Pass rate per day">'
         '<text x="2" y="{top}" class="trend-label">100%</text>'
         '<text x="2" y="{bottom}" class="trend-label">0%</text>'
         '<line x1="{pad}" y1="{top}" x2="{right}" y2="{top}" class="trend-grid"/>'

@@ -9,6 +9,7 @@ from rest_framework.response import Response
 
 from catalog import access
 from catalog.permissions import ProjectRoleOnCreate
+from core.parsers import ReplacingJSONParser
 from executions import selectors
 from executions.models import Execution, Trigger
 from executions.serializers.reported import (
@@ -68,7 +69,7 @@ class ReportedRunViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
         request=ReportedBatchSerializer,
         responses={201: ReportedBatchResultSerializer, 200: ReportedBatchResultSerializer},
     )
-    @action(detail=True, methods=["post"])
+    @action(detail=True, methods=["post"], parser_classes=[ReplacingJSONParser])
     def batches(self, request, pk=None):
         run = self.get_object()
         batch = ReportedBatchSerializer(data=request.data)
@@ -76,7 +77,12 @@ class ReportedRunViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
         stored, created = reported.reported_run_append(
             run.pk, batch_id=batch.validated_data["batch_id"], results=batch.steps()
         )
-        body = {"stored": stored, "duplicate": not created, "status": "running"}
+        body = {
+            "stored": stored,
+            "duplicate": not created,
+            "status": "running",
+            "replaced_characters": getattr(self, "replaced_characters", 0),
+        }
         return Response(body, status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
     @extend_schema(

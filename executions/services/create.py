@@ -5,7 +5,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from catalog.models import CaseOrigin, CaseStatus, Project, TestCase, TestSuite
+from catalog.models import CaseOrigin, CaseStatus, CaseType, Project, TestCase, TestSuite
 from executions.errors import NotRunnable
 from executions.models import Execution, ExecutionStatus, Priority, Trigger
 from executions.services.suites import fan_out
@@ -72,7 +72,7 @@ def execution_create(
             not_before=not_before,
             created_at=now,
             queued_at=now,
-            timeout_seconds=timeout_seconds or settings.IB_DEFAULT_TIMEOUT_SECONDS,
+            timeout_seconds=timeout_seconds or _default_timeout(test_case),
             step_timeout_seconds=step_timeout_seconds,
             max_retries=max_retries,
             retry_backoff_seconds=retry_backoff_seconds,
@@ -83,3 +83,10 @@ def execution_create(
         if test_suite is not None and execution.status == S.QUEUED:
             fan_out(execution, actor=actor)
     return execution
+
+
+def _default_timeout(case: TestCase | None) -> int:
+    """A manual run waits for people (IB_MANUAL_TIMEOUT_SECONDS, days); the rest for a worker."""
+    if case is not None and case.type == CaseType.MANUAL:
+        return settings.IB_MANUAL_TIMEOUT_SECONDS
+    return settings.IB_DEFAULT_TIMEOUT_SECONDS

@@ -1,6 +1,10 @@
 """Recording events: every transition and step result is a row, published after commit by the
 live app (its receiver of executions.signals.events_recorded)."""
 
+from django.db import connection
+from django.utils import timezone
+
+from core.bulk import COPY_MIN_ROWS, insert_rows
 from executions.models import EventKind, Execution, ExecutionEvent
 from executions.signals import events_recorded
 
@@ -52,10 +56,33 @@ def events_insert(execution: Execution, events: list[ExecutionEvent]) -> list[Ex
     Their `seq` numbers are the caller's to reserve (event_record does it one at a time)."""
     if len(events) == 1:
         events[0].save()
+    elif connection.vendor == "postgresql" and len(events) >= COPY_MIN_ROWS:
+        _copy(execution, events)
     else:
         ExecutionEvent.objects.bulk_create(events)
     events_recorded.send(sender=ExecutionEvent, execution=execution, events=events)
     return events
+
+
+def _copy(execution: Execution, events: list[ExecutionEvent]) -> None:
+    """Many events (a reported run's batch: one per result) by COPY, their ids read back by
+    sequence number: bulk_create spent most of a 1,000-result batch in psycopg's array dumper
+    (bench/reporting.py). The ids are what the live payloads carry."""
+    now = timezone.now()
+    fields = [f for f in ExecutionEvent._meta.concrete_fields if not f.primary_key]
+    rows = []
+    for event in events:
+        event.created_at = now
+        rows.append({f.attname: getattr(event, f.attname) for f in fields})
+    insert_rows(ExecutionEvent, rows)
+    ids = dict(
+        ExecutionEvent.objects.filter(
+            execution=execution, seq__gte=events[0].seq, seq__lte=events[-1].seq
+        ).values_list("seq", "id")
+    )
+    for event in events:
+        event.pk = ids[event.seq]
+        event._state.adding = False
 
 
 def event_transition(

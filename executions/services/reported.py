@@ -23,10 +23,11 @@ from executions.models import (
     ReportedBatch,
     Trigger,
 )
-from executions.services.events import event_record
+from executions.services.events import event_build, events_insert
 from executions.services.lifecycle import locked
 from executions.services.transitions import insert_new, transition
-from executions.traces import trace_record_step
+from executions.signals import reported_results_appended
+from executions.traces import trace_record_steps
 
 S = ExecutionStatus
 STEP_STATUSES = ("passed", "failed", "error", "skipped")
@@ -89,8 +90,10 @@ def _suite_named(project: Project, name: str) -> TestSuite:
 def reported_run_append(
     execution_id: int, *, batch_id: str, results: list[dict]
 ) -> tuple[int, bool]:
-    """Append a batch of results (dicts: name, outcome, duration_ms, message, ...) as steps of the
-    run's trace, each with its event, and renew the lease. Returns (results stored, created).
+    """Append a batch of results (trace steps: name, status, duration_ms, message, test, ...) as
+    steps of the run's trace, each with its event, record them as case results (the
+    reported_results_appended hook, same transaction), and renew the lease. Returns (results
+    stored, created).
 
     A batch id seen before with the same results is not stored again (created False); with other
     results it raises ReportedBatchConflict (409). Raises InvalidTransition (409) when the run is
@@ -111,29 +114,51 @@ def reported_run_append(
         ReportedBatch.objects.create(
             execution=execution, batch_id=batch_id, sha256=digest, results=len(results)
         )
-        attempt = Attempt(pk=_attempt_id(execution), execution=execution, number=1)
-        order = execution.summary.get("steps_done", 0) + 1  # orders count from 1
-        for result in results:
-            step = {**result, "order": order, "attempt": 1}
-            trace = trace_record_step(attempt, step)
-            event_record(
-                execution,
-                kind=EventKind.STEP,
-                actor_label="CI client",
-                reason=result.get("message", "")[:500] if result["status"] != "passed" else "",
-                data={"step": {k: step.get(k) for k in ("order", "name", "status", "duration_ms")}},
-                attempt_number=1,
-            )
-            order += 1
         if results:
-            execution.summary = {
-                **execution.summary,
-                "steps_done": trace.step_count,
-                "counts": trace.counts,
-            }
+            _append(execution, results)
         execution.heartbeat_at = timezone.now()
         execution.save(update_fields=["summary", "event_seq", "heartbeat_at"])
     return len(results), True
+
+
+def _append(execution: Execution, results: list[dict]) -> None:
+    """The batch's results as steps of the run's trace (a few statements, however many), one
+    step event each (one INSERT), and, through reported_results_appended, case results."""
+    attempt = Attempt(pk=_attempt_id(execution), execution=execution, number=1)
+    first = execution.summary.get("steps_done", 0) + 1  # orders count from 1
+    steps = [{**result, "order": first + i, "attempt": 1} for i, result in enumerate(results)]
+    for step in steps:
+        if not step["name"]:
+            # Neither name nor key (a test with an empty title): named after its position, as
+            # the JUnit import names such a testcase, rather than refusing the whole batch.
+            test = {**step["test"], "name": f"[unnamed {step['order']}]"}
+            classname = test["classname"]
+            step["test"] = test
+            step["name"] = f"{classname}.{test['name']}" if classname else test["name"]
+    trace = trace_record_steps(attempt, steps)
+    # The summary first: each event's live payload carries the run's counts as of this batch.
+    execution.summary = {
+        **execution.summary,
+        "steps_done": trace.step_count,
+        "counts": trace.counts,
+    }
+    events = [
+        event_build(
+            execution,
+            execution.event_seq + i,
+            kind=EventKind.STEP,
+            actor_label="CI client",
+            reason=step.get("message", "")[:500] if step["status"] != "passed" else "",
+            data={
+                "step": {k: step.get(k) for k in ("order", "name", "kind", "status", "duration_ms")}
+            },
+            attempt_number=1,
+        )
+        for i, step in enumerate(steps, start=1)
+    ]
+    execution.event_seq += len(events)
+    events_insert(execution, events)
+    reported_results_appended.send(sender=Execution, execution=execution, steps=steps)
 
 
 def reported_run_heartbeat(execution_id: int) -> Execution:

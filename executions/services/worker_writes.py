@@ -9,7 +9,6 @@ writes through execution_record_step and execution_complete without a worker.
 
 from datetime import timedelta
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -138,7 +137,9 @@ def execution_await_input(execution_id: int, *, worker: str, attempt: int | None
         transition(
             execution,
             execution.await_input,
-            {"deadline": timezone.now() + timedelta(seconds=settings.IB_MANUAL_TIMEOUT_SECONDS)},
+            # The run's own timeout, counted from now: IB_MANUAL_TIMEOUT_SECONDS unless its
+            # trigger gave one (`run --timeout 60 --wait` on a manual case ends after a minute).
+            {"deadline": timezone.now() + timedelta(seconds=execution.timeout_seconds)},
             actor_label=label(worker),
             reason="manual steps",
         )

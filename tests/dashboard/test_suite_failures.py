@@ -148,3 +148,33 @@ def test_run_wait_on_a_manual_case_prints_its_page_once_and_no_cluster_chatter(p
     expected = f"record the manual steps: http://ib.example:8612/executions/{execution.pk}/manual/"
     assert text.count(expected) == 1
     assert "INFO" not in text
+
+
+def test_run_wait_on_a_manual_case_honours_its_timeout(project):
+    """Issue 15, "also found": `--timeout` on a manual case was ignored (a manual run always
+    waited IB_MANUAL_TIMEOUT_SECONDS, a week), so `run --wait --timeout 2` hung for a week. The
+    run waits its own timeout for people, then ends timed out with its exit code (3)."""
+    manual = project.test_cases.create(
+        key="by-hand", name="By hand", type="manual", steps=[{"instruction": "Look"}]
+    )
+    command = [sys.executable, str(ROOT / "manage.py"), "run", "--project", project.slug]
+    done = subprocess.run(
+        [*command, "--case", manual.key, "--wait", "--here", "--timeout", "2"],
+        env=live_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    execution = manual.executions.get()
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert execution.status == "timed_out"
+    assert execution.timeout_seconds == 2
+
+
+def test_a_manual_run_without_a_timeout_waits_the_manual_timeout(project, settings):
+    manual = project.test_cases.create(key="by-hand", name="By hand", type="manual")
+    automated = project.test_cases.create(key="auto", name="Auto")
+
+    assert execution_for(manual).timeout_seconds == settings.IB_MANUAL_TIMEOUT_SECONDS
+    assert execution_for(automated).timeout_seconds == settings.IB_DEFAULT_TIMEOUT_SECONDS

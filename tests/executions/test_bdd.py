@@ -2,6 +2,8 @@
 with outlines, tables, doc strings, rules, tags, and undefined / ambiguous steps reported the way
 Cucumber users expect."""
 
+import re
+
 import pytest
 
 from catalog.models import CaseType
@@ -307,3 +309,62 @@ Feature: Ordering in the browser
 
     assert execution.status == S.PASSED, [s["error"] for s in steps if s["error"]]
     assert len(steps) == 10
+
+
+def test_the_execution_page_groups_the_trace_by_scenario_and_example_with_arguments(
+    client, owner, project, basket_definitions
+):
+    """Issue 15, "also found": the BDD trace was one flat list with the scenario's name on every
+    row; outline examples looked the same; doc strings and tables were hidden."""
+    feature = '''\
+Feature: Basket
+  Scenario: Counting
+    Given the basket holds:
+      | item  | count |
+      | apple | 2     |
+    Then the basket has 2 apple
+
+  Scenario Outline: Setting
+    Given I set colour to "<colour>"
+    Then the variable colour is "<colour>"
+
+    Examples:
+      | colour |
+      | red    |
+      | blue   |
+
+  Scenario: Notes
+    Given the note says:
+      """
+      first line
+      second line
+      """
+'''
+
+    @step("the note says:")
+    def the_note_says(ctx, doc):
+        ctx.variables["note"] = doc
+
+    try:
+        execution, steps = run_case(bdd_case(project, feature))
+    finally:
+        remove_step(the_note_says)
+    client.force_login(owner)
+    html = client.get(f"/executions/{execution.pk}/").content.decode()
+
+    groups = re.findall(r'<tr class="scenario-row"[^>]*><td colspan="5">(.*?)</td></tr>', html)
+    text = [re.sub(r"<[^>]+>", "", g).strip() for g in groups]
+    assert text == [
+        "Scenario: Counting",
+        "Scenario: Setting · example colour=red",
+        "Scenario: Setting · example colour=blue",
+        "Scenario: Notes",
+    ]
+    assert [s["example"] for s in steps if "example" in s] == ["colour=red"] * 2 + [
+        "colour=blue"
+    ] * 2
+    table = re.search(r'<table class="datatable" data-role="data-table">(.*?)</table>', html)[1]
+    assert re.sub(r"<[^>]+>", " ", table).split() == ["item", "count", "apple", "2"]
+    assert "first line\nsecond line</pre>" in html
+    trace = re.search(r'<tbody id="steps">.*?</tbody>', html, re.S)[0]
+    assert "Counting ›" not in trace  # the step reads as its keyword and text under its group

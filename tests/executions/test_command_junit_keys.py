@@ -5,6 +5,8 @@ high]` differently, and the command's key was one the catalog refuses).
 The command path is the real `command` action running a real pytest; the upload is the real API
 endpoint given the very file that pytest wrote."""
 
+import re
+
 import pytest
 
 from catalog.models import RunnerProfile, TestCase
@@ -144,3 +146,23 @@ def test_uploads_and_command_runs_of_a_test_share_one_history(
     for child in again["children"]:
         history = viewer_api.get(f"/api/v1/analytics/cases/{child['case_id']}/history/").json()
         assert [r["revision"] for r in history["results"]] == ["r2", "r1"], child["name"]
+
+
+def test_the_execution_page_lists_the_tests_a_command_step_reported(
+    client, owner, project, reported
+):
+    """Issue 15, "also found": a command step that produced JUnit results showed as one step.
+    Its reported tests are listed under it: name (a link to the case), outcome, time, and the
+    failure's first line."""
+    step = run_params(project)
+    execution_id = project.executions.latest("id").pk
+    client.force_login(owner)
+    html = client.get(f"/executions/{execution_id}/").content.decode()
+
+    listed = re.search(r'<table data-role="reported-tests">.*?</table>', html, re.S)[0]
+    assert listed.count("data-test-status=") == len(NAMES)
+    assert listed.count('data-test-status="passed"') == 4
+    assert 'data-test-status="failed"' in listed and "assert 1 == 2" in listed
+    for child in step["children"]:
+        assert f'href="/cases/{child["case_id"]}/"' in listed
+    assert "5 reported tests" in html

@@ -60,7 +60,12 @@ def test_a_batch_becomes_steps_and_events_and_renews_the_lease(open_run, member_
     response = send(member_api, run["id"], "b1", results("passed", "failed", "skipped"))
 
     assert response.status_code == 201
-    assert response.json() == {"stored": 3, "duplicate": False, "status": "running"}
+    assert response.json() == {
+        "stored": 3,
+        "duplicate": False,
+        "status": "running",
+        "replaced_characters": 0,
+    }
     execution.refresh_from_db()
     steps = trace_steps(trace_of(execution))
     assert [(s["order"], s["name"], s["status"]) for s in steps] == [
@@ -222,7 +227,7 @@ def test_an_engine_execution_is_not_a_reported_run(member_api, project):
         {"batch_id": "b", "results": [{"name": "t", "outcome": "exploded"}]},
         {"batch_id": "", "results": []},
         {"results": [{"name": "t", "outcome": "passed"}]},
-        {"batch_id": "b", "results": [{"outcome": "passed"}]},
+        {"batch_id": "b", "results": [{"name": "t"}]},
     ],
 )
 def test_a_bad_batch_is_a_400_and_stores_nothing(open_run, member_api, body):

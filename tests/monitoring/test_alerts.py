@@ -1,11 +1,14 @@
 """Alerts: conditions, one open row per kind, clearing, the webhook."""
 
+import io
 from datetime import timedelta
 
 import httpx
 import pytest
+from django.core.management import call_command
 from django.utils import timezone
 
+from catalog.models import Project
 from executions.services.queue import queue_pause
 from monitoring import alerts
 from monitoring.alerts import alerts_check, alerts_evaluate
@@ -40,6 +43,26 @@ def test_failure_rate_needs_more_than_ten_runs(case, worker_alive):
     (condition,) = alerts_check()
     assert condition.kind == AlertKind.FAILURE_RATE
     assert condition.detail == {"failure_rate": 1.0, "runs": 11, "failing": 11}
+
+
+def test_a_project_with_failure_alerts_off_is_left_out_of_the_failure_rate(case, worker_alive):
+    """Issue 15, "also found": the demo's failures on purpose raised "high failure rate"."""
+    case.project.failure_alerts = False
+    case.project.save(update_fields=["failure_alerts"])
+    for _ in range(11):
+        finish(case, "failed")
+    assert alerts_check() == []
+
+
+def test_the_demo_project_has_failure_alerts_off(db):
+    call_command("load_demo", stdout=io.StringIO())
+    demo = Project.objects.get(slug="demo")
+    assert demo.failure_alerts is False
+    demo.failure_alerts = True  # an older demo, loaded before the switch existed
+    demo.save(update_fields=["failure_alerts"])
+    call_command("load_demo", stdout=io.StringIO())
+    demo.refresh_from_db()
+    assert demo.failure_alerts is False
 
 
 def test_failure_rate_at_or_below_twenty_percent_is_fine(case, worker_alive):

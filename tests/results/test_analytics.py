@@ -85,6 +85,15 @@ def test_the_last_representable_day_does_not_overflow(project, viewer_api):
     assert stats_of(viewer_api, project, "&until=9999-12-31").status_code == 200
 
 
+def test_the_first_representable_days_do_not_overflow(project, viewer_api):
+    """A year back from `until=0001-01-02` was before date.min: a 500 (found from the analytics
+    page). The range is moved to the first days it can cover."""
+    for query in ("&until=0001-01-02", "&since=0001-01-01&until=0001-01-01"):
+        response = stats_of(viewer_api, project, query)
+        assert response.status_code == 200
+        assert response.json()["statistics"]["total"] == 0
+
+
 @pytest.mark.parametrize(
     "query",
     ["&since=yesterday", "&until=2026-13-01", "&since=", "&until=", "&label=nokey", "&label="],

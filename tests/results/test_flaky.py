@@ -192,3 +192,40 @@ def test_quarantine_with_a_bad_body_is_a_400(project, owner_api):
 
     assert response.status_code == 400
     assert response.json()["code"] == "invalid"
+
+
+def test_an_error_of_the_runs_own_set_up_is_not_a_flip_of_the_test(project, run):
+    """Issue 15, "also found": one `error` caused by a bad parameter flagged a stable case
+    flaky ("passed and failed on revision ..."). An error of the run's set-up (here a URL
+    variable the run did not set: UnsetVariable) is counted, but decides nothing."""
+    project.allowed_hosts = ["127.0.0.1"]
+    project.save(update_fields=["allowed_hosts"])
+    case = TestCaseFactory(
+        project=project,
+        key="ping",
+        steps=[
+            {"name": "x is 1", "action": "assert", "params": {"variable": "x", "equals": 1}},
+            {"name": "ping", "action": "http", "params": {"url": "{{ target }}/ping"}},
+        ],
+    )
+    broken = run(case, revision="r1")  # no `target`: the run's own mistake
+    case.steps = case.steps[:1]
+    case.save(update_fields=["steps"])
+    run(case, revision="r1")
+    run(case, revision="r1")
+
+    stats = CaseStats.objects.get(case=case)
+    result = CaseResult.objects.get(execution=broken)
+    assert (result.outcome, result.details["error"]["type"]) == ("error", "UnsetVariable")
+    assert (stats.runs, stats.errored, stats.passed) == (3, 1, 2)
+    assert not stats.is_flaky and stats.flips == 0
+    assert stats.recent[0]["setup"] is True
+
+
+def test_a_real_error_still_flips():
+    recent = window("passed", "error", "passed")
+    recent[1]["setup"] = False
+
+    flips, _, flaky, reason = flaky_verdict(recent, min_flips=2)
+
+    assert flips == 2 and flaky and reason == "passed and failed on revision r1"

@@ -117,7 +117,7 @@ def test_reports_larger_than_a_chunk_are_read_and_written_chunk_by_chunk(project
 def test_reporters_of_the_same_new_tests_at_once_get_the_same_cases(project):
     """Six reporters bring the same 150 new tests at once (enough for COPY; half of them in
     reverse order): none fails, every test is one case and they all get its id. Before COPY's
-    unique violation became an IntegrityError (results.bulk), the losers failed here."""
+    unique violation became an IntegrityError (core.bulk), the losers failed here."""
     names = [("m", f"t{i}") for i in range(150)]
     orders = [names if i % 2 else names[::-1] for i in range(6)]
     barrier = threading.Barrier(len(orders))
