@@ -148,8 +148,10 @@ def test_each_outcome_and_each_rerun_is_reported_and_the_run_fails(
         ),
         ("test_flaky", 2): ("passed", ""),
     }
+    said = {s["name"].removeprefix("test_session."): s.get("outcome") for s in steps_of(run_id)}
+    assert (said["test_xfail"], said["test_xpass"]) == ("xfailed", "xpassed")  # kept as sent
     failed = next(s for s in steps_of(run_id) if s["name"].endswith("test_fail"))
-    assert failed["stdout"] == "said on stdout"
+    assert failed["stdout"] == "said on stdout\n"
     assert "assert 1 == 2" in failed["traceback"]
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 TEXT_MAX = 4000  # the server's limit on message, traceback, stdout and stderr
-NAME_MAX = 255
+NAME_MAX = 2000  # the server's limit on a result's classname and name
 # Control characters other than tab and newline are refused by the server's JSON fields' readers
 # downstream (XML exports, terminals); a test's output is full of them (ANSI colours).
 _CONTROL = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|[\x00-\x08\x0b-\x1f\x7f]")
@@ -90,6 +90,7 @@ class Collector:
             elif report.skipped:
                 self._skip(result, report)
             elif hasattr(report, "wasxfail"):  # passed although expected to fail (not strict)
+                result["outcome"] = "xpassed"  # counted as passed, and said so
                 result["message"] = clip(f"XPASS {report.wasxfail}".strip())
         elif when == "teardown":
             if result.pop("rerun", False) and not report.failed:
@@ -115,6 +116,9 @@ class Collector:
         return left
 
     def _start(self, nodeid: str) -> dict:
+        # No `key`: the identity is then classname + "." + name, which is what pytest's own
+        # JUnit XML gives the same test, so a session streamed and one uploaded as JUnit XML
+        # fill one history per test.
         classname, name = names(nodeid)
         attempt = self._attempts.get(nodeid, 0) + 1
         self._attempts[nodeid] = attempt
@@ -134,7 +138,8 @@ class Collector:
     def _skip(self, result: dict, report) -> None:
         result["outcome"] = "skipped"
         reason = _message(report)
-        if hasattr(report, "wasxfail"):  # an expected failure that failed: reported as a skip
+        if hasattr(report, "wasxfail"):  # an expected failure that failed: counted as a skip
+            result["outcome"] = "xfailed"
             reason = f"XFAIL {report.wasxfail}".strip()
         result["message"] = clip(reason)
 
