@@ -36,6 +36,8 @@ from executions.models import TERMINAL
 from results.compare import Comparison, Row, runs_compare
 from results.models import NotificationStatus, RunNotification
 from results.run_refs import EXECUTION, Run, run_previous, run_resolve
+from results.runs import RunRef
+from results.summaries import run_summary
 
 log = logging.getLogger(__name__)
 N = NotificationStatus
@@ -43,10 +45,25 @@ NOTIFY_TASK = "results.tasks.notify_run"
 NAMES_LISTED = 20  # failures named in the message; the rest are counted
 
 
-def announced_failures(comparison: Comparison) -> list[Row]:
-    """What a notification is about: THE one choice of which failures are news (newly failing
-    tests, and new tests that fail). The failure groups' new / regressed states replace it."""
-    return comparison.buckets["newly_failing"] + comparison.failing_new_tests()
+def announced_failures(comparison: Comparison, matters: dict) -> list[Row]:
+    """What a notification is about: THE one choice of which failures are news. Tests that
+    newly fail against the previous comparable run (and new tests that fail), and tests still
+    failing whose failure is new or regressed in this run's failure groups (`matters`: the run's
+    what_matters summary, results.summaries): a test that failed before and now fails another
+    way is news, one that fails the same known way is not."""
+    news = comparison.buckets["newly_failing"] + comparison.failing_new_tests()
+    named = {row.key for row in news}
+    changed = {
+        case["id"]
+        for group in matters.get("new", []) + matters.get("regressed", [])
+        for case in group.get("cases", [])
+    }
+    news += [
+        row
+        for row in comparison.buckets["still_failing"]
+        if row.case_id in changed and row.key not in named
+    ]
+    return news
 
 
 def notify_on_commit(kind: str, run_id: int, project_id: int) -> None:
@@ -104,7 +121,8 @@ def run_notification_prepare(run: Run) -> RunNotification | None:
     if not project.webhook_url:
         return None
     comparison = runs_compare(run_previous(run), run)
-    failures = announced_failures(comparison)
+    matters = run_summary(RunRef(run.kind, run.id)).get("what_matters", {})
+    failures = announced_failures(comparison, matters)
     if not failures:
         return None
     owner = {"execution_id": run.id} if run.kind == EXECUTION else {"batch_id": run.id}
@@ -193,7 +211,8 @@ def slack_message(project: Project, comparison: Comparison, failures: list[Row])
     site = public_url()
     refs = f"?base={base.ref if base else 'previous'}&head={head.ref}"
     compare_url = f"{site}{reverse('dashboard:compare')}{refs}"
-    title = f"{len(failures)} newly failing in {project.name}: {head.label}"
+    plural = "" if len(failures) == 1 else "s"
+    title = f"{len(failures)} new failure{plural} in {project.name}: {head.label}"
     where = " ".join(part for part in (head.branch, head.revision[:12]) if part)
     lines = []
     for row in failures[:NAMES_LISTED]:

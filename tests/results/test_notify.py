@@ -56,7 +56,7 @@ def test_a_newly_failing_run_is_announced_once_with_links(project):
     assert (first, again) == (N.SENT, "nothing to send")
     assert len(receiver.received) == 1
     message = receiver.received[0]
-    assert message["text"].startswith(f"1 newly failing in {project.name}: import #{head.id}")
+    assert message["text"].startswith(f"1 new failure in {project.name}: import #{head.id}")
     assert "shop.a" in message["text"] and "cart is empty" in message["text"]
     assert "/compare/?base=import:" in message["text"]
     case_links = message["blocks"][1]["text"]["text"]
@@ -86,6 +86,24 @@ def test_nothing_newly_failing_sends_nothing(project):
 
     assert receiver.calls == 0
     assert not RunNotification.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_test_still_failing_another_way_is_announced_and_the_same_way_is_not(project):
+    """A test that failed before and fails now is news when its failure is new to the failure
+    groups (another fault), not when it is the known one."""
+    with webhook_receiver() as receiver:
+        with_webhook(project, receiver.url)
+        upload(project, junit(("a", "failure", 0.1, "cart is empty")))
+        # (another time: the very same report again would be the same import)
+        same = upload(project, junit(("a", "failure", 0.2, "cart is empty")))
+        other = upload(project, junit(("a", "failure", 0.3, "payment gateway refused")))
+
+        assert notify.notify_run("import", same.id) == "nothing to send"
+        assert notify.notify_run("import", other.id) == N.SENT
+
+    assert receiver.calls == 1
+    assert "payment gateway refused" in receiver.received[0]["text"]
 
 
 @pytest.mark.django_db
