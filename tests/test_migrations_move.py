@@ -11,6 +11,7 @@ DDL, so transactional; each test leaves the database at the leaf migrations, as 
 
 import pytest
 from django.apps import apps as current_apps
+from django.conf import settings
 from django.contrib.admin.models import LogEntry
 from django.contrib.auth.models import Group, User
 from django.db import connection, transaction
@@ -306,6 +307,21 @@ def _edit(rows: list[tuple], change) -> list[tuple]:
     return sorted((tuple(sorted(change(dict(row)).items())) for row in rows), key=repr)
 
 
+def _manual_runs_keep_their_wait(executions: list[tuple], cases: list[tuple]) -> list[tuple]:
+    """executions 0018: a manual case's run keeps the wait it had (IB_MANUAL_TIMEOUT_SECONDS,
+    which bounded a manual run whatever its timeout said), now that its timeout is that wait.
+    Going back leaves it so: the code before 0018 does not read a manual run's timeout."""
+    manual = {dict(row)["id"] for row in cases if dict(row)["type"] == "manual"}
+    return _edit(
+        executions,
+        lambda row: (
+            {**row, "timeout_seconds": settings.IB_MANUAL_TIMEOUT_SECONDS}
+            if row["test_case_id"] in manual
+            else row
+        ),
+    )
+
+
 def _moved(snapshot: dict) -> dict:
     """The snapshot as the move should leave it: tables renamed, content types moved, django-q2
     schedules calling engine.tasks; nothing else changed."""
@@ -325,6 +341,9 @@ def _moved(snapshot: dict) -> dict:
     # A column added since the move (catalog 0003): the cases written here are all authored.
     moved["catalog_testcase"] = _edit(
         moved["catalog_testcase"], lambda row: {**row, "origin": "authored"}
+    )
+    moved["executions_execution"] = _manual_runs_keep_their_wait(
+        moved["executions_execution"], moved["catalog_testcase"]
     )
     # And catalog 0004: every project's failures count towards the alert, as they did.
     moved["catalog_project"] = _edit(
@@ -481,6 +500,9 @@ def test_the_move_can_be_undone_and_done_again(before_move):
     after, after_schema = _snapshot(), _schema()
 
     _migrate(_before_move())
+    before["executions_execution"] = _manual_runs_keep_their_wait(
+        before["executions_execution"], before["executions_testcase"]
+    )
     _assert_same(_snapshot(), before)
     assert _schema() == before_schema
 

@@ -19,7 +19,7 @@ class Migration(migrations.Migration):
                 max_length=500,
                 validators=[
                     django.core.validators.RegexValidator(
-                        '^https?://[^\\s<>\\"]+$', "Give an http(s) address."
+                        '^https?://[^\\x00-\\x20\\x7f-\\xa0<>"]+$', "Give an http(s) address."
                     )
                 ],
             ),

@@ -57,7 +57,7 @@ def test_the_failures_page_fits_and_a_tester_triages_in_place(
             widths[name] = page.evaluate("document.documentElement.scrollWidth")
         page.goto(f"{server}{failures['failures']}")
         page.select_option("select[name=state]", "known")
-        page.click(".filters button")
+        page.click(".failure-filters button")
         page.wait_for_url("**state=known**")
         listed = page.eval_on_selector_all(".failure h3", "hs => hs.map(h => h.innerText)")
         card = f"#group-{group.pk}"
