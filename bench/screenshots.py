@@ -5,8 +5,8 @@ It starts `manage.py serve` (web and worker) on a free port in a temporary folde
 the admin, and does what a tester does: starts a browser case and photographs it while it runs,
 starts a case that fails, runs the demo suite, records a manual run step by step, then visits
 the overview, the project, the executions list (all and failed only), the analytics, the case,
-flaky tests, the queue, the run form and the admin's execution list. Nothing is loaded from
-outside; the demo's cases call the app itself.
+flaky tests, the queue, the run form, the admin's execution list, the Failures page and a
+comparison of two runs. Nothing is loaded from outside; the demo's cases call the app itself.
 
     .venv/bin/python bench/screenshots.py [--out var/screenshots]
 """
@@ -178,6 +178,8 @@ def tour(page, base: str, out: Path) -> list[Path]:
         ("15-queue", "/queue/"),
         ("16-run-form", f"/projects/{pid}/run/"),
         ("17-admin-executions", "/admin/executions/execution/"),
+        ("18-failures", f"/projects/{pid}/failures/"),
+        ("19-compare", f"/compare/?base=execution:{live}&head=execution:{failing}"),
     ):
         t.go(path)
         t.shoot(name)

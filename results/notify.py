@@ -226,7 +226,9 @@ def slack_message(project: Project, comparison: Comparison, failures: list[Row])
         lines.append(f"• {link}{reason}")
     if len(failures) > NAMES_LISTED:
         lines.append(f"… and {len(failures) - NAMES_LISTED} more")
-    text = f"{title}{f' ({where})' if where else ''}\n" + "\n".join(lines)
+    # `text` is mrkdwn too (the preview, clients without blocks): the run's own words (project,
+    # suite, branch, revision, set by whoever reports) are escaped there as in the blocks.
+    text = f"{_escape(title)}{f' ({_escape(where)})' if where else ''}\n" + "\n".join(lines)
     return {
         "text": text + f"\n{compare_url}",
         "blocks": [

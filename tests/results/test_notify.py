@@ -17,6 +17,7 @@ from results.run_refs import run_resolve
 from tests.factories import TestCaseFactory, execution_for
 from tests.live import live_env, qcluster, wait_until
 from tests.results.test_compare import junit, report
+from tests.results.test_compare import upload as compare_upload
 from tests.results.webhook_server import webhook_receiver
 
 N = NotificationStatus
@@ -175,6 +176,26 @@ def test_a_failure_message_cannot_forge_a_link_in_the_message(project):
 
     text = receiver.received[0]["blocks"][1]["text"]["text"]
     assert "<http://evil" not in text and "&lt;http://evil|click here&gt;" in text
+
+
+@pytest.mark.django_db
+def test_a_branch_cannot_forge_a_mention_or_a_link_in_the_text_either(project):
+    """The run's own words (here the branch a reporter names) are escaped in `text` as in the
+    blocks: an outsider put `<!channel>` and a link into a branch."""
+    forged = "<!channel> <http://evil.example|reset your password>"
+    with webhook_receiver() as receiver:
+        with_webhook(project, receiver.url)
+        compare_upload(project, junit(("ok", "passed", 0.1)), branch=forged)
+        head = compare_upload(
+            project, junit(("ok", "passed", 0.1), ("x", "failure", 0.1)), branch=forged
+        )
+
+        notify.notify_run("import", head.id)
+
+    message = receiver.received[0]
+    for text in (message["text"], message["blocks"][0]["text"]["text"]):
+        assert "<!channel>" not in text and "<http://evil" not in text
+        assert "&lt;!channel&gt;" in text
 
 
 @pytest.mark.django_db
