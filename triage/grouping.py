@@ -7,8 +7,7 @@ update of the groups, and for the first sight of a signature the categories and 
 scales with the passing results but a dictionary lookup each (the fixes).
 """
 
-import re
-
+import re2
 from django.utils import timezone
 
 from core.bulk import insert_rows
@@ -24,7 +23,7 @@ from triage.models import (
     TriageEvent,
     TriageRule,
 )
-from triage.services import categories_ensure
+from triage.services import categories_ensure, rule_matcher
 
 REVISIONS_KEPT = 20
 RULE_TEXT_MAX = 500  # characters of a type or message a rule searches
@@ -168,8 +167,8 @@ def _categoriser(project_id: int):
         "category"
     ):
         try:
-            rules.append((rule, re.compile(rule.pattern)))
-        except re.error:  # validated on save; a rule stored otherwise is skipped, not fatal
+            rules.append((rule, rule_matcher(rule.pattern)))
+        except re2.error:  # validated on save; a rule stored otherwise is skipped, not fatal
             continue
 
     def categorise(error_type: str, message: str) -> tuple[Category, TriageRule | None]:

@@ -7,6 +7,7 @@ from results.runs import RunRef
 from results.summaries import run_summary
 from tests.factories import ProjectFactory
 from tests.triage.conftest import report
+from triage.grouping import _categoriser
 from triage.models import Category, FailureGroup, GroupHit, TriageEvent
 
 pytestmark = pytest.mark.django_db
@@ -230,6 +231,25 @@ def test_a_rule_that_could_backtrack_forever_is_refused(owner_api, project, patt
 
     assert response.status_code == 400
     assert "forever" in response.json()["message"]
+
+
+@pytest.mark.parametrize("pattern", [r"\w*\w*\w*\w*\w*\w*!", r".*.*.*.*.*!", r"(\w+){10}!"])
+def test_a_rule_that_backtracks_in_python_runs_in_linear_time(owner_api, project, pattern):
+    """An outsider's patterns the refusal above lets through: with Python's `re` each holds the
+    process for minutes on a long message (this test would not end); rules match with RE2."""
+    owner_api.get(f"/api/v1/failure-categories/?project={project.pk}")
+    env = Category.objects.get(project=project, name="Environment issue")
+    rule = owner_api.post(
+        "/api/v1/triage-rules/",
+        {"project": project.pk, "category": env.pk, "field": "message", "pattern": pattern},
+        format="json",
+    )
+    assert rule.status_code == 201, rule.content
+
+    categorise = _categoriser(project.pk)
+
+    assert categorise("Error", "a" * 500)[1] is None  # searched to the end, no match
+    assert categorise("Error", "a" * 499 + "!")[1].pk == rule.json()["id"]
 
 
 def test_the_upload_answer_of_ci_leads_with_what_matters(member_api, project, upload):
