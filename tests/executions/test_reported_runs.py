@@ -245,6 +245,18 @@ def test_a_lease_out_of_bounds_is_a_400(project, member_api):
     assert member_api.post(URL, body, format="json").status_code == 400
 
 
+def test_more_labels_than_a_run_may_carry_are_a_400_and_open_nothing(project, member_api):
+    """Labels are copied onto every result: an outsider opened a run with 10,000."""
+    labels = {f"k{n}": "v" for n in range(51)}
+    body = {"project": project.pk, "name": "pytest", "labels": labels}
+
+    response = member_api.post(URL, body, format="json")
+
+    assert response.status_code == 400
+    assert "labels" in response.json()["detail"]
+    assert not Execution.objects.exists()
+
+
 def test_cancelling_a_reported_run_closes_it(open_run, member_api):
     run = open_run()
     send(member_api, run["id"], "b1", results("passed"))
