@@ -78,7 +78,11 @@ def failure_triage(request, group_id: int):
         wanted, {request.get_host()}, require_https=False
     ):
         back = wanted
-    given = {"comment": form.cleaned_data["comment"], "issue_url": form.cleaned_data["issue_url"]}
+    # The fields the form sent change, as the API's triage does: a post without a comment keeps
+    # the comment (an outsider's partial post wiped it).
+    given = {
+        name: form.cleaned_data[name] for name in ("comment", "issue_url") if name in request.POST
+    }
     if form.cleaned_data["category"] is not None:
         given["category"] = next(c for c in categories if c.pk == form.cleaned_data["category"])
     _, refused = run_service(

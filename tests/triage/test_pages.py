@@ -63,6 +63,23 @@ def test_a_tester_triages_in_place(client, member, groups, project):
     assert TriageEvent.objects.get().actor == member
 
 
+def test_a_post_of_the_category_alone_keeps_the_comment_and_link(client, member, groups, project):
+    group = groups["ConnectException"]
+    bug = Category.objects.get(project=project, name="Product bug")
+    client.force_login(member)
+    path = f"/failure-groups/{group.pk}/triage/"
+    client.post(path, {"comment": "db restarted", "issue_url": "https://jira.example/OPS-3"})
+
+    client.post(path, {"category": bug.pk})
+
+    group.refresh_from_db()
+    assert (group.category, group.comment, group.issue_url) == (
+        bug,
+        "db restarted",
+        "https://jira.example/OPS-3",
+    )
+
+
 def test_a_bad_link_is_refused_with_a_message_and_nothing_changes(client, member, groups):
     group = groups["ConnectException"]
     client.force_login(member)
