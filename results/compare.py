@@ -21,10 +21,9 @@ from django.db.models import Case, CharField, F, Func, Max, Value, When
 from catalog.models import TestCase
 from executions.models import Execution
 from results.errors import InvalidQuery
-from results.models import CaseOutcome, CaseResult
+from results.models import FAILING_OUTCOMES, CaseOutcome, CaseResult
 from results.run_refs import IMPORT, Run
 
-FAILING = (CaseOutcome.FAILED, CaseOutcome.ERROR)
 # Shown in this order: what needs a person first.
 BUCKETS = ("newly_failing", "still_failing", "fixed", "new_tests", "removed_tests", "slower")
 BUCKET_TITLES = {
@@ -57,7 +56,7 @@ class FirstLine(Func):
 def _first_error_line():
     """What a person reads of a failure: its message's first line ("" for a result that did not
     fail)."""
-    return Case(When(outcome__in=FAILING, then=FirstLine("message")), default=Value(""))
+    return Case(When(outcome__in=FAILING_OUTCOMES, then=FirstLine("message")), default=Value(""))
 
 
 def _signature():
@@ -114,7 +113,7 @@ class Comparison:
         return {name: len(self.buckets[name]) for name in BUCKETS} | {"unchanged": self.unchanged}
 
     def failing_new_tests(self) -> list[Row]:
-        return [row for row in self.buckets["new_tests"] if row.head.outcome in FAILING]
+        return [row for row in self.buckets["new_tests"] if row.head.outcome in FAILING_OUTCOMES]
 
     @property
     def something_newly_fails(self) -> bool:
@@ -165,7 +164,7 @@ def runs_compare(
 
 
 def _bucket(was: Side, now: Side, ratio: float, min_delta_ms: int) -> str | None:
-    failed_before, failing_now = was.outcome in FAILING, now.outcome in FAILING
+    failed_before, failing_now = was.outcome in FAILING_OUTCOMES, now.outcome in FAILING_OUTCOMES
     if failing_now:
         return "still_failing" if failed_before else "newly_failing"
     if failed_before:

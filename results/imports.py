@@ -17,17 +17,16 @@ from core.bulk import insert_rows
 from results.errors import IdempotencyConflict
 from results.history import Entry, history_record
 from results.junit import JUnitReader, ParsedCase
-from results.models import CaseOutcome, CaseResult, ImportBatch
+from results.models import FAILING_OUTCOMES, CaseOutcome, CaseResult, ImportBatch
 from results.notify import notify_on_commit
 from results.reported_cases import reported_cases_find_or_create
 from results.run_refs import IMPORT
 from results.runs import RunRef
-from results.signals import results_recorded
+from results.signals import failures_of, results_recorded
 from results.signatures import signature_of_junit
 
 # Testcases written per round of bulk statements: bounded memory (a few MB), few round trips.
 BATCH_SIZE = 5000
-_FAILING = (CaseOutcome.FAILED, CaseOutcome.ERROR)
 _COUNTER = {
     CaseOutcome.PASSED: "passed",
     CaseOutcome.FAILED: "failed",
@@ -141,12 +140,7 @@ def _ingest(batch: ImportBatch, reader: JUnitReader) -> None:
 def _announce(batch: ImportBatch, previous: dict[int, str], passed: list[int]) -> None:
     """Tell failure groups (triage) about the import, once, in its transaction. The failures are
     read back (COPY returns no ids) through the batch's index: a few thousand rows at most."""
-    failures = [
-        {**row, "error_type": row.pop("details__type") or ""}
-        for row in CaseResult.objects.filter(batch=batch, outcome__in=_FAILING)
-        .order_by("id")
-        .values("id", "case_id", "signature", "outcome", "message", "details__type")
-    ]
+    failures = failures_of(CaseResult.objects.filter(batch=batch))
     results_recorded.send(
         sender=CaseResult,
         project_id=batch.project_id,
@@ -193,7 +187,7 @@ def _write(
                 "message": p.message,
                 "details": p.details,
                 "signature": signature_of_junit(p.message, p.details)
-                if p.outcome in _FAILING
+                if p.outcome in FAILING_OUTCOMES
                 else "",
                 "created_at": batch.created_at,
             }

@@ -28,6 +28,9 @@ class CaseOutcome(models.TextChoices):
     SKIPPED = "skipped", "Skipped"
 
 
+FAILING_OUTCOMES = (CaseOutcome.FAILED, CaseOutcome.ERROR)  # what a failure signature is made for
+
+
 class ImportBatch(models.Model):
     """One uploaded JUnit report: the suite-like parent of its CaseResults. Imports stay out of the
     Execution lifecycle (nothing runs, nothing is queued); reports of an import read this row."""

@@ -22,14 +22,13 @@ from core.bulk import insert_rows, select_any
 from executions.models import Execution
 from results.history import Entry, history_record
 from results.junit import ParsedCase, case_key, split_key
-from results.models import CaseOutcome, CaseResult
+from results.models import FAILING_OUTCOMES, CaseOutcome, CaseResult
 from results.reported_cases import reported_cases_find_or_create
 from results.runs import RunRef
-from results.signals import results_recorded
+from results.signals import failures_of, results_recorded
 from results.signatures import signature_of_junit
 
 log = logging.getLogger(__name__)
-FAILING = (CaseOutcome.FAILED, CaseOutcome.ERROR)
 MESSAGE_MAX = 2000  # as results.processing keeps an engine finish's message
 # Step fields -> CaseResult.details keys, as a JUnit import names them (results.reports reads them).
 DETAILS = {
@@ -84,7 +83,7 @@ def reported_results_record(execution: Execution, steps: list[dict]) -> int:
                 "message": test.message,
                 "details": test.details,
                 "signature": signature_of_junit(test.message, test.details)
-                if test.outcome in FAILING
+                if test.outcome in FAILING_OUTCOMES
                 else "",
                 "created_at": now,
             }
@@ -114,30 +113,17 @@ def _announce(execution: Execution, rows: list[dict], previous: dict[int, str]) 
     """Tell failure groups (triage) about the batch's results, in its transaction, as an import
     does. Its failures are read back for their ids (COPY returns none): the run's failed results
     of the batch's cases, a batch's worth at most."""
-    failing = {(r["case_id"], r["attempt_number"]) for r in rows if r["outcome"] in FAILING}
+    failing = {
+        (r["case_id"], r["attempt_number"]) for r in rows if r["outcome"] in FAILING_OUTCOMES
+    }
     failures = []
     if failing:
-        failures = [
-            {**row, "error_type": row.pop("details__type") or ""}
-            for row in CaseResult.objects.filter(
-                execution=execution,
-                outcome__in=FAILING,
-                case_id__in={case_id for case_id, _ in failing},
-            )
-            .order_by("id")
-            .values(
-                "id",
-                "case_id",
-                "attempt_number",
-                "signature",
-                "outcome",
-                "message",
-                "details__type",
-            )
-            if (row["case_id"], row["attempt_number"]) in failing
-        ]
-        for failure in failures:
-            del failure["attempt_number"]
+        earlier_or_now = CaseResult.objects.filter(
+            execution=execution, case_id__in={case_id for case_id, _ in failing}
+        )
+        for failure in failures_of(earlier_or_now, "attempt_number"):
+            if (failure["case_id"], failure.pop("attempt_number")) in failing:
+                failures.append(failure)
     results_recorded.send(
         sender=CaseResult,
         project_id=execution.project_id,
