@@ -1,7 +1,10 @@
 """Fixtures of the dashboard tests: cases that pass, fail and error for real when the engine runs
 them in this process (engine.worker.run_next), and suites of them."""
 
+import io
+
 import pytest
+from django.core.management import call_command
 
 from catalog.models import CaseStatus
 from engine import worker as engine
@@ -48,6 +51,25 @@ def make_suite(project):
         return suite
 
     return make
+
+
+def run_suite_and_wait(suite) -> tuple[int, str, str]:
+    """`manage.py run --suite ... --wait --here` as a user types it: (exit code, stdout,
+    stderr)."""
+    out, err = io.StringIO(), io.StringIO()
+    with pytest.raises(SystemExit) as exit_:
+        call_command(
+            "run",
+            "--project",
+            suite.project.slug,
+            "--suite",
+            suite.name,
+            "--wait",
+            "--here",
+            stdout=out,
+            stderr=err,
+        )
+    return exit_.value.code, out.getvalue(), err.getvalue()
 
 
 def run_all(worker: str = "test-worker") -> None:

@@ -13,7 +13,7 @@ from django.test import Client
 from dashboard.templatetags.outcomes import outcome_bar
 from executions.models import Execution, ExecutionStatus
 from executions.progress import Progress, execution_progress, segment_counts
-from tests.dashboard.conftest import run_all
+from tests.dashboard.conftest import run_all, run_suite_and_wait
 from tests.factories import execution_for
 
 S = ExecutionStatus
@@ -108,23 +108,11 @@ def test_a_cancelled_run_shows_no_green(case):
 
 def test_run_wait_draws_the_outcome_segments_and_counts(make_suite, case, failing_case):
     suite = make_suite(case, failing_case)
-    out, err = io.StringIO(), io.StringIO()
 
-    with pytest.raises(SystemExit) as exit_:
-        call_command(
-            "run",
-            "--project",
-            suite.project.slug,
-            "--suite",
-            suite.name,
-            "--wait",
-            "--here",
-            stdout=out,
-            stderr=err,
-        )
+    code, _, err = run_suite_and_wait(suite)
 
-    assert exit_.value.code == 1
-    last_bar = err.getvalue().replace("\r", "\n").strip().splitlines()[-1]
+    assert code == 1
+    last_bar = err.replace("\r", "\n").strip().splitlines()[-1]
     assert "2/2 cases: 1 passed, 1 failed" in last_bar
     assert re.search(r"\[=+F+\]", last_bar), last_bar
     assert Execution.objects.get(parent=None).status == S.FAILED

@@ -2,15 +2,13 @@
 its first error line inline and links to its case and its execution; `manage.py run --wait` names
 the cases that did not pass, with the same line."""
 
-import io
 import subprocess
 import sys
 
 import pytest
-from django.core.management import call_command
 from django.test import Client
 
-from tests.dashboard.conftest import run_all
+from tests.dashboard.conftest import run_all, run_suite_and_wait
 from tests.factories import execution_for
 from tests.live import ROOT, live_env
 
@@ -63,22 +61,9 @@ def test_the_first_line_only_of_a_many_line_error(member, finished_suite_run):
 
 def test_run_wait_names_the_cases_that_did_not_pass(make_suite, case, failing_case):
     suite = make_suite(case, failing_case)
-    out = io.StringIO()
 
-    with pytest.raises(SystemExit):
-        call_command(
-            "run",
-            "--project",
-            suite.project.slug,
-            "--suite",
-            suite.name,
-            "--wait",
-            "--here",
-            stdout=out,
-            stderr=io.StringIO(),
-        )
+    _, text, _ = run_suite_and_wait(suite)
 
-    text = out.getvalue()
     assert "cases that did not pass:" in text
     failing_lines = [line for line in text.splitlines() if line.startswith("  ")]
     assert len(failing_lines) == 1
