@@ -114,7 +114,6 @@ def execution_report(execution: Execution) -> Report:
     run, of each result it received."""
     if execution.trigger == Trigger.REPORTED:
         return reported_run_report(execution)
-    project = execution.project
     if execution.is_suite_run:
         members = list(
             execution.children.select_related("test_case")
@@ -125,14 +124,25 @@ def execution_report(execution: Execution) -> Report:
         title = f"Suite run #{execution.pk}: {suite}"
     else:
         members = [execution]
-        suite = project.name
+        suite = execution.project.name
         title = f"Run #{execution.pk}: {execution.test_case.key}"
     rows = [_execution_row(e, suite) for e in members]
+    return _run_report(
+        execution,
+        title=title,
+        totals=_totals(rows),
+        suites=[_suite_totals(suite, rows)],
+        rows=lambda attention_first=False: iter(rows),
+    )
+
+
+def _run_report(execution: Execution, *, title: str, totals: dict, suites, rows) -> Report:
+    """The report of an engine or reported run: the run's own facts around its results."""
     return Report(
         kind="execution",
         id=execution.pk,
         title=title,
-        project={"id": project.pk, "name": project.name},
+        project={"id": execution.project_id, "name": execution.project.name},
         status=execution.status,
         revision=execution.revision,
         branch=execution.branch,
@@ -140,9 +150,9 @@ def execution_report(execution: Execution) -> Report:
         created_at=execution.created_at.isoformat(),
         finished_at=execution.finished_at.isoformat() if execution.finished_at else None,
         duration_ms=_ms(execution.started_at, execution.finished_at),
-        totals=_totals(rows),
-        suites=[_suite_totals(suite, rows)],
-        rows=lambda attention_first=False: iter(rows),
+        totals=totals,
+        suites=suites,
+        rows=rows,
         summary=run_summary(RunRef.of_execution(execution)),
     )
 
@@ -247,22 +257,12 @@ def reported_run_report(execution: Execution) -> Report:
         totals["skipped"] += suite.skipped
     totals["passed"] = totals["tests"] - totals["failed"] - totals["error"] - totals["skipped"]
     totals["retries"] = CaseResult.objects.filter(execution=execution, retries__gt=0).count()
-    return Report(
-        kind="execution",
-        id=execution.pk,
+    return _run_report(
+        execution,
         title=f"Reported run #{execution.pk}: {execution.test_suite.name}",
-        project={"id": execution.project_id, "name": execution.project.name},
-        status=execution.status,
-        revision=execution.revision,
-        branch=execution.branch,
-        environment=execution.environment,
-        created_at=execution.created_at.isoformat(),
-        finished_at=execution.finished_at.isoformat() if execution.finished_at else None,
-        duration_ms=_ms(execution.started_at, execution.finished_at),
         totals=totals,
         suites=suites,
         rows=rows,
-        summary=run_summary(RunRef.of_execution(execution)),
     )
 
 
