@@ -16,7 +16,7 @@ from catalog import access
 from core import serializers as strict
 from core.parsers import JSONParser
 from executions import selectors
-from executions.models import Execution, ExecutionStatus
+from executions.models import ExecutionStatus
 from executions.services.manual import MANUAL_STATUSES, MAX_TEXT_CHARS, execution_record_manual_step
 
 
@@ -101,8 +101,7 @@ class ManualStepResultView(APIView):
         step = execution_record_manual_step(
             execution.pk, order, **serializer.validated_data, actor=request.user
         )
-        # Read again, not refresh_from_db() (thread-unsafe on an FSM model: executions.api.reported).
-        execution = Execution.objects.get(pk=execution.pk)
+        execution.refresh_from_db()
         body = {
             "step": step,
             "execution_id": execution.pk,

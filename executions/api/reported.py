@@ -41,11 +41,7 @@ class ReportedRunViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
         )
 
     def _answer(self, run, code=status.HTTP_200_OK) -> Response:
-        # Read again, not refresh_from_db(): django-fsm's refresh lifts the status field's write
-        # protection for the whole process while it runs, and the web process answers in
-        # threads, so another request's transition could meet the field unprotected or, as an
-        # outsider found, "Direct status modification is not allowed" (a 500).
-        run = Execution.objects.select_related("test_suite").get(pk=run.pk)
+        run.refresh_from_db()
         return Response(ReportedRunSerializer(run, context={"request": self.request}).data, code)
 
     @extend_schema(

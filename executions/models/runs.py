@@ -6,6 +6,8 @@ Transitions change `self` only: no I/O, no enqueue, no broadcast (those happen i
 Each names the columns it changes (`writes`): the one save of a change writes exactly those.
 """
 
+import threading
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -73,6 +75,11 @@ class Trigger(models.TextChoices):
     IMPORT = "import", "Import"
     COMMAND = "command", "Management command"
     REPORTED = "reported", "Reported from CI"
+
+
+# Serialises Execution.refresh_from_db across a process's threads (see there). Re-entrant: a
+# refresh may load a deferred field, which refreshes again.
+_REFRESHING = threading.RLock()
 
 
 class Execution(ConcurrentTransitionMixin, models.Model):
@@ -166,6 +173,15 @@ class Execution(ConcurrentTransitionMixin, models.Model):
     def __str__(self) -> str:
         target = self.test_suite or self.test_case
         return f"#{self.pk} {target} ({self.status})"
+
+    def refresh_from_db(self, *args, **kwargs) -> None:
+        """django-fsm's refresh (FSMModelMixin) turns the status field's `protected` off while it
+        reloads and back on after; the field is shared by the whole process, and the web process
+        answers in threads: a refresh ending beside another turned protection back on mid-way
+        through it, which then failed with "Direct status modification is not allowed" (a 500 an
+        outsider found with parallel reported-run calls). One refresh at a time, then."""
+        with _REFRESHING:
+            super().refresh_from_db(*args, **kwargs)
 
     @property
     def is_suite_run(self) -> bool:
